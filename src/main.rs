@@ -1,0 +1,2 @@
+//! pixelctl: deploys the Pixel Prompt stack.
+fn main() {}
