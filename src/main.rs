@@ -1,2 +1,25 @@
-//! pixelctl: deploys the Pixel Prompt stack.
-fn main() {}
+//! pixelctl: deploys the Pixel Prompt stack. Parses, runs, maps the outcome to an exit code.
+
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod project;
+mod redact;
+mod template;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            error.report();
+            error.exit_code()
+        }
+    }
+}

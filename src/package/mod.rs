@@ -1,1 +1,210 @@
-//! x
+//! Turns the `lambda/` crate into a Lambda zip that is known to start on `provided.al2023`.
+//!
+//! Pipeline: [`build_lambda`] runs cargo, [`check_elf`] refuses a binary the runtime cannot
+//! load (architecture, glibc), [`zip_bootstrap`] makes a reproducible zip named by its
+//! sha256, and [`size_report`] compares it with Lambda's limits. [`package`] runs them all.
+//! Only [`build_lambda`] and the final write touch the outside world.
+
+mod archive;
+mod cargo_build;
+mod elf;
+mod error;
+mod size;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use archive::{ENTRY_MODE, ENTRY_NAME, sha256_hex, zip_bootstrap};
+pub use cargo_build::{
+    BuildCommand, BuildRequest, Builder, BuilderChoice, LAMBDA_BINARY, LAMBDA_PACKAGE,
+    build_command, build_lambda, zigbuild_on_path,
+};
+pub use elf::{ElfReport, check_elf};
+pub use error::PackageError;
+pub use size::{
+    SizeCheck, SizeReport, SizeVerdict, UNZIPPED_LIMIT_BYTES, WARN_AT_PERCENT, ZIPPED_LIMIT_BYTES,
+    megabytes, size_report,
+};
+pub use target::{Architecture, GlibcVersion};
+
+/// Progress of packaging, for the UI to show; the core never prints.
+#[derive(Debug, Clone)]
+pub enum BuildEvent {
+    /// Cargo is about to run; its own output follows on stderr.
+    BuildStarted {
+        command: BuildCommand,
+    },
+    BuildFinished {
+        binary: PathBuf,
+        elapsed: Duration,
+    },
+    ElfChecked {
+        report: ElfReport,
+    },
+    /// The zip is written (or was already there, byte-identical).
+    Packaged {
+        artifact: Artifact,
+    },
+    Warning(PackageWarning),
+}
+
+/// Something the user should know that does not stop packaging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PackageWarning {
+    /// Plain cargo links against this machine's glibc; only the ELF check guards the result.
+    ZigbuildMissing { glibc_max: GlibcVersion },
+    /// The artifact is within [`WARN_AT_PERCENT`] of a Lambda limit.
+    NearSizeLimit { report: SizeReport },
+}
+
+impl fmt::Display for PackageWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PackageWarning::ZigbuildMissing { glibc_max } => write!(
+                f,
+                "`cargo-zigbuild` is not on PATH, so `bootstrap` is linked against this \
+                 machine's glibc and may need more than {glibc_max}; \
+                 `pip install cargo-zigbuild ziglang` pins it"
+            ),
+            PackageWarning::NearSizeLimit { report } => write!(
+                f,
+                "the Lambda package is close to Lambda's limits: {report}"
+            ),
+        }
+    }
+}
+
+/// A packaged Lambda: a zip under `target/pixelctl/`, named by its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Artifact {
+    /// Lowercase hex sha256 of the zip bytes.
+    pub sha256: String,
+    /// Where the zip was written: `<target_dir>/pixelctl/<sha256>.zip`.
+    pub zip_path: PathBuf,
+    pub zipped_size: u64,
+    pub unzipped_size: u64,
+    /// What the ELF check found (architecture, glibc needed and by which symbols).
+    pub elf: ElfReport,
+}
+
+impl Artifact {
+    /// The S3 object key for this artifact: `artifacts/<sha256>.zip`.
+    pub fn key(&self) -> String {
+        artifact_key(&self.sha256)
+    }
+
+    pub fn size_report(&self) -> SizeReport {
+        size_report(self.zipped_size, self.unzipped_size)
+    }
+}
+
+impl fmt::Display for Artifact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "artifact  {}", self.key())?;
+        writeln!(f, "zip       {}", self.zip_path.display())?;
+        writeln!(f, "size      {}", self.size_report())?;
+        write!(f, "binary    {}", self.elf)
+    }
+}
+
+/// The S3 key under which a zip with this sha256 is stored.
+pub fn artifact_key(sha256: &str) -> String {
+    format!("artifacts/{sha256}.zip")
+}
+
+/// Builds, checks and zips the Lambda described by `req`; writes the zip to
+/// `<target_dir>/pixelctl/<sha256>.zip`.
+pub fn package(
+    req: &BuildRequest,
+    reporter: &mut dyn FnMut(BuildEvent),
+) -> Result<Artifact, PackageError> {
+    let binary_path = build_lambda(req, reporter)?;
+    let binary = std::fs::read(&binary_path).map_err(|source| PackageError::ReadBinary {
+        path: binary_path.clone(),
+        source,
+    })?;
+    package_bootstrap(
+        &binary,
+        req.architecture,
+        req.glibc_max,
+        &req.target_dir.join("pixelctl"),
+        reporter,
+    )
+}
+
+/// Checks and zips an already built `bootstrap` into `out_dir/<sha256>.zip`.
+pub fn package_bootstrap(
+    binary: &[u8],
+    architecture: Architecture,
+    glibc_max: GlibcVersion,
+    out_dir: &Path,
+    reporter: &mut dyn FnMut(BuildEvent),
+) -> Result<Artifact, PackageError> {
+    let elf = check_elf(binary, architecture, glibc_max)?;
+    reporter(BuildEvent::ElfChecked {
+        report: elf.clone(),
+    });
+
+    let zip_bytes = zip_bootstrap(binary)?;
+    let sizes = size_report(len_u64(zip_bytes.len()), len_u64(binary.len()));
+    match sizes.verdict() {
+        SizeVerdict::OverLimit => return Err(PackageError::TooLarge { report: sizes }),
+        SizeVerdict::NearLimit => {
+            reporter(BuildEvent::Warning(PackageWarning::NearSizeLimit {
+                report: sizes,
+            }));
+        }
+        SizeVerdict::Fits => {}
+    }
+
+    let sha256 = sha256_hex(&zip_bytes);
+    let zip_path = out_dir.join(format!("{sha256}.zip"));
+    write_if_changed(&zip_path, &zip_bytes)?;
+
+    let artifact = Artifact {
+        sha256,
+        zip_path,
+        zipped_size: sizes.zipped.bytes,
+        unzipped_size: sizes.unzipped.bytes,
+        elf,
+    };
+    reporter(BuildEvent::Packaged {
+        artifact: artifact.clone(),
+    });
+    Ok(artifact)
+}
+
+fn len_u64(len: usize) -> u64 {
+    u64::try_from(len).unwrap_or(u64::MAX)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees a
+/// half-written zip; skips the write if `path` already holds exactly these bytes.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
+    if std::fs::read(path).is_ok_and(|existing| existing == bytes) {
+        return Ok(());
+    }
+    let write_error = |source| PackageError::WriteArtifact {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(write_error)?;
+    }
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".partial-{}", std::process::id()));
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, bytes).map_err(write_error)?;
+    std::fs::rename(&partial, path).map_err(|source| {
+        let _ = std::fs::remove_file(&partial);
+        write_error(source)
+    })
+}

@@ -1,0 +1,305 @@
+//! The shape of an environment: what a file may say (`EnvFile`, every key
+//! optional so files can layer) and what a resolved environment is (`Environment`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One environment file as written: every key optional, unknown keys refused.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvFile {
+    pub stack_name: Option<String>,
+    pub region: Option<String>,
+    pub architecture: Option<Architecture>,
+    pub confirm_changes: Option<bool>,
+    pub termination_protection: Option<bool>,
+    pub lambda: Option<LambdaFile>,
+    pub rate_limits: Option<RateLimitsFile>,
+    pub api: Option<ApiFile>,
+    pub images: Option<ImagesFile>,
+    pub cdn: Option<CdnFile>,
+    pub alarms: Option<AlarmsFile>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub providers: Option<BTreeMap<Provider, ProviderFile>>,
+    pub enhance: Option<EnhanceModel>,
+    pub model_count: Option<u32>,
+    pub models: Option<Vec<Model>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaFile {
+    pub memory_mb: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+    pub reserved_concurrency: Option<u32>,
+    pub log_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsFile {
+    pub global_per_hour: Option<u32>,
+    pub per_ip_per_day: Option<u32>,
+    pub ip_allowlist: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFile {
+    pub cors_origins: Option<Vec<String>>,
+    pub throttle_burst: Option<u32>,
+    pub throttle_rate: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesFile {
+    pub expiry_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnFile {
+    pub price_class: Option<PriceClass>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmsFile {
+    pub email: Option<String>,
+    pub errors_threshold: Option<u32>,
+    pub duration_threshold_ms: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFile {
+    pub api_key: ApiKeyFile,
+}
+
+/// `api_key: { ssm: NAME }` or `api_key: { secrets_manager: ID }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyFile {
+    pub ssm: Option<String>,
+    pub secrets_manager: Option<String>,
+}
+
+impl ApiKeyFile {
+    /// The one location named, or `None` when none or both are.
+    pub fn location(self) -> Option<KeyLocation> {
+        match (self.ssm, self.secrets_manager) {
+            (Some(name), None) => Some(KeyLocation::Ssm(name)),
+            (None, Some(id)) => Some(KeyLocation::SecretsManager(id)),
+            _ => None,
+        }
+    }
+}
+
+/// A resolved environment: every value known, checked and ready to render.
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub stack_name: String,
+    pub region: String,
+    pub architecture: Architecture,
+    pub confirm_changes: bool,
+    pub termination_protection: bool,
+    pub lambda: LambdaSettings,
+    pub rate_limits: RateLimits,
+    pub api: ApiSettings,
+    pub images: ImageSettings,
+    pub cdn: CdnSettings,
+    pub alarms: AlarmSettings,
+    pub tags: BTreeMap<String, String>,
+    pub providers: BTreeMap<Provider, KeyLocation>,
+    pub enhance: EnhanceModel,
+    pub model_count: u32,
+    pub models: Vec<Model>,
+}
+
+impl Environment {
+    /// The path under which this environment's keys must live (`pixel-prompt/dev`).
+    pub fn secrets_path(&self) -> String {
+        secrets_path(&self.name)
+    }
+}
+
+/// The path under which an environment's keys must live; the Lambda's IAM
+/// policy grants reads below it and nowhere else.
+pub fn secrets_path(environment: &str) -> String {
+    format!("pixel-prompt/{environment}")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LambdaSettings {
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub reserved_concurrency: u32,
+    pub log_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimits {
+    pub global_per_hour: u32,
+    pub per_ip_per_day: u32,
+    pub ip_allowlist: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiSettings {
+    pub cors_origins: Vec<String>,
+    pub throttle_burst: u32,
+    pub throttle_rate: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageSettings {
+    pub expiry_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CdnSettings {
+    pub price_class: PriceClass,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmSettings {
+    pub email: Option<String>,
+    pub errors_threshold: u32,
+    pub duration_threshold_ms: u32,
+}
+
+/// An image model: its display name, who serves it and the provider's model id.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub name: String,
+    pub provider: Provider,
+    pub model: String,
+}
+
+/// The chat model that rewrites prompts for `POST /enhance`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnhanceModel {
+    pub provider: Provider,
+    pub model: String,
+}
+
+/// Where a provider's API key lives. Never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyLocation {
+    /// An SSM SecureString parameter name.
+    Ssm(String),
+    /// A Secrets Manager secret id.
+    SecretsManager(String),
+}
+
+impl KeyLocation {
+    /// The form the Lambda reads from `PROVIDER_KEYS`: `ssm:NAME` or `secretsmanager:ID`.
+    pub fn to_reference(&self) -> String {
+        match self {
+            Self::Ssm(name) => format!("ssm:{name}"),
+            Self::SecretsManager(id) => format!("secretsmanager:{id}"),
+        }
+    }
+
+    /// Replaces `{env}` with the environment's name.
+    pub(crate) fn expand(self, environment: &str) -> Self {
+        match self {
+            Self::Ssm(name) => Self::Ssm(name.replace("{env}", environment)),
+            Self::SecretsManager(id) => Self::SecretsManager(id.replace("{env}", environment)),
+        }
+    }
+}
+
+/// Who serves a model. Chosen by this field, never by a model's display name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Openai,
+    Gemini,
+    Imagen,
+    Bfl,
+    Recraft,
+    Stability,
+    Bedrock,
+}
+
+impl Provider {
+    /// Whether the provider is called with an API key (Bedrock uses the IAM role).
+    pub fn needs_api_key(self) -> bool {
+        self != Self::Bedrock
+    }
+
+    /// Whether the provider can serve the chat model behind `/enhance`.
+    pub fn can_enhance(self) -> bool {
+        matches!(self, Self::Openai | Self::Gemini)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Gemini => "gemini",
+            Self::Imagen => "imagen",
+            Self::Bfl => "bfl",
+            Self::Recraft => "recraft",
+            Self::Stability => "stability",
+            Self::Bedrock => "bedrock",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Lambda's instruction set, spelled as CloudFormation spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Architecture {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum PriceClass {
+    #[serde(rename = "PriceClass_100")]
+    PriceClass100,
+    #[serde(rename = "PriceClass_200")]
+    PriceClass200,
+    #[serde(rename = "PriceClass_All")]
+    PriceClassAll,
+}
+
+impl PriceClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PriceClass100 => "PriceClass_100",
+            Self::PriceClass200 => "PriceClass_200",
+            Self::PriceClassAll => "PriceClass_All",
+        }
+    }
+}

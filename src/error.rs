@@ -1,0 +1,48 @@
+//! The ways a command can end badly, and the exit code each maps to.
+
+use std::process::ExitCode;
+
+/// Why a command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Bad input from the user: flags, environment names, environment files.
+    #[error(transparent)]
+    Usage(anyhow::Error),
+    /// The user (or a missing TTY) did not confirm the change.
+    #[error("{0}")]
+    Rejected(String),
+    /// Anything else: AWS refused, the stack failed, the API is unhealthy.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl CommandError {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Self::Usage(error.into())
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Failed(_) => ExitCode::from(1),
+            Self::Usage(_) => ExitCode::from(2),
+            Self::Rejected(_) => ExitCode::from(3),
+        }
+    }
+
+    /// Prints the error and its causes to stderr, one line each.
+    pub fn report(&self) {
+        let error = match self {
+            Self::Usage(error) | Self::Failed(error) => error,
+            Self::Rejected(message) => {
+                eprintln!("{message}");
+                return;
+            }
+        };
+        eprintln!("error: {error}");
+        for cause in error.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+    }
+}
+
+pub type CommandResult<T = ()> = Result<T, CommandError>;

@@ -1,0 +1,399 @@
+//! Runs cargo to build the Lambda's `bootstrap`, preferring `cargo zigbuild` to pin glibc.
+//!
+//! Which command to run is decided by a pure function ([`build_command`]) so it can be
+//! tested without cargo; [`build_lambda`] only runs it.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::target::{Architecture, GlibcVersion};
+use super::{BuildEvent, PackageError, PackageWarning};
+
+/// The Lambda workspace member pixelctl builds by default.
+pub const LAMBDA_PACKAGE: &str = "pixel-prompt-api";
+/// The binary the `provided.*` runtimes start.
+pub const LAMBDA_BINARY: &str = "bootstrap";
+
+/// Which cargo front end builds the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuilderChoice {
+    /// `cargo zigbuild` if `cargo-zigbuild` is on PATH, else plain `cargo build`.
+    #[default]
+    Auto,
+    /// `cargo zigbuild`, which links against the requested glibc; an error if missing.
+    Zigbuild,
+    /// Plain `cargo build`: links against the build machine's glibc.
+    Cargo,
+}
+
+/// What to build and what it must run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRequest {
+    /// The directory holding the workspace `Cargo.toml`.
+    pub workspace_root: PathBuf,
+    /// Cargo's target directory; the zip goes to `<target_dir>/pixelctl/`.
+    pub target_dir: PathBuf,
+    pub package: String,
+    pub binary: String,
+    pub architecture: Architecture,
+    /// The newest glibc the binary may need (the runtime's).
+    pub glibc_max: GlibcVersion,
+    pub builder: BuilderChoice,
+}
+
+impl BuildRequest {
+    /// The pixelctl defaults: `pixel-prompt-api`'s `bootstrap` for `provided.al2023`, built in
+    /// `<workspace_root>/target`.
+    pub fn new(workspace_root: impl Into<PathBuf>, architecture: Architecture) -> BuildRequest {
+        let workspace_root = workspace_root.into();
+        BuildRequest {
+            target_dir: workspace_root.join("target"),
+            workspace_root,
+            package: LAMBDA_PACKAGE.to_owned(),
+            binary: LAMBDA_BINARY.to_owned(),
+            architecture,
+            glibc_max: GlibcVersion::PROVIDED_AL2023,
+            builder: BuilderChoice::Auto,
+        }
+    }
+}
+
+/// The resolved front end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Builder {
+    Zigbuild,
+    Cargo,
+}
+
+/// A cargo invocation and where it leaves the binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildCommand {
+    pub builder: Builder,
+    pub program: String,
+    pub args: Vec<String>,
+    /// The directory to run it in (the workspace root).
+    pub current_dir: PathBuf,
+    /// The binary it produces.
+    pub output: PathBuf,
+}
+
+impl fmt::Display for BuildCommand {
+    /// The command as a user would type it (arguments quoted when needed).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&shell_quote(&self.program))?;
+        for arg in &self.args {
+            write!(f, " {}", shell_quote(arg))?;
+        }
+        Ok(())
+    }
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@+,".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Decides the cargo command for `req`. Pure: `zigbuild_on_path` says whether
+/// `cargo-zigbuild` can be run.
+///
+/// The target triple is always passed, so the binary lands in
+/// `<target_dir>/<triple>/release/` with either front end; `cargo zigbuild` gets the glibc
+/// suffix (`x86_64-unknown-linux-gnu.2.34`) that makes zig link against that glibc.
+pub fn build_command(
+    req: &BuildRequest,
+    zigbuild_on_path: bool,
+) -> Result<BuildCommand, PackageError> {
+    let builder = match (req.builder, zigbuild_on_path) {
+        (BuilderChoice::Zigbuild, false) => return Err(PackageError::ZigbuildNotFound),
+        (BuilderChoice::Auto | BuilderChoice::Zigbuild, true) => Builder::Zigbuild,
+        (BuilderChoice::Auto, false) | (BuilderChoice::Cargo, _) => Builder::Cargo,
+    };
+    let triple = req.architecture.rust_target();
+    let (subcommand, target) = match builder {
+        Builder::Zigbuild => ("zigbuild", format!("{triple}.{}", req.glibc_max)),
+        Builder::Cargo => ("build", triple.to_owned()),
+    };
+    let args = [
+        subcommand,
+        "--release",
+        "-p",
+        &req.package,
+        "--bin",
+        &req.binary,
+        "--target",
+        &target,
+        "--target-dir",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([req.target_dir.to_string_lossy().into_owned()])
+    .collect();
+    Ok(BuildCommand {
+        builder,
+        program: "cargo".to_owned(),
+        args,
+        current_dir: req.workspace_root.clone(),
+        output: req
+            .target_dir
+            .join(triple)
+            .join("release")
+            .join(&req.binary),
+    })
+}
+
+/// Whether an executable named `cargo-zigbuild` is in one of the `path` directories.
+pub fn zigbuild_on_path(path: Option<OsString>) -> bool {
+    path.is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| is_executable(&dir.join("cargo-zigbuild")))
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.with_extension("exe").is_file()
+    }
+}
+
+/// Builds `req.binary` in release mode and returns its path.
+///
+/// Cargo's output (progress and compiler errors) goes straight to this process's stderr;
+/// stdout stays clean for pixelctl's own output. The command line is reported before it runs.
+pub fn build_lambda(
+    req: &BuildRequest,
+    reporter: &mut dyn FnMut(BuildEvent),
+) -> Result<PathBuf, PackageError> {
+    let has_zigbuild = zigbuild_on_path(std::env::var_os("PATH"));
+    let command = build_command(req, has_zigbuild)?;
+    if command.builder == Builder::Cargo && req.builder == BuilderChoice::Auto {
+        reporter(BuildEvent::Warning(PackageWarning::ZigbuildMissing {
+            glibc_max: req.glibc_max,
+        }));
+    }
+    reporter(BuildEvent::BuildStarted {
+        command: command.clone(),
+    });
+
+    let shown = command.to_string();
+    let started = Instant::now();
+    let status = Command::new(&command.program)
+        .args(&command.args)
+        .current_dir(&command.current_dir)
+        .stdin(Stdio::null())
+        .stdout(stdout_to_stderr())
+        .stderr(Stdio::inherit())
+        .status()
+        .map_err(|source| PackageError::SpawnBuild {
+            program: command.program.clone(),
+            command: shown.clone(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(PackageError::BuildFailed {
+            hint: failure_hint(&command, req),
+            command: shown,
+            status,
+        });
+    }
+    if !command.output.is_file() {
+        return Err(PackageError::BinaryMissing {
+            command: shown,
+            path: command.output,
+            package: req.package.clone(),
+            binary: req.binary.clone(),
+        });
+    }
+    reporter(BuildEvent::BuildFinished {
+        binary: command.output.clone(),
+        elapsed: started.elapsed(),
+    });
+    Ok(command.output)
+}
+
+/// Cargo's stdout is rarely used, but it must not mix into pixelctl's (JSON) stdout.
+fn stdout_to_stderr() -> Stdio {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            return Stdio::from(fd);
+        }
+    }
+    Stdio::null()
+}
+
+/// What to try after a failed build, beyond the compiler errors cargo printed.
+fn failure_hint(command: &BuildCommand, req: &BuildRequest) -> String {
+    let triple = req.architecture.rust_target();
+    let mut hint = format!(
+        "Fix the errors, or check that package `{}` builds with `cargo build -p {}`",
+        req.package, req.package
+    );
+    if Architecture::host() != Some(req.architecture) {
+        hint.push_str(&format!(
+            "; building for `{}` on this machine needs `rustup target add {triple}`",
+            req.architecture
+        ));
+        if command.builder == Builder::Cargo {
+            hint.push_str(" and a cross linker (`cargo zigbuild` provides one)");
+        }
+    }
+    if command.builder == Builder::Zigbuild {
+        hint.push_str(
+            "; `cargo zigbuild` also needs zig (`pip install ziglang`), or use the plain cargo \
+             builder",
+        );
+    }
+    hint.push('.');
+    hint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(arch: Architecture, builder: BuilderChoice) -> BuildRequest {
+        BuildRequest {
+            builder,
+            ..BuildRequest::new("/ws", arch)
+        }
+    }
+
+    #[test]
+    fn the_command_follows_builder_and_architecture() {
+        use Architecture::*;
+        use BuilderChoice::*;
+        let cases = [
+            (
+                X86_64,
+                Auto,
+                true,
+                "cargo zigbuild --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu.2.34 --target-dir /ws/target",
+                "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
+            ),
+            (
+                X86_64,
+                Auto,
+                false,
+                "cargo build --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu --target-dir /ws/target",
+                "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
+            ),
+            (
+                X86_64,
+                Cargo,
+                true,
+                "cargo build --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu --target-dir /ws/target",
+                "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
+            ),
+            (
+                Arm64,
+                Zigbuild,
+                true,
+                "cargo zigbuild --release -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu.2.34 --target-dir /ws/target",
+                "/ws/target/aarch64-unknown-linux-gnu/release/bootstrap",
+            ),
+            (
+                Arm64,
+                Auto,
+                false,
+                "cargo build --release -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu --target-dir /ws/target",
+                "/ws/target/aarch64-unknown-linux-gnu/release/bootstrap",
+            ),
+        ];
+        for (arch, builder, on_path, shown, output) in cases {
+            let command = build_command(&request(arch, builder), on_path).unwrap();
+            assert_eq!(command.to_string(), shown);
+            assert_eq!(command.output, PathBuf::from(output));
+            assert_eq!(command.current_dir, PathBuf::from("/ws"));
+        }
+    }
+
+    #[test]
+    fn asking_for_zigbuild_without_it_is_an_error_that_says_how_to_install_it() {
+        let err = build_command(
+            &request(Architecture::X86_64, BuilderChoice::Zigbuild),
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("pip install cargo-zigbuild ziglang"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_glibc_suffix_follows_the_request() {
+        let req = BuildRequest {
+            glibc_max: GlibcVersion::PROVIDED_AL2,
+            ..request(Architecture::X86_64, BuilderChoice::Zigbuild)
+        };
+        let command = build_command(&req, true).unwrap();
+        assert!(
+            command
+                .args
+                .contains(&"x86_64-unknown-linux-gnu.2.26".to_owned())
+        );
+    }
+
+    #[test]
+    fn paths_with_spaces_are_quoted_in_the_shown_command() {
+        let req = BuildRequest::new("/my work", Architecture::X86_64);
+        let shown = build_command(&req, false).unwrap().to_string();
+        assert!(shown.ends_with("--target-dir '/my work/target'"), "{shown}");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn zigbuild_is_found_only_as_an_executable_on_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = || Some(std::env::join_paths([dir.path()]).unwrap());
+        assert!(!zigbuild_on_path(path()));
+        assert!(!zigbuild_on_path(None));
+
+        let tool = dir.path().join("cargo-zigbuild");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(!zigbuild_on_path(path()), "not executable");
+            std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert!(zigbuild_on_path(path()));
+    }
+
+    #[test]
+    fn a_failed_cross_build_hints_at_the_missing_target() {
+        let req = request(Architecture::Arm64, BuilderChoice::Cargo);
+        let command = build_command(&req, false).unwrap();
+        let hint = failure_hint(&command, &req);
+        if Architecture::host() == Some(Architecture::X86_64) {
+            assert!(
+                hint.contains("rustup target add aarch64-unknown-linux-gnu"),
+                "{hint}"
+            );
+            assert!(hint.contains("cross linker"), "{hint}");
+        }
+    }
+}

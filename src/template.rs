@@ -1,0 +1,334 @@
+//! The CloudFormation template and the parameters that make it one
+//! environment's stack. Pure: no AWS, no terminal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_norway::Value;
+
+use crate::config::{Environment, Problem};
+
+/// The template file, relative to the project root.
+pub const TEMPLATE_FILE: &str = "templates/pixel-prompt.yaml";
+
+/// Outputs the deployer and the frontend depend on.
+pub const REQUIRED_OUTPUTS: [&str; 5] = [
+    "ApiEndpoint",
+    "CloudFrontDomain",
+    "DistributionId",
+    "ImagesBucket",
+    "FunctionName",
+];
+
+/// CloudFormation's limit for a template passed inline as `TemplateBody`.
+pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
+
+/// Lambda's limit on the total size of a function's environment variables.
+const MAX_LAMBDA_ENV_BYTES: usize = 4096;
+
+/// Shown for the artifact until `pixelctl build` or a deploy has made one.
+pub const PLACEHOLDER_BUCKET: &str = "pixelctl-artifacts-ACCOUNT-REGION";
+pub const PLACEHOLDER_KEY: &str = "artifacts/UNBUILT.zip";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read the template `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not valid YAML: {message}")]
+    Syntax { path: PathBuf, message: String },
+}
+
+/// A declared template parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TemplateParameter {
+    pub name: String,
+    pub no_echo: bool,
+    pub has_default: bool,
+}
+
+/// The template as read from disk, plus what pixelctl needs to know about it.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub path: PathBuf,
+    pub body: String,
+    pub parameters: Vec<TemplateParameter>,
+    pub outputs: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        let body = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, body)
+    }
+
+    pub fn parse(path: &Path, body: String) -> Result<Self, TemplateError> {
+        let document: Value = serde_norway::from_str(&body).map_err(|error| TemplateError::Syntax {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })?;
+        let section = |name: &str| -> Vec<(String, Value)> {
+            document
+                .get(name)
+                .and_then(Value::as_mapping)
+                .map(|mapping| {
+                    mapping
+                        .iter()
+                        .filter_map(|(key, value)| Some((key.as_str()?.to_owned(), value.clone())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let parameters = section("Parameters")
+            .into_iter()
+            .map(|(name, declaration)| TemplateParameter {
+                no_echo: is_true(declaration.get("NoEcho")),
+                has_default: declaration.get("Default").is_some(),
+                name,
+            })
+            .collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            parameters,
+            outputs: section("Outputs").into_iter().map(|(name, _)| name).collect(),
+            resources: section("Resources").into_iter().map(|(name, _)| name).collect(),
+            body,
+        })
+    }
+
+    /// Names of the parameters whose values must never be shown.
+    pub fn secret_parameters(&self) -> Vec<&str> {
+        self.parameters
+            .iter()
+            .filter(|parameter| parameter.no_echo)
+            .map(|parameter| parameter.name.as_str())
+            .collect()
+    }
+
+    /// Problems with the template itself, independent of any environment.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut report = |message: String, hint: Option<String>| {
+            problems.push(Problem {
+                file: self.path.clone(),
+                line: None,
+                key: String::new(),
+                message,
+                hint,
+            });
+        };
+        for output in REQUIRED_OUTPUTS {
+            if !self.outputs.iter().any(|name| name == output) {
+                report(
+                    format!("declares no output `{output}`"),
+                    Some("pixelctl reads it to write frontend/.env and check health".to_owned()),
+                );
+            }
+        }
+        if self.body.len() > MAX_INLINE_TEMPLATE_BYTES {
+            report(
+                format!(
+                    "is {} bytes, over CloudFormation's {MAX_INLINE_TEMPLATE_BYTES}-byte limit for an inline template",
+                    self.body.len()
+                ),
+                Some("shorten descriptions or split the stack".to_owned()),
+            );
+        }
+        problems
+    }
+
+    /// Problems matching `parameters` against what the template declares.
+    pub fn parameter_problems(&self, parameters: &Parameters, environment: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut report = |message: String| {
+            problems.push(Problem {
+                file: self.path.clone(),
+                line: None,
+                key: String::new(),
+                message: format!("{message} (environment `{environment}`)"),
+                hint: Some("keep src/template.rs and the template's Parameters in step".to_owned()),
+            });
+        };
+        for declared in &self.parameters {
+            if !declared.has_default && !parameters.values.contains_key(&declared.name) {
+                report(format!("parameter `{}` gets no value", declared.name));
+            }
+        }
+        for name in parameters.values.keys() {
+            if !self.parameters.iter().any(|declared| &declared.name == name) {
+                report(format!("pixelctl passes `{name}`, which the template does not declare"));
+            }
+        }
+        problems
+    }
+}
+
+fn is_true(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(flag)) => *flag,
+        Some(Value::String(text)) => text.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// Where the Lambda's zip lives in the artifact store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactLocation {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ArtifactLocation {
+    pub fn placeholder() -> Self {
+        Self {
+            bucket: PLACEHOLDER_BUCKET.to_owned(),
+            key: PLACEHOLDER_KEY.to_owned(),
+        }
+    }
+}
+
+/// Parameter values for one environment, keyed by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Parameters {
+    pub values: BTreeMap<String, String>,
+}
+
+/// One entry of CloudFormation's parameters file form.
+#[derive(Debug, Serialize)]
+struct ParameterEntry<'a> {
+    #[serde(rename = "ParameterKey")]
+    key: &'a str,
+    #[serde(rename = "ParameterValue")]
+    value: &'a str,
+}
+
+impl Parameters {
+    /// The values that make the template `environment`'s stack.
+    pub fn for_environment(environment: &Environment, artifact: &ArtifactLocation) -> Self {
+        let models = serde_json::to_string(&environment.models).unwrap_or_default();
+        let enhance = serde_json::to_string(&environment.enhance).unwrap_or_default();
+        // Only the providers this environment calls: the function learns of no other key.
+        let used = |provider: &crate::config::Provider| {
+            environment.enhance.provider == *provider
+                || environment.models.iter().any(|model| model.provider == *provider)
+        };
+        let keys: BTreeMap<&str, String> = environment
+            .providers
+            .iter()
+            .filter(|(provider, _)| used(provider))
+            .map(|(provider, location)| (provider.as_str(), location.to_reference()))
+            .collect();
+        let keys = serde_json::to_string(&keys).unwrap_or_default();
+        let values = [
+            ("EnvironmentName", environment.name.clone()),
+            ("ArtifactBucket", artifact.bucket.clone()),
+            ("ArtifactKey", artifact.key.clone()),
+            ("Architecture", environment.architecture.to_string()),
+            ("LambdaMemoryMb", environment.lambda.memory_mb.to_string()),
+            ("LambdaTimeoutSeconds", environment.lambda.timeout_seconds.to_string()),
+            ("ReservedConcurrency", environment.lambda.reserved_concurrency.to_string()),
+            ("LogRetentionDays", environment.lambda.log_retention_days.to_string()),
+            ("ModelCount", environment.model_count.to_string()),
+            ("ModelsJson", models),
+            ("EnhanceModelJson", enhance),
+            ("ProviderKeysJson", keys),
+            ("SecretsPath", environment.secrets_path()),
+            ("GlobalRateLimitPerHour", environment.rate_limits.global_per_hour.to_string()),
+            ("IpRateLimitPerDay", environment.rate_limits.per_ip_per_day.to_string()),
+            ("IpAllowList", environment.rate_limits.ip_allowlist.join(",")),
+            ("AllowedOrigins", environment.api.cors_origins.join(",")),
+            ("ImageExpiryDays", environment.images.expiry_days.to_string()),
+            ("PriceClass", environment.cdn.price_class.as_str().to_owned()),
+            ("ThrottleBurst", environment.api.throttle_burst.to_string()),
+            ("ThrottleRate", environment.api.throttle_rate.to_string()),
+            ("ErrorsAlarmThreshold", environment.alarms.errors_threshold.to_string()),
+            ("DurationAlarmThresholdMs", environment.alarms.duration_threshold_ms.to_string()),
+            ("AlarmEmail", environment.alarms.email.clone().unwrap_or_default()),
+        ];
+        Self {
+            values: values
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect(),
+        }
+    }
+
+    /// CloudFormation's `[{"ParameterKey": ..., "ParameterValue": ...}]` form.
+    pub fn to_cloudformation_json(&self) -> String {
+        let entries: Vec<ParameterEntry<'_>> = self
+            .values
+            .iter()
+            .map(|(key, value)| ParameterEntry { key, value })
+            .collect();
+        let mut json = serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".to_owned());
+        json.push('\n');
+        json
+    }
+
+    /// Problems with the values themselves, such as Lambda's environment size.
+    pub fn problems(&self, environment: &Environment, file: &Path) -> Vec<Problem> {
+        // The function's environment carries these values plus short names.
+        let env_bytes: usize = [
+            "EnvironmentName",
+            "ModelCount",
+            "ModelsJson",
+            "EnhanceModelJson",
+            "ProviderKeysJson",
+            "GlobalRateLimitPerHour",
+            "IpRateLimitPerDay",
+            "IpAllowList",
+            "AllowedOrigins",
+        ]
+        .iter()
+        .filter_map(|key| self.values.get(*key))
+        .map(|value| value.len() + 24)
+        .sum::<usize>()
+            + 200;
+        if env_bytes > MAX_LAMBDA_ENV_BYTES {
+            return vec![Problem {
+                file: file.to_path_buf(),
+                line: None,
+                key: "models".to_owned(),
+                message: format!(
+                    "the Lambda's environment would be about {env_bytes} bytes, over Lambda's {MAX_LAMBDA_ENV_BYTES}-byte limit (environment `{}`)",
+                    environment.name
+                ),
+                hint: Some("shorten model names or the IP allow-list".to_owned()),
+            }];
+        }
+        Vec::new()
+    }
+
+    /// A copy with every value of a `secret` parameter replaced by `****`.
+    pub fn redacted(&self, secret: &[&str]) -> Self {
+        Self {
+            values: self
+                .values
+                .iter()
+                .map(|(key, value)| {
+                    let shown = if secret.contains(&key.as_str()) {
+                        crate::redact::MASK.to_owned()
+                    } else {
+                        value.clone()
+                    };
+                    (key.clone(), shown)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Stack tags: the environment's own plus the ones pixelctl uses to find its stacks.
+pub fn stack_tags(environment: &Environment) -> BTreeMap<String, String> {
+    let mut tags = environment.tags.clone();
+    tags.insert("pixelctl:environment".to_owned(), environment.name.clone());
+    tags
+}
