@@ -448,6 +448,13 @@ mod tests {
     }
 
     #[test]
+    fn long_symbol_lists_are_shortened() {
+        let names: Vec<String> = (1..=7).map(|n| format!("sym{n}")).collect();
+        assert_eq!(summarize(&names[..2]), "sym1, sym2");
+        assert_eq!(summarize(&names), "sym1, sym2, sym3, sym4, sym5 and 2 more");
+    }
+
+    #[test]
     fn a_static_binary_needs_no_glibc() {
         let report = check_elf(X86_64_STATIC, Architecture::X86_64, AL2023).unwrap();
         assert_eq!(report.glibc_needed, None);
