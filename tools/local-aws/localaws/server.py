@@ -1,0 +1,125 @@
+"""The HTTP server: moto's ThreadedMotoServer plus the `/_local-aws/*` control endpoints.
+
+Control endpoints (JSON bodies, JSON answers):
+- `POST /_local-aws/fail` `{"stack_name", "logical_id", "reason", "mode"?}` arms a
+  one-shot failure (`mode`: `fail`, default, or `rollback_fails`).
+- `GET|POST /_local-aws/config` reads or changes `cloudfront_deploy_seconds` and
+  `resource_delay_ms`.
+- `POST /_local-aws/reset` forgets every resource and stack.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable
+
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from .engine import ENGINE, FailureMarker
+from .moto_patches import CLOUDFRONT_TIMING
+
+CONTROL_PREFIX = "/_local-aws/"
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ControlError(Exception):
+    """A bad control request; answered with HTTP 400."""
+
+
+def current_config() -> dict[str, Any]:
+    return {
+        "cloudfront_deploy_seconds": CLOUDFRONT_TIMING.deploy_seconds,
+        "resource_delay_ms": ENGINE.resource_delay_ms,
+    }
+
+
+def _arm_failure(body: dict[str, Any]) -> dict[str, Any]:
+    missing = [k for k in ("stack_name", "logical_id") if not body.get(k)]
+    if missing:
+        raise ControlError(f"missing field(s): {', '.join(missing)}")
+    mode = body.get("mode", "fail")
+    if mode not in ("fail", "rollback_fails"):
+        raise ControlError("mode must be `fail` or `rollback_fails`")
+    reason = body.get("reason") or "Injected failure"
+    with ENGINE.lock:
+        ENGINE.arm_failure(body["stack_name"], body["logical_id"], FailureMarker(reason, mode))
+    return {"armed": {"stack_name": body["stack_name"], "logical_id": body["logical_id"], "mode": mode}}
+
+
+def _configure(body: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(body) - set(current_config())
+    if unknown:
+        raise ControlError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    try:
+        if "cloudfront_deploy_seconds" in body:
+            CLOUDFRONT_TIMING.deploy_seconds = max(0.0, float(body["cloudfront_deploy_seconds"]))
+        if "resource_delay_ms" in body:
+            ENGINE.resource_delay_ms = max(0, int(body["resource_delay_ms"]))
+    except (TypeError, ValueError) as err:
+        raise ControlError(f"settings must be numbers: {err}") from err
+    return current_config()
+
+
+def _reset(_: dict[str, Any]) -> dict[str, Any]:
+    with ENGINE.lock:
+        moto_api_backend.reset()
+        ENGINE.reset()
+    return {"reset": True}
+
+
+_POST_ROUTES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "fail": _arm_failure,
+    "config": _configure,
+    "reset": _reset,
+}
+
+
+class ControlApp:
+    """WSGI middleware: answers `/_local-aws/*`, passes everything else to moto."""
+
+    def __init__(self, moto_app: WsgiApp):
+        self.moto_app = moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(CONTROL_PREFIX):
+            return self.moto_app(environ, start_response)
+        return self._answer(Request(environ))(environ, start_response)
+
+    @staticmethod
+    def _answer(request: Request) -> Response:
+        name = request.path[len(CONTROL_PREFIX):].strip("/")
+        if request.method == "GET" and name == "config":
+            return _json(200, current_config())
+        route = _POST_ROUTES.get(name)
+        if request.method != "POST" or route is None:
+            return _json(404, {"error": f"no control endpoint {request.method} {request.path}"})
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+            if not isinstance(body, dict):
+                raise ControlError("the body must be a JSON object")
+            return _json(200, route(body))
+        except (ControlError, json.JSONDecodeError) as err:
+            return _json(400, {"error": str(err)})
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+class LocalAwsServer(ThreadedMotoServer):
+    """ThreadedMotoServer whose WSGI app is wrapped by `ControlApp`."""
+
+    def _server_entry(self) -> None:
+        app = ControlApp(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()

@@ -1,0 +1,529 @@
+"""Smoke test of the local AWS over real HTTP, as pixelctl will use it.
+
+Starts `tools/local-aws/run --port 0`, deploys the repository's real
+`templates/pixel-prompt.yaml` through change sets with boto3, and checks each
+resource through its own service API, the change-set plan, rollbacks, the
+control endpoints and a clean SIGTERM. Run: `.venv/bin/pytest tools/local-aws`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from localaws.template import parse_template
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+TEMPLATE_PATH = REPO / "templates" / "pixel-prompt.yaml"
+REGION = "us-west-2"
+ARTIFACT_BUCKET = "pixelctl-artifacts-smoke"
+ARTIFACT_KEY = "lambda/0123abcd.zip"
+NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
+
+SMALL_TEMPLATE = """
+Parameters:
+  Secret:
+    Type: String
+    NoEcho: true
+  Label:
+    Type: String
+    Default: one
+Resources:
+  TopicA:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: !Sub "a-${Label}"
+  TopicB:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: !Sub "b-${Label}-${TopicA.TopicName}"
+  TopicC:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: !Sub "c-${Label}-${TopicB.TopicName}"
+Outputs:
+  TopicA:
+    Value: !Ref TopicA
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def aws_env() -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def start_local_aws(*args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [str(HERE / "run"), "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("LOCAL_AWS_ENDPOINT="):
+        process.kill()
+        raise AssertionError(f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.stderr else ''}")
+    return process, line.split("=", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    process, url = start_local_aws()
+    yield url
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture(scope="module")
+def aws(endpoint: str) -> Any:
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+
+    return client
+
+
+def control(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{endpoint}/_local-aws/{name}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def template_parameters(body: str, **overrides: str) -> dict[str, str]:
+    """A value for every required parameter of the real template, read fresh each run."""
+    declared = parse_template(body).get("Parameters", {})
+    known = {
+        "EnvironmentName": "dev", "ArtifactBucket": ARTIFACT_BUCKET, "ArtifactKey": ARTIFACT_KEY,
+        "LambdaMemoryMb": "3008", "LambdaTimeoutSeconds": "900", "ReservedConcurrency": "10",
+        "LogRetentionDays": "7", "ModelCount": "3", "ModelsJson": '[{"name":"dall-e-3"}]',
+        "EnhanceModelJson": '{"name":"gpt-4o-mini"}', "ProviderKeysJson": '{"openai":"ssm"}',
+        "SecretsPath": "pixel-prompt/dev", "GlobalRateLimitPerHour": "1000", "IpRateLimitPerDay": "50",
+        "AllowedOrigins": "http://localhost:5173,https://example.org", "ImageExpiryDays": "30",
+        "PriceClass": "PriceClass_100", "ThrottleBurst": "100", "ThrottleRate": "50",
+        "ErrorsAlarmThreshold": "5", "DurationAlarmThresholdMs": "120000",
+    }
+    values = {}
+    for key, spec in declared.items():
+        if key in overrides:
+            values[key] = overrides[key]
+        elif key in known:
+            values[key] = known[key]
+        elif "Default" not in spec:
+            allowed = spec.get("AllowedValues")
+            values[key] = str(allowed[0]) if allowed else str(spec.get("MinValue", "x" * int(spec.get("MinLength", 1))))
+    return values
+
+
+def as_list(params: dict[str, str]) -> list[dict[str, str]]:
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
+
+
+def create_change_set(cfn: Any, stack: str, body: str, params: dict[str, str], kind: str, name: str | None = None) -> dict[str, Any]:
+    name = name or f"cs-{uuid.uuid4().hex[:8]}"
+    cfn.create_change_set(
+        StackName=stack, ChangeSetName=name, ChangeSetType=kind, TemplateBody=body,
+        Parameters=as_list(params), Capabilities=["CAPABILITY_IAM"], Tags=[{"Key": "Project", "Value": "pixel-prompt"}],
+    )
+    return cfn.describe_change_set(StackName=stack, ChangeSetName=name)
+
+
+def wait_settled(cfn: Any, stack: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        if not described["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            return described
+        time.sleep(0.1)
+
+
+def deploy(cfn: Any, stack: str, body: str, params: dict[str, str], kind: str) -> dict[str, Any]:
+    change_set = create_change_set(cfn, stack, body, params, kind)
+    assert change_set["Status"] == "CREATE_COMPLETE", change_set.get("StatusReason")
+    cfn.execute_change_set(StackName=stack, ChangeSetName=change_set["ChangeSetName"])
+    return wait_settled(cfn, stack)
+
+
+def outputs(described: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def physical_ids(cfn: Any, stack: str) -> dict[str, str]:
+    summaries = cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries}
+
+
+def events(cfn: Any, stack: str) -> list[dict[str, Any]]:
+    return cfn.describe_stack_events(StackName=stack)["StackEvents"]
+
+
+@pytest.fixture(scope="module")
+def real_template() -> str:
+    return TEMPLATE_PATH.read_text()
+
+
+@pytest.fixture(scope="module")
+def artifact(aws: Any) -> None:
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bootstrap", "#!/bin/sh\n")
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=ARTIFACT_KEY, Body=buffer.getvalue())
+
+
+@pytest.fixture(scope="module")
+def deployed(aws: Any, artifact: None, real_template: str) -> dict[str, Any]:
+    """The real template deployed once as `pixel-prompt-dev`; later tests update it."""
+    params = template_parameters(real_template)
+    described = deploy(aws("cloudformation"), "pixel-prompt-dev", real_template, params, "CREATE")
+    return {"stack": "pixel-prompt-dev", "params": params, "described": described}
+
+
+def test_moto_is_the_pinned_version() -> None:
+    import moto
+
+    from localaws import PINNED_MOTO_VERSION, MotoVersionError, check_moto_version
+
+    assert moto.__version__ == PINNED_MOTO_VERSION == "5.2.5", (
+        f"moto {moto.__version__} installed: the local AWS extensions are written against 5.2.5"
+    )
+    original = moto.__version__
+    moto.__version__ = "9.9.9"
+    try:
+        with pytest.raises(MotoVersionError):
+            check_moto_version()
+    finally:
+        moto.__version__ = original
+
+
+def test_real_template_deploys_with_outputs_and_events(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    described = deployed["described"]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    assert described["EnableTerminationProtection"] is False
+    assert {"Key": "Project", "Value": "pixel-prompt"} in described["Tags"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}["PriceClass"] == "PriceClass_100"
+    out = outputs(described)
+    for key in ("ApiEndpoint", "CloudFrontDomain", "DistributionId", "ImagesBucket", "S3BucketName", "FunctionName"):
+        assert out.get(key), f"output {key} missing or empty: {out}"
+    assert cfn.get_template(StackName=deployed["stack"])["TemplateBody"] == real_template
+
+    stack_events = events(cfn, deployed["stack"])
+    times = [e["Timestamp"] for e in stack_events]
+    assert times == sorted(times, reverse=True), "events must be newest first"
+    assert stack_events[0]["ResourceStatus"] == "CREATE_COMPLETE" and stack_events[0]["ResourceType"] == "AWS::CloudFormation::Stack"
+    complete = {e["LogicalResourceId"] for e in stack_events if e["ResourceStatus"] == "CREATE_COMPLETE"}
+    resources = parse_template(real_template)["Resources"]
+    expected = {lid for lid, body in resources.items() if "Condition" not in body}
+    assert expected <= complete
+    assert all(e["PhysicalResourceId"] for e in stack_events if e["ResourceStatus"] == "CREATE_COMPLETE")
+
+
+def test_bucket_settings_reach_s3(aws: Any, deployed: dict[str, Any]) -> None:
+    s3 = aws("s3")
+    bucket = outputs(deployed["described"])["ImagesBucket"]
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["ExpireGeneratedImages"]["Filter"]["Prefix"] == "images/"
+    assert rules["ExpireGeneratedImages"]["Expiration"]["Days"] == 30
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    distribution_id = outputs(deployed["described"])["DistributionId"]
+    allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith(f"distribution/{distribution_id}")
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0]
+    assert ownership["ObjectOwnership"] == "BucketOwnerEnforced"
+    assert {"Key": "Environment", "Value": "dev"} in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+
+
+def test_distribution_and_origin_access_control(aws: Any, deployed: dict[str, Any]) -> None:
+    cloudfront = aws("cloudfront")
+    ids = physical_ids(aws("cloudformation"), deployed["stack"])
+    out = outputs(deployed["described"])
+    dist = cloudfront.get_distribution(Id=out["DistributionId"])["Distribution"]
+    assert dist["DomainName"] == out["CloudFrontDomain"]
+    config = dist["DistributionConfig"]
+    origin = config["Origins"]["Items"][0]
+    assert origin["DomainName"] == f"{out['ImagesBucket']}.s3.{REGION}.amazonaws.com"
+    assert origin["OriginAccessControlId"] == ids["ImagesOriginAccessControl"]
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    assert config["PriceClass"] == "PriceClass_100"
+    assert config["DefaultCacheBehavior"]["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "https-only"
+    assert config["HttpVersion"] == "http2and3"
+    control_config = cloudfront.get_origin_access_control(Id=ids["ImagesOriginAccessControl"])
+    assert control_config["OriginAccessControl"]["OriginAccessControlConfig"]["SigningProtocol"] == "sigv4"
+
+
+def test_api_lambda_logs_iam_and_alarms(aws: Any, deployed: dict[str, Any]) -> None:
+    out = outputs(deployed["described"])
+    ids = physical_ids(aws("cloudformation"), deployed["stack"])
+    api_id = ids["HttpApi"]
+    api = aws("apigatewayv2")
+    assert api.get_api(ApiId=api_id)["ApiEndpoint"] == out["ApiEndpoint"]
+    assert api.get_api(ApiId=api_id)["CorsConfiguration"]["AllowOrigins"] == ["http://localhost:5173", "https://example.org"]
+    route_keys = {r["RouteKey"] for r in api.get_routes(ApiId=api_id)["Items"]}
+    assert {"$default", "POST /generate", "GET /status/{jobId}", "POST /log"} <= route_keys
+    integration = api.get_integrations(ApiId=api_id)["Items"][0]
+    function = aws("lambda").get_function(FunctionName=out["FunctionName"])
+    assert integration["IntegrationUri"] == function["Configuration"]["FunctionArn"]
+    assert integration["PayloadFormatVersion"] == "2.0" and integration["IntegrationType"] == "AWS_PROXY"
+    stage = api.get_stages(ApiId=api_id)["Items"][0]
+    assert stage["StageName"] == "$default" and stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 100
+
+    configuration = function["Configuration"]
+    assert configuration["Runtime"] == "provided.al2023"
+    assert configuration["MemorySize"] == 3008 and configuration["Timeout"] == 900
+    assert configuration["Environment"]["Variables"]["CLOUDFRONT_DOMAIN"] == out["CloudFrontDomain"]
+    assert configuration["LoggingConfig"]["LogGroup"] == ids["FunctionLogGroup"]
+    assert function["Concurrency"]["ReservedConcurrentExecutions"] == 10
+    policy = json.loads(aws("lambda").get_policy(FunctionName=out["FunctionName"])["Policy"])
+    assert policy["Statement"][0]["Principal"]["Service"] == "apigateway.amazonaws.com"
+
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix=ids["FunctionLogGroup"])["logGroups"]
+    assert groups[0]["retentionInDays"] == 7
+    role_policies = aws("iam").list_role_policies(RoleName=ids["FunctionRole"])["PolicyNames"]
+    assert role_policies == ["pixel-prompt-api"]
+
+    alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+    topic_arn = out["AlarmTopicArn"]
+    assert len(alarms) == 2
+    assert all(a["AlarmActions"] == [topic_arn] for a in alarms)
+    assert {a["MetricName"] for a in alarms} == {"Errors", "Duration"}
+    assert alarms[0]["Dimensions"] == [{"Name": "FunctionName", "Value": out["FunctionName"]}]
+    assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["DisplayName"] == "Pixel Prompt dev alarms"
+
+
+def test_unchanged_change_set_fails_with_aws_reason(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
+    change_set = create_change_set(aws("cloudformation"), deployed["stack"], real_template, deployed["params"], "UPDATE")
+    assert change_set["Status"] == "FAILED"
+    assert change_set["ExecutionStatus"] == "UNAVAILABLE"
+    assert change_set["StatusReason"] == NO_CHANGES
+
+
+def _alarm_threshold(aws: Any, metric: str) -> float:
+    alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+    return next(a["Threshold"] for a in alarms if a["MetricName"] == metric)
+
+
+def _distribution_config(aws: Any, deployed: dict[str, Any]) -> dict[str, Any]:
+    dist_id = outputs(deployed["described"])["DistributionId"]
+    return aws("cloudfront").get_distribution(Id=dist_id)["Distribution"]
+
+
+def _expiry_days(aws: Any, deployed: dict[str, Any]) -> int:
+    bucket = outputs(deployed["described"])["ImagesBucket"]
+    rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    return next(r["Expiration"]["Days"] for r in rules if r["ID"] == "ExpireGeneratedImages")
+
+
+def test_update_plans_modify_with_details_then_applies(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    changed = dict(deployed["params"], PriceClass="PriceClass_All", ImageExpiryDays="14", ErrorsAlarmThreshold="9")
+    change_set = create_change_set(cfn, deployed["stack"], real_template, changed, "UPDATE")
+    assert change_set["Status"] == "CREATE_COMPLETE"
+    by_id = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in change_set["Changes"]}
+    assert set(by_id) == {"ImagesDistribution", "ImagesBucket", "ErrorsAlarm"}
+    dist_change = by_id["ImagesDistribution"]
+    assert dist_change["Action"] == "Modify" and dist_change["Replacement"] == "False"
+    assert dist_change["Scope"] == ["Properties"]
+    detail = dist_change["Details"][0]
+    assert detail["Target"] == {"Attribute": "Properties", "Name": "DistributionConfig", "RequiresRecreation": "Never"}
+    assert detail["ChangeSource"] == "ParameterReference" and detail["CausingEntity"] == "PriceClass"
+    assert by_id["ErrorsAlarm"]["Details"][0]["Target"]["Name"] == "Threshold"
+
+    cfn.execute_change_set(StackName=deployed["stack"], ChangeSetName=change_set["ChangeSetName"])
+    described = wait_settled(cfn, deployed["stack"])
+    assert described["StackStatus"] == "UPDATE_COMPLETE"
+    assert all(outputs(described).values()) and outputs(described) == outputs(deployed["described"])
+    assert _distribution_config(aws, deployed)["DistributionConfig"]["PriceClass"] == "PriceClass_All"
+    assert _expiry_days(aws, deployed) == 14
+    assert _alarm_threshold(aws, "Errors") == 9
+    statuses = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in events(cfn, deployed["stack"])]
+    assert ("ErrorsAlarm", "UPDATE_COMPLETE") in statuses and statuses[0] == (deployed["stack"], "UPDATE_COMPLETE")
+
+
+def test_revert_applies_and_cloudfront_reports_in_progress(aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    control(endpoint, "config", {"cloudfront_deploy_seconds": 1.5})
+    try:
+        described = deploy(cfn, deployed["stack"], real_template, deployed["params"], "UPDATE")
+        assert described["StackStatus"] == "UPDATE_COMPLETE"
+        assert _distribution_config(aws, deployed)["Status"] == "InProgress"
+        listed = aws("cloudfront").list_distributions()["DistributionList"]["Items"]
+        assert {d["Status"] for d in listed} == {"InProgress"}
+        time.sleep(1.6)
+        assert _distribution_config(aws, deployed)["Status"] == "Deployed"
+    finally:
+        control(endpoint, "config", {"cloudfront_deploy_seconds": 0})
+    assert _distribution_config(aws, deployed)["DistributionConfig"]["PriceClass"] == "PriceClass_100"
+    assert _expiry_days(aws, deployed) == 30
+    assert _alarm_threshold(aws, "Errors") == 5
+
+
+def test_create_only_change_plans_replacement(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    websocket = real_template.replace("ProtocolType: HTTP", "ProtocolType: WEBSOCKET", 1)
+    change_set = create_change_set(cfn, deployed["stack"], websocket, deployed["params"], "UPDATE")
+    by_id = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in change_set["Changes"]}
+    assert by_id["HttpApi"]["Replacement"] == "True"
+    assert by_id["HttpApi"]["Details"][0]["Target"]["RequiresRecreation"] == "Always"
+    assert by_id["GenerateRoute"]["Replacement"] == "Conditional"
+    assert by_id["GenerateRoute"]["Details"][0]["Evaluation"] == "Dynamic"
+    cfn.delete_change_set(StackName=deployed["stack"], ChangeSetName=change_set["ChangeSetName"])
+
+
+def test_failed_update_rolls_back_for_real(aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    control(endpoint, "fail", {"stack_name": deployed["stack"], "logical_id": "ErrorsAlarm", "reason": "boom on update"})
+    changed = dict(deployed["params"], PriceClass="PriceClass_200", ErrorsAlarmThreshold="7")
+    described = deploy(cfn, deployed["stack"], real_template, changed, "UPDATE")
+    assert described["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    failed = [e for e in events(cfn, deployed["stack"]) if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert failed[0]["LogicalResourceId"] == "ErrorsAlarm" and failed[0]["ResourceStatusReason"] == "boom on update"
+    statuses = [e["ResourceStatus"] for e in events(cfn, deployed["stack"]) if e["LogicalResourceId"] == deployed["stack"]]
+    assert statuses[:3] == ["UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS"]
+    assert _distribution_config(aws, deployed)["DistributionConfig"]["PriceClass"] == "PriceClass_100"
+    assert _alarm_threshold(aws, "Errors") == 5
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
+    assert params["PriceClass"] == "PriceClass_100"
+    assert all(outputs(described).values())
+
+
+def test_rollback_failure_then_continue_update_rollback(aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    control(endpoint, "fail", {"stack_name": deployed["stack"], "logical_id": "ErrorsAlarm", "reason": "stuck", "mode": "rollback_fails"})
+    changed = dict(deployed["params"], ErrorsAlarmThreshold="8", DurationAlarmThresholdMs="60000")
+    described = deploy(cfn, deployed["stack"], real_template, changed, "UPDATE")
+    assert described["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
+    with pytest.raises(ClientError, match="can not be updated"):
+        create_change_set(cfn, deployed["stack"], real_template, deployed["params"], "UPDATE")
+    cfn.continue_update_rollback(StackName=deployed["stack"])
+    assert wait_settled(cfn, deployed["stack"])["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert _alarm_threshold(aws, "Errors") == 5
+    assert _alarm_threshold(aws, "Duration") == 120000
+
+
+def test_failed_create_rolls_back_and_only_delete_is_allowed(aws: Any, endpoint: str, artifact: None, real_template: str) -> None:
+    cfn = aws("cloudformation")
+    stack = "pixel-prompt-broken"
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "ApiFunction", "reason": "no function today"})
+    params = template_parameters(real_template)
+    described = deploy(cfn, stack, real_template, params, "CREATE")
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    rollback = next(e for e in events(cfn, stack) if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS")
+    assert "[ApiFunction]" in rollback["ResourceStatusReason"]
+    by_resource = {}
+    for event in reversed(events(cfn, stack)):
+        by_resource.setdefault(event["LogicalResourceId"], []).append(event["ResourceStatus"])
+    assert by_resource["ApiFunction"] == ["CREATE_IN_PROGRESS", "CREATE_FAILED", "DELETE_COMPLETE"]
+    assert by_resource["FunctionRole"][-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    assert by_resource["ImagesBucket"][-1] == "DELETE_SKIPPED"
+    assert by_resource[stack][-3:] == ["CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
+    reason = next(e for e in events(cfn, stack) if e["ResourceStatus"] == "CREATE_FAILED")["ResourceStatusReason"]
+    assert reason == "no function today"
+    role_names = {r["RoleName"] for r in aws("iam").list_roles()["Roles"]}
+    assert not any(name.startswith(f"{stack}-") for name in role_names)
+    with pytest.raises(ClientError, match="is in ROLLBACK_COMPLETE state and can not be updated"):
+        create_change_set(cfn, stack, real_template, params, "UPDATE")
+    cfn.delete_stack(StackName=stack)
+    assert cfn.describe_stacks(StackName=described["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_no_echo_masked_and_termination_protection(aws: Any) -> None:
+    cfn = aws("cloudformation")
+    stack = "small-secret"
+    change_set = create_change_set(cfn, stack, SMALL_TEMPLATE, {"Secret": "hunter2"}, "CREATE")
+    assert {"ParameterKey": "Secret", "ParameterValue": "****"} in change_set["Parameters"]
+    cfn.execute_change_set(StackName=stack, ChangeSetName=change_set["ChangeSetName"])
+    described = wait_settled(cfn, stack)
+    assert {"ParameterKey": "Secret", "ParameterValue": "****"} in described["Parameters"]
+    assert "hunter2" not in json.dumps(cfn.describe_stack_events(StackName=stack), default=str)
+
+    cfn.update_termination_protection(StackName=stack, EnableTerminationProtection=True)
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["EnableTerminationProtection"] is True
+    with pytest.raises(ClientError, match="TerminationProtection is enabled"):
+        cfn.delete_stack(StackName=stack)
+    cfn.update_termination_protection(StackName=stack, EnableTerminationProtection=False)
+    cfn.delete_stack(StackName=stack)
+    deleted = cfn.describe_stacks(StackName=described["StackId"])["Stacks"][0]
+    assert deleted["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_change_set_names_are_scoped_per_stack(aws: Any) -> None:
+    cfn = aws("cloudformation")
+    first = create_change_set(cfn, "scoped-one", SMALL_TEMPLATE, {"Secret": "a"}, "CREATE", name="deploy")
+    second = create_change_set(cfn, "scoped-two", SMALL_TEMPLATE, {"Secret": "b"}, "CREATE", name="deploy")
+    assert first["ChangeSetId"] != second["ChangeSetId"]
+    assert cfn.describe_change_set(StackName="scoped-two", ChangeSetName="deploy")["StackName"] == "scoped-two"
+    for stack in ("scoped-one", "scoped-two"):
+        cfn.delete_stack(StackName=stack)
+
+
+def test_async_operations_and_cancel_update(aws: Any, endpoint: str) -> None:
+    cfn = aws("cloudformation")
+    stack = "small-async"
+    described = deploy(cfn, stack, SMALL_TEMPLATE, {"Secret": "s"}, "CREATE")
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    control(endpoint, "config", {"resource_delay_ms": 300})
+    try:
+        change_set = create_change_set(cfn, stack, SMALL_TEMPLATE, {"Secret": "s", "Label": "two"}, "UPDATE")
+        cfn.execute_change_set(StackName=stack, ChangeSetName=change_set["ChangeSetName"])
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_IN_PROGRESS"
+        time.sleep(0.45)
+        cfn.cancel_update_stack(StackName=stack)
+        assert wait_settled(cfn, stack)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+        topic_arn = physical_ids(cfn, stack)["TopicA"]
+        assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["DisplayName"] == "a-one"
+        cfn.delete_stack(StackName=stack)
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "DELETE_IN_PROGRESS"
+        assert cfn.describe_stacks(StackName=described["StackId"]) and wait_settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    finally:
+        control(endpoint, "config", {"resource_delay_ms": 0})
+
+
+def test_flag_delays_cloudfront_and_sigterm_stops_cleanly() -> None:
+    process, url = start_local_aws("--cloudfront-deploy-seconds", "30")
+    try:
+        cloudfront = boto3.client("cloudfront", region_name=REGION, endpoint_url=url)
+        created = cloudfront.create_distribution(DistributionConfig={
+            "CallerReference": "smoke", "Comment": "", "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "b.s3.amazonaws.com", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "x"},
+        })
+        assert cloudfront.get_distribution(Id=created["Distribution"]["Id"])["Distribution"]["Status"] == "InProgress"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
