@@ -434,6 +434,28 @@ def test_rollback_failure_then_continue_update_rollback(aws: Any, endpoint: str,
     assert _alarm_threshold(aws, "Duration") == 120000
 
 
+def test_condition_adds_then_removes_a_resource(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    sns = aws("sns")
+    topic_arn = outputs(deployed["described"])["AlarmTopicArn"]
+    with_email = dict(deployed["params"], AlarmEmail="ops@example.org")
+    change_set = create_change_set(cfn, deployed["stack"], real_template, with_email, "UPDATE")
+    assert [(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in change_set["Changes"]] == [
+        ("Add", "AlarmEmailSubscription")
+    ]
+    cfn.execute_change_set(StackName=deployed["stack"], ChangeSetName=change_set["ChangeSetName"])
+    assert wait_settled(cfn, deployed["stack"])["StackStatus"] == "UPDATE_COMPLETE"
+    endpoints = [s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]]
+    assert endpoints == ["ops@example.org"]
+
+    change_set = create_change_set(cfn, deployed["stack"], real_template, deployed["params"], "UPDATE")
+    assert change_set["Changes"][0]["ResourceChange"]["Action"] == "Remove"
+    cfn.execute_change_set(StackName=deployed["stack"], ChangeSetName=change_set["ChangeSetName"])
+    assert wait_settled(cfn, deployed["stack"])["StackStatus"] == "UPDATE_COMPLETE"
+    assert sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"] == []
+    assert "AlarmEmailSubscription" not in physical_ids(cfn, deployed["stack"])
+
+
 def test_failed_create_rolls_back_and_only_delete_is_allowed(aws: Any, endpoint: str, artifact: None, real_template: str) -> None:
     cfn = aws("cloudformation")
     stack = "pixel-prompt-broken"
@@ -510,6 +532,25 @@ def test_async_operations_and_cancel_update(aws: Any, endpoint: str) -> None:
         assert cfn.describe_stacks(StackName=described["StackId"]) and wait_settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
     finally:
         control(endpoint, "config", {"resource_delay_ms": 0})
+
+
+def test_stack_delete_removes_everything_but_the_retained_bucket(aws: Any, deployed: dict[str, Any]) -> None:
+    cfn = aws("cloudformation")
+    out = outputs(cfn.describe_stacks(StackName=deployed["stack"])["Stacks"][0])
+    stack_id = deployed["described"]["StackId"]
+    cfn.delete_stack(StackName=deployed["stack"])
+    assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    with pytest.raises(ClientError, match="does not exist"):
+        cfn.describe_stacks(StackName=deployed["stack"])
+    skipped = [e["LogicalResourceId"] for e in events(cfn, stack_id) if e["ResourceStatus"] == "DELETE_SKIPPED"]
+    assert skipped == ["ImagesBucket"]
+    assert aws("s3").head_bucket(Bucket=out["ImagesBucket"])
+    assert aws("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+    assert aws("apigatewayv2").get_apis()["Items"] == []
+    assert aws("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert aws("lambda").list_functions()["Functions"] == []
+    with pytest.raises(ClientError):
+        aws("s3").get_bucket_policy(Bucket=out["ImagesBucket"])
 
 
 def test_flag_delays_cloudfront_and_sigterm_stops_cleanly() -> None:

@@ -118,10 +118,3 @@ def handler_for(type_name: str) -> ResourceHandler:
         raise ResourceFailure(
             f"Resource type {type_name} is not supported by the local AWS"
         ) from err
-
-
-def supported_types() -> list[str]:
-    """All resource types the local AWS can deploy."""
-    if not _HANDLERS:
-        _HANDLERS.update(_registry())
-    return sorted(_HANDLERS)

@@ -30,8 +30,19 @@ def _route_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return typed
 
 
+_STAGE_KEYS = [
+    "AccessLogSettings",
+    "AutoDeploy",
+    "ClientCertificateId",
+    "Description",
+    "RouteSettings",
+    "StageName",
+    "StageVariables",
+]
+
+
 def _stage_config(props: dict[str, Any]) -> dict[str, Any]:
-    config = camel_keys({k: props[k] for k in _STAGE_KEYS if k in props and k != "DefaultRouteSettings"})
+    config = camel_keys({k: props[k] for k in _STAGE_KEYS if k in props})
     if "DefaultRouteSettings" in props:
         config["defaultRouteSettings"] = _route_settings(props["DefaultRouteSettings"])
     config["tags"] = tag_dict(props.get("Tags"))
@@ -161,17 +172,6 @@ class RouteHandler(ResourceHandler):
         if props["ApiId"] in backend.apis:
             backend.delete_route(props["ApiId"], physical_id)
 
-
-_STAGE_KEYS = [
-    "AccessLogSettings",
-    "AutoDeploy",
-    "ClientCertificateId",
-    "DefaultRouteSettings",
-    "Description",
-    "RouteSettings",
-    "StageName",
-    "StageVariables",
-]
 
 
 class StageHandler(ResourceHandler):
