@@ -71,7 +71,9 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render an environment's template and parameters (offline, no credentials)
-    #[command(after_help = "Examples:\n  pixelctl render dev\n  pixelctl render prod --out build/prod")]
+    #[command(
+        after_help = "Examples:\n  pixelctl render dev\n  pixelctl render prod --out build/prod"
+    )]
     Render(RenderArgs),
 
     /// Check every environment file and the template (offline), reporting all problems at once

@@ -24,7 +24,9 @@ impl Project {
                     root.display()
                 );
             }
-            return Ok(Self { root: root.to_path_buf() });
+            return Ok(Self {
+                root: root.to_path_buf(),
+            });
         }
         let start = std::env::current_dir().context("cannot read the current directory")?;
         start

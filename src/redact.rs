@@ -9,7 +9,9 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
     secrets
         .iter()
         .filter(|secret| !secret.is_empty())
-        .fold(text.to_owned(), |text, secret| text.replace(secret.as_str(), MASK))
+        .fold(text.to_owned(), |text, secret| {
+            text.replace(secret.as_str(), MASK)
+        })
 }
 
 #[cfg(test)]

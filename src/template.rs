@@ -28,8 +28,8 @@ pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
 const MAX_LAMBDA_ENV_BYTES: usize = 4096;
 
 /// Shown for the artifact until `pixelctl build` or a deploy has made one.
-pub const PLACEHOLDER_BUCKET: &str = "pixelctl-artifacts-ACCOUNT-REGION";
-pub const PLACEHOLDER_KEY: &str = "artifacts/UNBUILT.zip";
+pub const PLACEHOLDER_BUCKET: &str = "pixelctl-artifacts-not-yet-created";
+pub const PLACEHOLDER_KEY: &str = "artifacts/not-yet-built.zip";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -71,10 +71,11 @@ impl Template {
     }
 
     pub fn parse(path: &Path, body: String) -> Result<Self, TemplateError> {
-        let document: Value = serde_norway::from_str(&body).map_err(|error| TemplateError::Syntax {
-            path: path.to_path_buf(),
-            message: error.to_string(),
-        })?;
+        let document: Value =
+            serde_norway::from_str(&body).map_err(|error| TemplateError::Syntax {
+                path: path.to_path_buf(),
+                message: error.to_string(),
+            })?;
         let section = |name: &str| -> Vec<(String, Value)> {
             document
                 .get(name)
@@ -98,8 +99,14 @@ impl Template {
         Ok(Self {
             path: path.to_path_buf(),
             parameters,
-            outputs: section("Outputs").into_iter().map(|(name, _)| name).collect(),
-            resources: section("Resources").into_iter().map(|(name, _)| name).collect(),
+            outputs: section("Outputs")
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
+            resources: section("Resources")
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
             body,
         })
     }
@@ -163,8 +170,14 @@ impl Template {
             }
         }
         for name in parameters.values.keys() {
-            if !self.parameters.iter().any(|declared| &declared.name == name) {
-                report(format!("pixelctl passes `{name}`, which the template does not declare"));
+            if !self
+                .parameters
+                .iter()
+                .any(|declared| &declared.name == name)
+            {
+                report(format!(
+                    "pixelctl passes `{name}`, which the template does not declare"
+                ));
             }
         }
         problems
@@ -218,7 +231,10 @@ impl Parameters {
         // Only the providers this environment calls: the function learns of no other key.
         let used = |provider: &crate::config::Provider| {
             environment.enhance.provider == *provider
-                || environment.models.iter().any(|model| model.provider == *provider)
+                || environment
+                    .models
+                    .iter()
+                    .any(|model| model.provider == *provider)
         };
         let keys: BTreeMap<&str, String> = environment
             .providers
@@ -233,25 +249,58 @@ impl Parameters {
             ("ArtifactKey", artifact.key.clone()),
             ("Architecture", environment.architecture.to_string()),
             ("LambdaMemoryMb", environment.lambda.memory_mb.to_string()),
-            ("LambdaTimeoutSeconds", environment.lambda.timeout_seconds.to_string()),
-            ("ReservedConcurrency", environment.lambda.reserved_concurrency.to_string()),
-            ("LogRetentionDays", environment.lambda.log_retention_days.to_string()),
+            (
+                "LambdaTimeoutSeconds",
+                environment.lambda.timeout_seconds.to_string(),
+            ),
+            (
+                "ReservedConcurrency",
+                environment.lambda.reserved_concurrency.to_string(),
+            ),
+            (
+                "LogRetentionDays",
+                environment.lambda.log_retention_days.to_string(),
+            ),
             ("ModelCount", environment.model_count.to_string()),
             ("ModelsJson", models),
             ("EnhanceModelJson", enhance),
             ("ProviderKeysJson", keys),
             ("SecretsPath", environment.secrets_path()),
-            ("GlobalRateLimitPerHour", environment.rate_limits.global_per_hour.to_string()),
-            ("IpRateLimitPerDay", environment.rate_limits.per_ip_per_day.to_string()),
-            ("IpAllowList", environment.rate_limits.ip_allowlist.join(",")),
+            (
+                "GlobalRateLimitPerHour",
+                environment.rate_limits.global_per_hour.to_string(),
+            ),
+            (
+                "IpRateLimitPerDay",
+                environment.rate_limits.per_ip_per_day.to_string(),
+            ),
+            (
+                "IpAllowList",
+                environment.rate_limits.ip_allowlist.join(","),
+            ),
             ("AllowedOrigins", environment.api.cors_origins.join(",")),
-            ("ImageExpiryDays", environment.images.expiry_days.to_string()),
-            ("PriceClass", environment.cdn.price_class.as_str().to_owned()),
+            (
+                "ImageExpiryDays",
+                environment.images.expiry_days.to_string(),
+            ),
+            (
+                "PriceClass",
+                environment.cdn.price_class.as_str().to_owned(),
+            ),
             ("ThrottleBurst", environment.api.throttle_burst.to_string()),
             ("ThrottleRate", environment.api.throttle_rate.to_string()),
-            ("ErrorsAlarmThreshold", environment.alarms.errors_threshold.to_string()),
-            ("DurationAlarmThresholdMs", environment.alarms.duration_threshold_ms.to_string()),
-            ("AlarmEmail", environment.alarms.email.clone().unwrap_or_default()),
+            (
+                "ErrorsAlarmThreshold",
+                environment.alarms.errors_threshold.to_string(),
+            ),
+            (
+                "DurationAlarmThresholdMs",
+                environment.alarms.duration_threshold_ms.to_string(),
+            ),
+            (
+                "AlarmEmail",
+                environment.alarms.email.clone().unwrap_or_default(),
+            ),
         ];
         Self {
             values: values

@@ -22,13 +22,21 @@ pub struct Rendered {
 }
 
 /// Loads `env` and the template, and fills in the parameters for `artifact`.
-pub fn render(project: &Project, env: &str, artifact: &ArtifactLocation) -> CommandResult<Rendered> {
-    let environment = config::load(&project.environments_dir(), env).map_err(CommandError::usage)?;
+pub fn render(
+    project: &Project,
+    env: &str,
+    artifact: &ArtifactLocation,
+) -> CommandResult<Rendered> {
+    let environment =
+        config::load(&project.environments_dir(), env).map_err(CommandError::usage)?;
     let template = Template::load(&project.template_path()).map_err(CommandError::usage)?;
     let parameters = Parameters::for_environment(&environment, artifact);
     let mut problems = template.problems();
     problems.extend(template.parameter_problems(&parameters, env));
-    problems.extend(parameters.problems(&environment, &project.environments_dir().join(format!("{env}.yaml"))));
+    problems.extend(parameters.problems(
+        &environment,
+        &project.environments_dir().join(format!("{env}.yaml")),
+    ));
     if !problems.is_empty() {
         return Err(CommandError::usage(config::ConfigError::Invalid(problems)));
     }
@@ -94,13 +102,20 @@ fn write_files(dir: &Path, rendered: &Rendered) -> anyhow::Result<Vec<PathBuf>> 
         .collect();
     let files = [
         ("template.yaml", rendered.template.body.clone()),
-        ("parameters.json", rendered.parameters.to_cloudformation_json()),
-        ("tags.json", format!("{}\n", serde_json::to_string_pretty(&tags)?)),
+        (
+            "parameters.json",
+            rendered.parameters.to_cloudformation_json(),
+        ),
+        (
+            "tags.json",
+            format!("{}\n", serde_json::to_string_pretty(&tags)?),
+        ),
     ];
     let mut written = Vec::new();
     for (name, contents) in files {
         let path = dir.join(name);
-        std::fs::write(&path, contents).with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(&path, contents)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
         written.push(path);
     }
     Ok(written)

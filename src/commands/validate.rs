@@ -44,7 +44,8 @@ impl fmt::Display for ValidationReport {
 
 pub fn run(settings: &Settings) -> CommandResult {
     let project = settings.project()?;
-    let names = config::environment_names(&project.environments_dir()).map_err(CommandError::usage)?;
+    let names =
+        config::environment_names(&project.environments_dir()).map_err(CommandError::usage)?;
     let environments: Vec<EnvironmentReport> = names
         .into_iter()
         .map(|name| {
@@ -62,7 +63,10 @@ pub fn run(settings: &Settings) -> CommandResult {
             }
         })
         .collect();
-    let count: usize = environments.iter().map(|report| report.problems.len()).sum();
+    let count: usize = environments
+        .iter()
+        .map(|report| report.problems.len())
+        .sum();
     let report = ValidationReport {
         valid: count == 0,
         environments,

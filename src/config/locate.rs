@@ -25,7 +25,10 @@ fn parse_lines(text: &str) -> Vec<Line<'_>> {
             let mut rest = trimmed;
             let mut indent = item_indent;
             let mut item = false;
-            while let Some(after) = rest.strip_prefix("- ").or_else(|| (rest == "-").then_some("")) {
+            while let Some(after) = rest
+                .strip_prefix("- ")
+                .or_else(|| (rest == "-").then_some(""))
+            {
                 item = true;
                 let stripped = after.trim_start();
                 indent += rest.len() - stripped.len();
@@ -57,10 +60,20 @@ fn split_segment(segment: &str) -> (&str, Option<usize>) {
 /// The 1-based line where `path` (e.g. `lambda.memory_mb`, `models[1].provider`)
 /// is written, or the deepest enclosing key that is, or `None` if no part is.
 pub fn locate(text: &str, path: &str) -> Option<usize> {
+    find(text, path).map(|(line, _)| line)
+}
+
+/// Whether the whole of `path` is written in `text`.
+pub fn contains(text: &str, path: &str) -> bool {
+    find(text, path).is_some_and(|(_, whole)| whole)
+}
+
+/// The line found for `path`, and whether it is the whole path or an enclosing key.
+fn find(text: &str, path: &str) -> Option<(usize, bool)> {
     let lines = parse_lines(text);
     let mut range = 0..lines.len();
     let mut parent_indent: Option<usize> = None;
-    let mut found = None;
+    let mut found: Option<usize> = None;
 
     for segment in path.split('.').filter(|segment| !segment.is_empty()) {
         let (key, index) = split_segment(segment);
@@ -68,12 +81,15 @@ pub fn locate(text: &str, path: &str) -> Option<usize> {
             let line = &lines[i];
             line.key == Some(key) && parent_indent.is_none_or(|parent| line.indent > parent)
         }) else {
-            return found;
+            return found.map(|line| (line, false));
         };
         found = Some(lines[position].number);
         let own_indent = lines[position].indent;
         let end = (position + 1..range.end)
-            .find(|&i| lines[i].indent <= own_indent && !(lines[i].item && lines[i].item_indent >= own_indent))
+            .find(|&i| {
+                lines[i].indent <= own_indent
+                    && !(lines[i].item && lines[i].item_indent >= own_indent)
+            })
             .unwrap_or(range.end);
         range = position + 1..end;
         parent_indent = Some(own_indent);
@@ -81,7 +97,7 @@ pub fn locate(text: &str, path: &str) -> Option<usize> {
         if let Some(wanted) = index {
             let items: Vec<usize> = range.clone().filter(|&i| lines[i].item).collect();
             let Some(&item_start) = items.get(wanted) else {
-                return found;
+                return found.map(|line| (line, false));
             };
             found = Some(lines[item_start].number);
             let item_end = items.get(wanted + 1).copied().unwrap_or(range.end);
@@ -90,12 +106,12 @@ pub fn locate(text: &str, path: &str) -> Option<usize> {
             range = item_start..item_end;
         }
     }
-    found
+    found.map(|line| (line, true))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::locate;
+    use super::{contains, locate};
 
     const TEXT: &str = "\
 # comment
@@ -139,6 +155,14 @@ model_count: 2
         for (path, expected) in cases {
             assert_eq!(locate(TEXT, path), expected, "path {path}");
         }
+    }
+
+    #[test]
+    fn tells_a_whole_path_from_an_enclosing_key() {
+        assert!(contains(TEXT, "lambda.memory_mb"));
+        assert!(contains(TEXT, "models[1].provider"));
+        assert!(!contains(TEXT, "lambda.reserved_concurrency"));
+        assert!(!contains(TEXT, "models[2]"));
     }
 
     #[test]

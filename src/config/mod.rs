@@ -81,7 +81,8 @@ impl Source {
         if self.text.trim().is_empty() {
             return Ok(Value::Mapping(Mapping::new()));
         }
-        serde_norway::from_str::<EnvFile>(&self.text).map_err(|error| self.serde_problem(&error))?;
+        serde_norway::from_str::<EnvFile>(&self.text)
+            .map_err(|error| self.serde_problem(&error))?;
         serde_norway::from_str(&self.text).map_err(|error| self.serde_problem(&error))
     }
 
@@ -135,7 +136,10 @@ fn explain_serde_message(path: &str, message: &str) -> (String, Option<String>) 
     {
         let expected: Vec<&str> = quoted.iter().skip(1).copied().collect();
         let hint = match did_you_mean(variant, expected.iter().copied()) {
-            Some(suggestion) => format!("did you mean `{suggestion}`? valid: {}", expected.join(", ")),
+            Some(suggestion) => format!(
+                "did you mean `{suggestion}`? valid: {}",
+                expected.join(", ")
+            ),
             None => format!("valid: {}", expected.join(", ")),
         };
         return (path.to_owned(), Some(hint));
@@ -155,7 +159,10 @@ fn explain_serde_message(path: &str, message: &str) -> (String, Option<String>) 
     if path.is_empty() && message.contains("while") {
         return (
             String::new(),
-            Some("YAML syntax error: check indentation, quoting and brackets near this line".to_owned()),
+            Some(
+                "YAML syntax error: check indentation, quoting and brackets near this line"
+                    .to_owned(),
+            ),
         );
     }
     (path.to_owned(), None)
@@ -202,9 +209,8 @@ pub fn load(dir: &Path, name: &str) -> Result<Environment, ConfigError> {
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
-    let file: EnvFile = serde_norway::from_value(merged).map_err(|error| {
-        ConfigError::Invalid(vec![own.problem("", error.to_string(), None)])
-    })?;
+    let file: EnvFile = serde_norway::from_value(merged)
+        .map_err(|error| ConfigError::Invalid(vec![own.problem("", error.to_string(), None)]))?;
     Resolver {
         name,
         defaults: &defaults,
@@ -223,13 +229,18 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// The file a key was set in: the environment's own file wins.
+    /// The file a key was set in: the environment's own file wins; a list
+    /// item counts as set where its list is, since lists replace whole.
     fn source_of(&self, key: &str) -> &Source {
-        let head = key.split(['.', '[']).next().unwrap_or(key);
-        if locate::locate(&self.own.text, head).is_some() {
+        let list = key.split('[').next().unwrap_or(key);
+        if locate::contains(&self.own.text, key)
+            || (list != key && locate::contains(&self.own.text, list))
+        {
             self.own
-        } else {
+        } else if locate::contains(&self.defaults.text, key) {
             self.defaults
+        } else {
+            self.own
         }
     }
 
@@ -256,7 +267,12 @@ impl Resolver<'_> {
         value
     }
 
-    fn in_range(&mut self, key: &str, value: Option<u32>, range: std::ops::RangeInclusive<u32>) -> u32 {
+    fn in_range(
+        &mut self,
+        key: &str,
+        value: Option<u32>,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> u32 {
         let Some(value) = self.required(key, value) else {
             return 0;
         };
@@ -305,7 +321,11 @@ impl Resolver<'_> {
         let lambda_file = file.lambda.unwrap_or_default();
         let lambda = LambdaSettings {
             memory_mb: self.in_range("lambda.memory_mb", lambda_file.memory_mb, 128..=10240),
-            timeout_seconds: self.in_range("lambda.timeout_seconds", lambda_file.timeout_seconds, 1..=900),
+            timeout_seconds: self.in_range(
+                "lambda.timeout_seconds",
+                lambda_file.timeout_seconds,
+                1..=900,
+            ),
             reserved_concurrency: self.in_range(
                 "lambda.reserved_concurrency",
                 lambda_file.reserved_concurrency,
@@ -329,8 +349,16 @@ impl Resolver<'_> {
 
         let limits = file.rate_limits.unwrap_or_default();
         let rate_limits = RateLimits {
-            global_per_hour: self.in_range("rate_limits.global_per_hour", limits.global_per_hour, 1..=1_000_000),
-            per_ip_per_day: self.in_range("rate_limits.per_ip_per_day", limits.per_ip_per_day, 1..=1_000_000),
+            global_per_hour: self.in_range(
+                "rate_limits.global_per_hour",
+                limits.global_per_hour,
+                1..=1_000_000,
+            ),
+            per_ip_per_day: self.in_range(
+                "rate_limits.per_ip_per_day",
+                limits.per_ip_per_day,
+                1..=1_000_000,
+            ),
             ip_allowlist: limits.ip_allowlist.unwrap_or_default(),
         };
         for (index, ip) in rate_limits.ip_allowlist.iter().enumerate() {
@@ -344,7 +372,9 @@ impl Resolver<'_> {
         }
 
         let api_file = file.api.unwrap_or_default();
-        let cors_origins = self.required("api.cors_origins", api_file.cors_origins).unwrap_or_default();
+        let cors_origins = self
+            .required("api.cors_origins", api_file.cors_origins)
+            .unwrap_or_default();
         if cors_origins.is_empty() {
             self.report(
                 "api.cors_origins",
@@ -393,7 +423,11 @@ impl Resolver<'_> {
         }
         let alarms = AlarmSettings {
             email,
-            errors_threshold: self.in_range("alarms.errors_threshold", alarms_file.errors_threshold, 1..=100_000),
+            errors_threshold: self.in_range(
+                "alarms.errors_threshold",
+                alarms_file.errors_threshold,
+                1..=100_000,
+            ),
             duration_threshold_ms: self.in_range(
                 "alarms.duration_threshold_ms",
                 alarms_file.duration_threshold_ms,
@@ -423,14 +457,19 @@ impl Resolver<'_> {
         let model_count = self.required("model_count", file.model_count).unwrap_or(0);
         self.check_models(&models, model_count, &providers);
 
-        let enhance = self.required("enhance", file.enhance).unwrap_or(EnhanceModel {
-            provider: Provider::Openai,
-            model: String::new(),
-        });
+        let enhance = self
+            .required("enhance", file.enhance)
+            .unwrap_or(EnhanceModel {
+                provider: Provider::Openai,
+                model: String::new(),
+            });
         if !enhance.provider.can_enhance() {
             self.report(
                 "enhance.provider",
-                format!("`{}` has no chat model to enhance prompts", enhance.provider),
+                format!(
+                    "`{}` has no chat model to enhance prompts",
+                    enhance.provider
+                ),
                 "use `openai` or `gemini`".to_owned(),
             );
         } else if !providers.contains_key(&enhance.provider) {
@@ -470,7 +509,8 @@ impl Resolver<'_> {
             self.report(
                 "tags",
                 format!("{} tags is too many", tags.len()),
-                "keep at most 40 (AWS allows 50 per resource; the template adds its own)".to_owned(),
+                "keep at most 40 (AWS allows 50 per resource; the template adds its own)"
+                    .to_owned(),
             );
         }
         for (key, value) in tags {
@@ -488,7 +528,10 @@ impl Resolver<'_> {
         }
     }
 
-    fn check_key_locations(&mut self, providers: &std::collections::BTreeMap<Provider, KeyLocation>) {
+    fn check_key_locations(
+        &mut self,
+        providers: &std::collections::BTreeMap<Provider, KeyLocation>,
+    ) {
         let path = secrets_path(self.name);
         for (provider, location) in providers {
             let key = format!("providers.{provider}.api_key");
@@ -508,7 +551,9 @@ impl Resolver<'_> {
                 self.report(
                     &format!("{key}.{kind}"),
                     format!("`{name}` is outside this environment's secrets path"),
-                    format!("name it `{prefix}<name>`: the Lambda may read keys there and nowhere else"),
+                    format!(
+                        "name it `{prefix}<name>`: the Lambda may read keys there and nowhere else"
+                    ),
                 );
             }
         }
@@ -521,7 +566,11 @@ impl Resolver<'_> {
         providers: &std::collections::BTreeMap<Provider, KeyLocation>,
     ) {
         if models.is_empty() {
-            self.report("models", "lists no model", "list at least one model".to_owned());
+            self.report(
+                "models",
+                "lists no model",
+                "list at least one model".to_owned(),
+            );
         }
         if !(1..=20).contains(&model_count) {
             self.report(
@@ -543,7 +592,11 @@ impl Resolver<'_> {
         for (index, model) in models.iter().enumerate() {
             let at = format!("models[{index}]");
             if model.name.trim().is_empty() {
-                self.report(&format!("{at}.name"), "is empty", "give the model a display name".to_owned());
+                self.report(
+                    &format!("{at}.name"),
+                    "is empty",
+                    "give the model a display name".to_owned(),
+                );
             } else if !names.insert(model.name.as_str()) {
                 self.report(
                     &format!("{at}.name"),
@@ -552,21 +605,34 @@ impl Resolver<'_> {
                 );
             }
             if model.model.trim().is_empty() {
-                self.report(&format!("{at}.model"), "is empty", "give the provider's model id".to_owned());
+                self.report(
+                    &format!("{at}.model"),
+                    "is empty",
+                    "give the provider's model id".to_owned(),
+                );
             }
             if model.provider == Provider::Bedrock {
                 if !BEDROCK_MODELS.contains(&model.model.as_str()) {
                     self.report(
                         &format!("{at}.model"),
-                        format!("`{}` is not a Bedrock model the stack may invoke", model.model),
+                        format!(
+                            "`{}` is not a Bedrock model the stack may invoke",
+                            model.model
+                        ),
                         format!("use one of {}", BEDROCK_MODELS.join(", ")),
                     );
                 }
             } else if !providers.contains_key(&model.provider) {
                 self.report(
                     &format!("{at}.provider"),
-                    format!("model `{}` uses `{}`, which has no API key location", model.name, model.provider),
-                    format!("add `providers.{}.api_key` (an `ssm` or `secrets_manager` name)", model.provider),
+                    format!(
+                        "model `{}` uses `{}`, which has no API key location",
+                        model.name, model.provider
+                    ),
+                    format!(
+                        "add `providers.{}.api_key` (an `ssm` or `secrets_manager` name)",
+                        model.provider
+                    ),
                 );
             }
         }
@@ -583,8 +649,15 @@ fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_origin(origin: &str) -> bool {
