@@ -391,6 +391,33 @@ def test_revert_applies_and_cloudfront_reports_in_progress(aws: Any, endpoint: s
     assert _alarm_threshold(aws, "Errors") == 5
 
 
+def test_every_update_handler_applies_and_reverts(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    ids = physical_ids(cfn, deployed["stack"])
+    staging = dict(deployed["params"], EnvironmentName="staging", ReservedConcurrency="0", LogRetentionDays="14", ThrottleBurst="200")
+    for params, env in ((staging, "staging"), (deployed["params"], "dev")):
+        described = deploy(cfn, deployed["stack"], real_template, params, "UPDATE")
+        assert described["StackStatus"] == "UPDATE_COMPLETE", described.get("StackStatusReason")
+        assert physical_ids(cfn, deployed["stack"]) == ids, "an in-place update must keep physical ids"
+        role_tags = aws("iam").list_role_tags(RoleName=ids["FunctionRole"])["Tags"]
+        assert {"Key": "Environment", "Value": env} in role_tags
+        function = aws("lambda").get_function(FunctionName=ids["ApiFunction"])
+        assert function["Configuration"]["Environment"]["Variables"]["ENVIRONMENT"] == env
+        assert function["Tags"]["Environment"] == env
+        assert ("Concurrency" in function) == (env == "dev")
+        assert aws("apigatewayv2").get_api(ApiId=ids["HttpApi"])["Tags"]["Environment"] == env
+        stage = aws("apigatewayv2").get_stages(ApiId=ids["HttpApi"])["Items"][0]
+        assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == (200 if env == "staging" else 100)
+        group = aws("logs").describe_log_groups(logGroupNamePrefix=ids["FunctionLogGroup"])["logGroups"][0]
+        assert group["retentionInDays"] == (14 if env == "staging" else 7)
+        topic = aws("sns").get_topic_attributes(TopicArn=ids["AlarmTopic"])["Attributes"]
+        assert topic["DisplayName"] == f"Pixel Prompt {env} alarms"
+        alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+        assert all(a["AlarmDescription"].startswith(f"Pixel Prompt {env}:") for a in alarms)
+        comment = _distribution_config(aws, deployed)["DistributionConfig"]["Comment"]
+        assert comment == f"Pixel Prompt images ({env})"
+
+
 def test_create_only_change_plans_replacement(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
     cfn = aws("cloudformation")
     websocket = real_template.replace("ProtocolType: HTTP", "ProtocolType: WEBSOCKET", 1)

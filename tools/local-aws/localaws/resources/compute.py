@@ -55,7 +55,7 @@ class RoleHandler(ResourceHandler):
         backend.update_assume_role_policy(physical_id, _json_text(new["AssumeRolePolicyDocument"]))
         role = backend.get_role(physical_id)
         role.description = new.get("Description", "")
-        role.tags = {k: {"Key": k, "Value": v} for k, v in tag_dict(new.get("Tags")).items()}
+        role.tags = [{"Key": k, "Value": v} for k, v in tag_dict(new.get("Tags")).items()]
         self._sync_policies(ctx, physical_id, old, new)
         return {"Arn": role.arn, "RoleId": role.id}
 
