@@ -544,12 +544,12 @@ def test_async_operations_and_cancel_update(aws: Any, endpoint: str) -> None:
     stack = "small-async"
     described = deploy(cfn, stack, SMALL_TEMPLATE, {"Secret": "s"}, "CREATE")
     assert described["StackStatus"] == "CREATE_COMPLETE"
-    control(endpoint, "config", {"resource_delay_ms": 300})
+    control(endpoint, "config", {"resource_delay_ms": 500})
     try:
         change_set = create_change_set(cfn, stack, SMALL_TEMPLATE, {"Secret": "s", "Label": "two"}, "UPDATE")
         cfn.execute_change_set(StackName=stack, ChangeSetName=change_set["ChangeSetName"])
         assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_IN_PROGRESS"
-        time.sleep(0.45)
+        time.sleep(0.75)  # TopicA updated, TopicB not yet: the rollback has work to undo
         cfn.cancel_update_stack(StackName=stack)
         assert wait_settled(cfn, stack)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
         topic_arn = physical_ids(cfn, stack)["TopicA"]
