@@ -1,0 +1,83 @@
+//! Wall-clock formatting (RFC 3339 timestamps, hour and day window names) without a
+//! date library: the API only needs UTC civil dates.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub fn epoch_millis(t: SystemTime) -> u64 {
+    u64::try_from(
+        t.duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
+/// `2026-11-26T05:31:52.123Z`
+pub fn rfc3339(t: SystemTime) -> String {
+    let ms = epoch_millis(t);
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let (y, mo, d) = civil_from_days(days);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// The hour window `t` falls in (`2026-11-26T05`) and the seconds left in it.
+pub fn hour_window(t: SystemTime) -> (String, u64) {
+    let stamp = rfc3339(t);
+    let secs = epoch_millis(t) / 1000;
+    (stamp[..13].to_owned(), 3600 - secs % 3600)
+}
+
+/// The UTC day `t` falls in (`2026-11-26`) and the seconds left in it.
+pub fn day_window(t: SystemTime) -> (String, u64) {
+    let stamp = rfc3339(t);
+    let secs = epoch_millis(t) / 1000;
+    (stamp[..10].to_owned(), 86_400 - secs % 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_671_112_123);
+        assert_eq!(rfc3339(t), "2026-11-26T05:31:52.123Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            hour_window(t),
+            ("2026-11-26T05".to_owned(), 3600 - 31 * 60 - 52)
+        );
+        assert_eq!(day_window(t).0, "2026-11-26");
+    }
+}

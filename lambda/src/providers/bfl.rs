@@ -1,0 +1,127 @@
+//! Black Forest Labs (Flux): submit a task, poll its result until `Ready`, then
+//! download `result.sample`.
+
+use serde_json::{Value, json};
+
+use super::{ProviderError, ProviderHttp, download, send_json};
+use crate::secrets::ApiKey;
+
+/// The origin (`scheme://host[:port]`) of a URL.
+fn origin(url: &str) -> Option<&str> {
+    let rest_at = url.find("://")? + 3;
+    let end = url[rest_at..].find('/').map_or(url.len(), |i| rest_at + i);
+    Some(&url[..end])
+}
+
+/// The `polling_url` BFL returned, if it is safe to send the key there: on the base
+/// URL's origin or an `https://*.bfl.ai` host. Otherwise the `get_result` endpoint.
+fn poll_url(base: &str, answer: &Value, id: &str) -> String {
+    if let Some(url) = answer.get("polling_url").and_then(Value::as_str) {
+        let same_origin = origin(url).is_some_and(|o| Some(o) == origin(base));
+        let bfl_host = origin(url).is_some_and(|o| {
+            o.starts_with("https://") && (o.ends_with(".bfl.ai") || o == "https://api.bfl.ai")
+        });
+        if same_origin || bfl_host {
+            return url.to_owned();
+        }
+    }
+    format!("{base}/v1/get_result?id={id}")
+}
+
+/// `POST {base}/v1/{model}` then polls until the image is ready. The caller bounds the
+/// whole exchange with the per-model timeout.
+pub async fn generate(
+    http: &ProviderHttp,
+    base: &str,
+    key: &ApiKey,
+    model: &str,
+    prompt: &str,
+) -> Result<Vec<u8>, ProviderError> {
+    let task = send_json(
+        http.client
+            .post(format!("{base}/v1/{model}"))
+            .header("x-key", key.expose())
+            .timeout(http.request_timeout)
+            .json(&json!({"prompt": prompt, "width": 1024, "height": 1024})),
+    )
+    .await?;
+    let id = task
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::Malformed("no task `id` in the answer".to_owned()))?;
+    let url = poll_url(base, &task, id);
+    loop {
+        let result = send_json(
+            http.client
+                .get(&url)
+                .header("x-key", key.expose())
+                .timeout(http.request_timeout),
+        )
+        .await?;
+        let status = result.get("status").and_then(Value::as_str).unwrap_or("");
+        match status {
+            "Ready" => {
+                let sample = result
+                    .pointer("/result/sample")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        ProviderError::Malformed("`Ready` without `result.sample`".to_owned())
+                    })?;
+                return download(http, sample).await;
+            }
+            "Pending" | "Queued" | "Processing" | "Task not found yet" => {
+                tokio::time::sleep(http.poll_interval).await;
+            }
+            "Content Moderated" | "Request Moderated" => {
+                return Err(ProviderError::ContentRefused(status.to_owned()));
+            }
+            "" => {
+                return Err(ProviderError::Malformed(
+                    "no `status` in the poll answer".to_owned(),
+                ));
+            }
+            other => {
+                return Err(ProviderError::Http {
+                    status: 200,
+                    message: format!("task ended with status `{other}`"),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_url_is_trusted_only_on_known_hosts() {
+        let base = "https://api.bfl.ai";
+        let cases = [
+            (
+                json!({"polling_url": "https://api.us1.bfl.ai/v1/get_result?id=1"}),
+                "https://api.us1.bfl.ai/v1/get_result?id=1",
+            ),
+            (
+                json!({"polling_url": "https://evil.example/v1/get_result?id=1"}),
+                "https://api.bfl.ai/v1/get_result?id=1",
+            ),
+            (
+                json!({"polling_url": "http://x.bfl.ai/p"}),
+                "https://api.bfl.ai/v1/get_result?id=1",
+            ),
+            (json!({}), "https://api.bfl.ai/v1/get_result?id=1"),
+        ];
+        for (answer, expected) in cases {
+            assert_eq!(poll_url(base, &answer, "1"), expected);
+        }
+        assert_eq!(
+            poll_url(
+                "http://127.0.0.1:9",
+                &json!({"polling_url": "http://127.0.0.1:9/v1/get_result?id=1"}),
+                "1"
+            ),
+            "http://127.0.0.1:9/v1/get_result?id=1"
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! Image providers: one client per provider wire format (REFERENCE §2), chosen by the
+//! model's `provider` field, plus a fake provider for local development. Every client
+//! maps provider failures (401, 429, refused content, malformed answers) to a
+//! `ProviderError` whose message is shown per model in `GET /status`.
+
+pub mod bedrock;
+pub mod bfl;
+pub mod fake;
+pub mod google;
+pub mod openai;
+pub mod stability;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::config::{ModelSpec, ProviderKind};
+use crate::secrets::{ApiKey, KeyError, KeyResolver};
+use crate::validation::GenerationParams;
+
+/// Why one model produced no image. The message is safe to show to users.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("provider rejected the API key or access (HTTP {0})")]
+    Unauthorized(u16),
+    #[error("provider rate limit or quota exceeded (HTTP 429)")]
+    RateLimited,
+    #[error("provider refused the prompt: {0}")]
+    ContentRefused(String),
+    #[error("provider returned an unexpected response: {0}")]
+    Malformed(String),
+    #[error("provider error (HTTP {status}): {message}")]
+    Http { status: u16, message: String },
+    #[error("could not reach the provider: {0}")]
+    Network(String),
+    #[error("timed out after {0} s")]
+    Timeout(u64),
+    #[error("no API key: {0}")]
+    MissingKey(String),
+    #[error("provider returned data that is not a PNG, JPEG or WebP image")]
+    NotAnImage,
+}
+
+impl From<KeyError> for ProviderError {
+    fn from(e: KeyError) -> Self {
+        Self::MissingKey(e.to_string())
+    }
+}
+
+impl From<reqwest::Error> for ProviderError {
+    fn from(e: reqwest::Error) -> Self {
+        // `without_url`: a URL may carry a query the user should not see.
+        let timed_out = e.is_timeout();
+        let e = e.without_url();
+        if timed_out {
+            Self::Network("the request timed out".to_owned())
+        } else if e.is_decode() {
+            Self::Malformed(e.to_string())
+        } else {
+            Self::Network(error_chain(&e))
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Shared HTTP client and per-request timeout of the HTTP providers.
+#[derive(Debug, Clone)]
+pub struct ProviderHttp {
+    pub client: reqwest::Client,
+    pub request_timeout: Duration,
+    /// How often Black Forest Labs results are polled.
+    pub poll_interval: Duration,
+}
+
+impl ProviderHttp {
+    pub fn new(request_timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("pixel-prompt-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            request_timeout,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Truncates a provider's message for display.
+fn short(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// The human message inside a provider's error body.
+fn provider_message(body: &str) -> String {
+    if let Ok(json) = serde_json::from_str::<Value>(body) {
+        let candidates = [
+            json.pointer("/error/message"),
+            json.pointer("/message"),
+            json.pointer("/detail"),
+            json.pointer("/errors/0"),
+            json.pointer("/error"),
+            json.pointer("/name"),
+        ];
+        if let Some(text) = candidates.into_iter().flatten().find_map(Value::as_str) {
+            return short(text);
+        }
+        if let Some(detail) = json.get("detail") {
+            return short(&detail.to_string());
+        }
+    }
+    if body.trim().is_empty() {
+        "empty response body".to_owned()
+    } else {
+        short(body)
+    }
+}
+
+fn mentions_refusal(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    [
+        "content_policy",
+        "content policy",
+        "safety",
+        "moderat",
+        "content filter",
+        "flagged",
+        "nsfw",
+        "blocked",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// Maps a non-success HTTP answer to an error.
+pub fn status_error(status: u16, body: &str) -> ProviderError {
+    let message = provider_message(body);
+    match status {
+        401 => ProviderError::Unauthorized(status),
+        403 if !mentions_refusal(body) => ProviderError::Unauthorized(status),
+        429 => ProviderError::RateLimited,
+        400 | 403 | 422 if mentions_refusal(body) => ProviderError::ContentRefused(message),
+        _ => ProviderError::Http { status, message },
+    }
+}
+
+/// Sends a request and returns the JSON body, or the mapped error.
+async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let body = response.text().await?;
+    if !(200..300).contains(&status) {
+        return Err(status_error(status, &body));
+    }
+    serde_json::from_str(&body)
+        .map_err(|e| ProviderError::Malformed(format!("the body is not JSON ({e})")))
+}
+
+/// Downloads an image from a URL the provider returned.
+async fn download(http: &ProviderHttp, url: &str) -> Result<Vec<u8>, ProviderError> {
+    let response = http
+        .client
+        .get(url)
+        .timeout(http.request_timeout)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(ProviderError::Http {
+            status,
+            message: "downloading the generated image failed".to_owned(),
+        });
+    }
+    Ok(response.bytes().await?.to_vec())
+}
+
+fn decode_base64(data: &str) -> Result<Vec<u8>, ProviderError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| ProviderError::Malformed(format!("image data is not base64 ({e})")))
+}
+
+/// A generated image before it is checked and stored.
+#[derive(Debug, Clone)]
+pub struct GeneratedImage {
+    pub bytes: Vec<u8>,
+    /// Made by the fake provider.
+    pub fake: bool,
+}
+
+/// Calls the real providers.
+#[derive(Debug)]
+pub struct RealProviders {
+    pub http: ProviderHttp,
+    pub base_urls: BTreeMap<ProviderKind, String>,
+    pub keys: Arc<KeyResolver>,
+    pub bedrock: bedrock::BedrockClients,
+}
+
+impl RealProviders {
+    fn base(&self, provider: ProviderKind) -> &str {
+        self.base_urls
+            .get(&provider)
+            .map(String::as_str)
+            .or_else(|| provider.default_base_url())
+            .unwrap_or_default()
+    }
+
+    async fn key(&self, provider: ProviderKind) -> Result<ApiKey, ProviderError> {
+        Ok(self.keys.key(provider).await?)
+    }
+
+    pub async fn generate(
+        &self,
+        spec: &ModelSpec,
+        prompt: &str,
+        params: GenerationParams,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let provider = spec.provider;
+        let key = match provider {
+            // Bedrock authenticates with the function's IAM role, not a key.
+            ProviderKind::Bedrock => {
+                return self.bedrock.generate(&spec.model, prompt, params).await;
+            }
+            other => self.key(other).await?,
+        };
+        let base = self.base(provider);
+        let result = match provider {
+            ProviderKind::Openai | ProviderKind::Recraft => {
+                openai::generate_image(&self.http, base, &key, &spec.model, prompt).await
+            }
+            ProviderKind::Gemini => {
+                google::gemini_image(&self.http, base, &key, &spec.model, prompt).await
+            }
+            ProviderKind::Imagen => {
+                google::imagen_image(&self.http, base, &key, &spec.model, prompt).await
+            }
+            ProviderKind::Bfl => bfl::generate(&self.http, base, &key, &spec.model, prompt).await,
+            ProviderKind::Stability => {
+                stability::generate(&self.http, base, &key, &spec.model, prompt).await
+            }
+            ProviderKind::Bedrock => Err(ProviderError::Malformed(
+                "bedrock has no HTTP client".into(),
+            )),
+        };
+        // A provider could echo the request in an error: never let the key through.
+        result.map_err(|e| scrub_error(e, &key))
+    }
+}
+
+fn scrub_error(error: ProviderError, key: &ApiKey) -> ProviderError {
+    match error {
+        ProviderError::ContentRefused(m) => ProviderError::ContentRefused(key.scrub(&m)),
+        ProviderError::Malformed(m) => ProviderError::Malformed(key.scrub(&m)),
+        ProviderError::Http { status, message } => ProviderError::Http {
+            status,
+            message: key.scrub(&message),
+        },
+        ProviderError::Network(m) => ProviderError::Network(key.scrub(&m)),
+        other => other,
+    }
+}
+
+/// Which backend generates images.
+#[derive(Debug)]
+pub enum Backend {
+    Real(RealProviders),
+    Fake(fake::FakeProvider),
+}
+
+/// The configured models and the backend that serves them.
+#[derive(Debug)]
+pub struct Generator {
+    pub models: Vec<ModelSpec>,
+    pub backend: Backend,
+    pub model_timeout: Duration,
+}
+
+impl Generator {
+    pub fn is_fake(&self) -> bool {
+        matches!(self.backend, Backend::Fake(_))
+    }
+
+    /// Generates the image of model `index`, bounded by the per-model timeout.
+    pub async fn generate(
+        &self,
+        index: usize,
+        prompt: &str,
+        params: GenerationParams,
+    ) -> Result<GeneratedImage, ProviderError> {
+        let Some(spec) = self.models.get(index) else {
+            return Err(ProviderError::Malformed(format!(
+                "no model at index {index}"
+            )));
+        };
+        let work = async {
+            match &self.backend {
+                Backend::Real(real) => real
+                    .generate(spec, prompt, params)
+                    .await
+                    .map(|bytes| GeneratedImage { bytes, fake: false }),
+                Backend::Fake(fake) => Ok(GeneratedImage {
+                    bytes: fake.generate(spec, prompt).await,
+                    fake: true,
+                }),
+            }
+        };
+        tokio::time::timeout(self.model_timeout, work)
+            .await
+            .unwrap_or(Err(ProviderError::Timeout(self.model_timeout.as_secs())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mapping() {
+        let cases = [
+            (
+                401,
+                r#"{"error":{"message":"Incorrect API key"}}"#,
+                ProviderError::Unauthorized(401),
+            ),
+            (
+                403,
+                r#"{"message":"Forbidden"}"#,
+                ProviderError::Unauthorized(403),
+            ),
+            (
+                429,
+                r#"{"error":{"message":"quota"}}"#,
+                ProviderError::RateLimited,
+            ),
+            (
+                400,
+                r#"{"error":{"code":"content_policy_violation","message":"Your request was rejected by our safety system"}}"#,
+                ProviderError::ContentRefused(
+                    "Your request was rejected by our safety system".into(),
+                ),
+            ),
+            (
+                403,
+                r#"{"name":"content_moderation","errors":["Your request was flagged by our content moderation system"]}"#,
+                ProviderError::ContentRefused(
+                    "Your request was flagged by our content moderation system".into(),
+                ),
+            ),
+            (
+                500,
+                "<html>oops</html>",
+                ProviderError::Http {
+                    status: 500,
+                    message: "<html>oops</html>".into(),
+                },
+            ),
+            (
+                502,
+                "",
+                ProviderError::Http {
+                    status: 502,
+                    message: "empty response body".into(),
+                },
+            ),
+        ];
+        for (status, body, expected) in cases {
+            assert_eq!(status_error(status, body), expected, "{status} {body}");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Stability AI's v2beta SD3 endpoint: a multipart form in, raw image bytes out.
+
+use reqwest::multipart::Form;
+
+use super::{ProviderError, ProviderHttp, status_error};
+use crate::secrets::ApiKey;
+
+/// `POST {base}/v2beta/stable-image/generate/sd3` with `Accept: image/*`.
+pub async fn generate(
+    http: &ProviderHttp,
+    base: &str,
+    key: &ApiKey,
+    model: &str,
+    prompt: &str,
+) -> Result<Vec<u8>, ProviderError> {
+    let form = Form::new()
+        .text("prompt", prompt.to_owned())
+        .text("model", model.to_owned())
+        .text("output_format", "png")
+        .text("aspect_ratio", "1:1");
+    let response = http
+        .client
+        .post(format!("{base}/v2beta/stable-image/generate/sd3"))
+        .bearer_auth(key.expose())
+        .header(reqwest::header::ACCEPT, "image/*")
+        .timeout(http.request_timeout)
+        .multipart(form)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await?;
+    if !(200..300).contains(&status) {
+        return Err(status_error(status, &String::from_utf8_lossy(&bytes)));
+    }
+    Ok(bytes.to_vec())
+}

@@ -1,0 +1,249 @@
+//! A folder on disk as an object store, for `pixelctl local --data-dir`: conditional
+//! writes are compare-and-swap under one lock, so rate limits stay exact in one process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use tokio::sync::Mutex;
+
+use super::{KeyPage, PutCondition, PutOutcome, StoreError, StoredObject, check_key};
+
+#[derive(Debug, Clone)]
+pub struct FolderStore {
+    root: PathBuf,
+    write_lock: Arc<Mutex<()>>,
+}
+
+fn io(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A content tag: FNV-1a over the bytes plus the length.
+fn etag(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("\"{hash:016x}-{}\"", bytes.len())
+}
+
+fn content_type_for(key: &str) -> Option<String> {
+    let ext = key.rsplit_once('.').map(|(_, e)| e)?;
+    Some(
+        match ext {
+            "png" => "image/png",
+            "jpg" | "jpeg" => "image/jpeg",
+            "webp" => "image/webp",
+            "json" => "application/json",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+impl FolderStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            write_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+        let path = self.path(key)?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(StoredObject {
+                etag: etag(&bytes),
+                bytes: Bytes::from(bytes),
+                content_type: content_type_for(key),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path, e)),
+        }
+    }
+
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        _content_type: &str,
+        condition: PutCondition,
+    ) -> Result<PutOutcome, StoreError> {
+        let path = self.path(key)?;
+        let _guard = self.write_lock.lock().await;
+        if condition != PutCondition::Always {
+            let current = self.get(key).await?;
+            let holds = match (&condition, &current) {
+                (PutCondition::Absent, None) => true,
+                (PutCondition::Matches(tag), Some(object)) => *tag == object.etag,
+                _ => false,
+            };
+            if !holds {
+                return Ok(PutOutcome::ConditionFailed);
+            }
+        }
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io(parent, e))?;
+        }
+        // Write then rename, so a reader never sees half a file.
+        let tmp = path.with_extension(format!("tmp-{}", fastrand::u64(..)));
+        tokio::fs::write(&tmp, &bytes)
+            .await
+            .map_err(|e| io(&tmp, e))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| io(&path, e))?;
+        Ok(PutOutcome::Written)
+    }
+
+    pub async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> Result<KeyPage, StoreError> {
+        // Prefixes in this crate end at a `/` or inside a file name; walk the folder
+        // part and filter on the whole key.
+        let dir_part = prefix.rsplit_once('/').map_or("", |(d, _)| d);
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(dir_part)?
+        };
+        let mut keys = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&dir, e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(|e| io(&dir, e))? {
+                let path = entry.path();
+                let file_type = entry.file_type().await.map_err(|e| io(&path, e))?;
+                if file_type.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Ok(relative) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let key = relative.to_string_lossy().replace('\\', "/");
+                if key.contains(".tmp-") {
+                    continue;
+                }
+                if key.starts_with(prefix) && start_after.is_none_or(|after| key.as_str() > after) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort();
+        let truncated = keys.len() > max;
+        keys.truncate(max);
+        Ok(KeyPage { keys, truncated })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FolderStore::new(dir.path());
+        let key = "ratelimit/x.json";
+        assert_eq!(
+            store
+                .put(key, Bytes::from_static(b"1"), "", PutCondition::Absent)
+                .await
+                .unwrap(),
+            PutOutcome::Written
+        );
+        assert_eq!(
+            store
+                .put(key, Bytes::from_static(b"2"), "", PutCondition::Absent)
+                .await
+                .unwrap(),
+            PutOutcome::ConditionFailed
+        );
+        let tag = store.get(key).await.unwrap().unwrap().etag;
+        assert_eq!(
+            store
+                .put(
+                    key,
+                    Bytes::from_static(b"2"),
+                    "",
+                    PutCondition::Matches(tag.clone())
+                )
+                .await
+                .unwrap(),
+            PutOutcome::Written
+        );
+        assert_eq!(
+            store
+                .put(
+                    key,
+                    Bytes::from_static(b"3"),
+                    "",
+                    PutCondition::Matches(tag)
+                )
+                .await
+                .unwrap(),
+            PutOutcome::ConditionFailed
+        );
+        assert_eq!(&store.get(key).await.unwrap().unwrap().bytes[..], b"2");
+    }
+
+    #[tokio::test]
+    async fn lists_sorted_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FolderStore::new(dir.path());
+        for key in [
+            "g/b.json",
+            "g/a.json",
+            "g/c.json",
+            "h/x.json",
+            "images/1/a.png",
+        ] {
+            store
+                .put(key, Bytes::new(), "", PutCondition::Always)
+                .await
+                .unwrap();
+        }
+        let page = store.list("g/", None, 2).await.unwrap();
+        assert_eq!(page.keys, ["g/a.json", "g/b.json"]);
+        assert!(page.truncated);
+        let page = store.list("g/", Some("g/b.json"), 2).await.unwrap();
+        assert_eq!(page.keys, ["g/c.json"]);
+        assert!(!page.truncated);
+        assert!(
+            store
+                .list("nothing/", None, 10)
+                .await
+                .unwrap()
+                .keys
+                .is_empty()
+        );
+        assert_eq!(
+            store.list("images/1/", None, 10).await.unwrap().keys,
+            ["images/1/a.png"]
+        );
+    }
+}

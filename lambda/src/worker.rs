@@ -1,0 +1,166 @@
+//! The generation worker: runs outside the HTTP request (an asynchronous Lambda
+//! invocation, or a tokio task locally), calls every model concurrently, stores each
+//! image as a real image file under `images/`, and records progress as it goes.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use tokio::sync::Mutex;
+
+use crate::gallery;
+use crate::image;
+use crate::job::{Job, JobStatus, JobStore, ModelStatus};
+use crate::providers::{Generator, ProviderError};
+use crate::store::{ObjectStore, PutCondition, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("job `{0}` does not exist")]
+    JobMissing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything the worker needs.
+#[derive(Debug)]
+pub struct Worker {
+    pub store: ObjectStore,
+    pub jobs: JobStore,
+    pub generator: Generator,
+    /// `https://{CLOUDFRONT_DOMAIN}` (or the local server).
+    pub image_base_url: String,
+}
+
+impl Worker {
+    /// Runs job `job_id` to the end. A job that already finished is left alone, so a
+    /// retried asynchronous invocation does no harm.
+    pub async fn run(self: &Arc<Self>, job_id: &str) -> Result<JobStatus, WorkerError> {
+        let mut job = self
+            .jobs
+            .load(job_id)
+            .await?
+            .ok_or_else(|| WorkerError::JobMissing(job_id.to_owned()))?;
+        if job.status.is_finished() {
+            tracing::info!(job_id, status = ?job.status, "job already finished; nothing to do");
+            return Ok(job.status);
+        }
+        let created = SystemTime::now();
+        job.mark_in_progress(created);
+        self.jobs.save(&job).await?;
+        let shared = Arc::new(Mutex::new(job));
+
+        let mut tasks = tokio::task::JoinSet::new();
+        let count = shared.lock().await.results.len();
+        for index in 0..count {
+            let worker = Arc::clone(self);
+            let shared = Arc::clone(&shared);
+            tasks.spawn(async move { worker.run_model(&shared, index).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(job_id, error = %e, "could not record model progress")
+                }
+                Err(e) => tracing::error!(job_id, error = %e, "a model task panicked"),
+            }
+        }
+
+        let mut job = shared.lock().await;
+        // A task that died without recording leaves its model unfinished.
+        job.fail_unfinished("the model task ended unexpectedly", SystemTime::now());
+        self.jobs.save(&job).await?;
+        let images: Vec<&str> = job
+            .results
+            .iter()
+            .filter(|r| r.status == ModelStatus::Completed)
+            .filter_map(|r| r.image_url.as_deref())
+            .collect();
+        if let Some(preview) = images.first() {
+            gallery::record(
+                &self.store,
+                &job.gallery_id,
+                created,
+                (*preview).to_owned(),
+                images.len(),
+            )
+            .await?;
+        }
+        tracing::info!(
+            job_id,
+            status = ?job.status,
+            completed = images.len(),
+            total = job.total_models,
+            "job finished"
+        );
+        Ok(job.status)
+    }
+
+    async fn run_model(&self, shared: &Mutex<Job>, index: usize) -> Result<(), StoreError> {
+        let (prompt, params, gallery_id, model_name) = {
+            let mut job = shared.lock().await;
+            job.start_model(index, SystemTime::now());
+            self.jobs.save(&job).await?;
+            let r = &job.results[index];
+            (
+                job.prompt.clone(),
+                job.parameters,
+                job.gallery_id.clone(),
+                r.model.clone(),
+            )
+        };
+        let started = std::time::Instant::now();
+        let outcome = self
+            .generate_and_store(index, &prompt, params, &gallery_id, &model_name)
+            .await;
+        let mut job = shared.lock().await;
+        let now = SystemTime::now();
+        match outcome {
+            Ok((url, content_type, fake)) => {
+                tracing::info!(model = %model_name, index, elapsed_ms = started.elapsed().as_millis() as u64, fake, "model completed");
+                job.complete_model(index, url, content_type, fake, now);
+            }
+            Err(e) => {
+                tracing::warn!(model = %model_name, index, error = %e, "model failed");
+                job.fail_model(index, e.to_string(), now);
+            }
+        }
+        self.jobs.save(&job).await
+    }
+
+    async fn generate_and_store(
+        &self,
+        index: usize,
+        prompt: &str,
+        params: crate::validation::GenerationParams,
+        gallery_id: &str,
+        model_name: &str,
+    ) -> Result<(String, &'static str, bool), ModelFailure> {
+        let image = self.generator.generate(index, prompt, params).await?;
+        let format = image::detect(&image.bytes).ok_or(ProviderError::NotAnImage)?;
+        let key = gallery::image_key(gallery_id, index, model_name, format.extension());
+        self.store
+            .put(
+                &key,
+                Bytes::from(image.bytes),
+                format.content_type(),
+                PutCondition::Always,
+            )
+            .await?;
+        Ok((
+            format!("{}/{key}", self.image_base_url),
+            format.content_type(),
+            image.fake,
+        ))
+    }
+}
+
+/// Why one model has no image: the provider failed, or storing the image did.
+#[derive(Debug, thiserror::Error)]
+enum ModelFailure {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("could not store the image")]
+    Store(#[from] StoreError),
+}
