@@ -5,7 +5,9 @@ mod commands;
 mod config;
 mod error;
 mod project;
+mod plan;
 mod redact;
+mod stack_state;
 mod template;
 mod ui;
 
