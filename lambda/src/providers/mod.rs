@@ -36,8 +36,10 @@ pub enum ProviderError {
     Http { status: u16, message: String },
     #[error("could not reach the provider: {0}")]
     Network(String),
-    #[error("timed out after {0} s")]
-    Timeout(u64),
+    #[error("timed out after {} s", .0.as_secs_f64())]
+    Timeout(Duration),
+    #[error("the provider did not answer in time")]
+    NoAnswer,
     #[error("no API key: {0}")]
     MissingKey(String),
     #[error("provider returned data that is not a PNG, JPEG or WebP image")]
@@ -56,7 +58,7 @@ impl From<reqwest::Error> for ProviderError {
         let timed_out = e.is_timeout();
         let e = e.without_url();
         if timed_out {
-            Self::Network("the request timed out".to_owned())
+            Self::NoAnswer
         } else if e.is_decode() {
             Self::Malformed(e.to_string())
         } else {
@@ -325,7 +327,7 @@ impl Generator {
         };
         tokio::time::timeout(self.model_timeout, work)
             .await
-            .unwrap_or(Err(ProviderError::Timeout(self.model_timeout.as_secs())))
+            .unwrap_or(Err(ProviderError::Timeout(self.model_timeout)))
     }
 }
 
