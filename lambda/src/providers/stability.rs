@@ -28,9 +28,20 @@ pub async fn generate(
         .send()
         .await?;
     let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
     let bytes = response.bytes().await?;
     if !(200..300).contains(&status) {
         return Err(status_error(status, &String::from_utf8_lossy(&bytes)));
+    }
+    if crate::image::detect(&bytes).is_none() {
+        return Err(ProviderError::Malformed(format!(
+            "the answer is not an image (content type `{content_type}`)"
+        )));
     }
     Ok(bytes.to_vec())
 }
