@@ -25,12 +25,12 @@ pub fn real_generator(
     let bedrock = BedrockClients::new(sdk, base_urls.get(&ProviderKind::Bedrock).cloned());
     Generator {
         models,
-        backend: Backend::Real(RealProviders {
+        backend: Backend::Real(Box::new(RealProviders {
             http: ProviderHttp::new(model_timeout),
             base_urls,
             keys,
             bedrock,
-        }),
+        })),
         model_timeout,
     }
 }

@@ -125,7 +125,7 @@ pub fn placeholder_png(seed: &str, size: u32) -> Vec<u8> {
             u8::try_from((f * (255 - t) + g * t) / 255).unwrap_or(255)
         };
         let band = y > size * 7 / 16 && y < size * 9 / 16;
-        if band && (x / cell + y / cell) % 2 == 0 {
+        if band && (x / cell + y / cell).is_multiple_of(2) {
             [255, 255, 255]
         } else {
             [mix(0), mix(1), mix(2)]

@@ -97,7 +97,11 @@ pub fn default_models() -> Vec<ModelSpec> {
             ProviderKind::Gemini,
             "gemini-2.0-flash-preview-image-generation",
         ),
-        ("Nova Canvas", ProviderKind::Bedrock, "amazon.nova-canvas-v1:0"),
+        (
+            "Nova Canvas",
+            ProviderKind::Bedrock,
+            "amazon.nova-canvas-v1:0",
+        ),
     ]
     .into_iter()
     .map(|(name, provider, model)| ModelSpec {
@@ -190,8 +194,15 @@ async fn local_s3(endpoint_url: &str, region: &str) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint_url)
         .region(Region::new(region.to_owned()));
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
-        loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "pixelctl-local"));
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none()
+    {
+        loader = loader.credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "pixelctl-local",
+        ));
     }
     loader.load().await
 }
@@ -213,11 +224,15 @@ async fn ensure_bucket(
                 .build(),
         );
     }
-    request.send().await.map(|_| ()).map_err(|e| LocalError::Bucket {
-        bucket: bucket.to_owned(),
-        endpoint: endpoint.to_owned(),
-        message: DisplayErrorContext(&e).to_string(),
-    })
+    request
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| LocalError::Bucket {
+            bucket: bucket.to_owned(),
+            endpoint: endpoint.to_owned(),
+            message: DisplayErrorContext(&e).to_string(),
+        })
 }
 
 /// Binds 127.0.0.1:`port` and builds the router for `options`.
@@ -255,7 +270,10 @@ pub async fn bind(options: LocalOptions) -> Result<LocalServer, LocalError> {
                     .build(),
             );
             ensure_bucket(&client, bucket, region, endpoint_url).await?;
-            (ObjectStore::S3(S3Store::new(client, bucket.clone())), Some(sdk))
+            (
+                ObjectStore::S3(S3Store::new(client, bucket.clone())),
+                Some(sdk),
+            )
         }
     };
 

@@ -1,6 +1,7 @@
 //! Each provider client against a local stub server (axum on 127.0.0.1:0) speaking that
 //! provider's wire format: success, BFL polling, 401, 429, refused content, garbage and
 //! timeouts. The prompt tells the stub how to behave.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the message
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -45,12 +46,16 @@ async fn failure(prompt: &str, refusal: Response) -> Option<Response> {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     Some(match prompt {
-        p if p.contains("unauthorized") => {
-            (StatusCode::UNAUTHORIZED, Json(json!({"error": {"message": "Incorrect API key provided"}}))).into_response()
-        }
-        p if p.contains("ratelimit") => {
-            (StatusCode::TOO_MANY_REQUESTS, Json(json!({"error": {"message": "Rate limit reached"}}))).into_response()
-        }
+        p if p.contains("unauthorized") => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"message": "Incorrect API key provided"}})),
+        )
+            .into_response(),
+        p if p.contains("ratelimit") => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"error": {"message": "Rate limit reached"}})),
+        )
+            .into_response(),
         p if p.contains("refuse") => refusal,
         p if p.contains("garbage") => (StatusCode::OK, "<html>not json</html>").into_response(),
         _ => return None,
@@ -58,16 +63,28 @@ async fn failure(prompt: &str, refusal: Response) -> Option<Response> {
 }
 
 fn key_ok(stub: &Stub, headers: &HeaderMap, header: &str) -> bool {
-    let value = headers.get(header).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let value = headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     stub.seen_keys.lock().unwrap().push(value.clone());
     value == KEY || value == format!("Bearer {KEY}")
 }
 
 fn unauthorized() -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({"error": {"message": "missing key"}}))).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": {"message": "missing key"}})),
+    )
+        .into_response()
 }
 
-async fn openai_images(State(stub): State<Stub>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn openai_images(
+    State(stub): State<Stub>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if !key_ok(&stub, &headers, "authorization") {
         return unauthorized();
     }
@@ -94,13 +111,21 @@ async fn file() -> Vec<u8> {
     png()
 }
 
-async fn google(State(stub): State<Stub>, Path(action): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn google(
+    State(stub): State<Stub>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if !key_ok(&stub, &headers, "x-goog-api-key") {
         return unauthorized();
     }
     if let Some(model) = action.strip_suffix(":generateContent") {
         assert!(model.starts_with("gemini"));
-        let prompt = body.pointer("/contents/0/parts/0/text").and_then(Value::as_str).unwrap_or_default();
+        let prompt = body
+            .pointer("/contents/0/parts/0/text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let refusal = Json(json!({"promptFeedback": {"blockReason": "SAFETY"}})).into_response();
         if let Some(r) = failure(prompt, refusal).await {
             return r;
@@ -108,7 +133,10 @@ async fn google(State(stub): State<Stub>, Path(action): Path<String>, headers: H
         if body.get("systemInstruction").is_some() {
             return Json(json!({"candidates": [{"content": {"parts": [{"text": "\"A fox, golden hour\""}]}}]})).into_response();
         }
-        assert_eq!(body["generationConfig"]["responseModalities"], json!(["TEXT", "IMAGE"]));
+        assert_eq!(
+            body["generationConfig"]["responseModalities"],
+            json!(["TEXT", "IMAGE"])
+        );
         return Json(json!({"candidates": [{"content": {"parts": [
             {"text": "Here is your image"},
             {"inlineData": {"mimeType": "image/png", "data": b64_png()}}
@@ -117,36 +145,53 @@ async fn google(State(stub): State<Stub>, Path(action): Path<String>, headers: H
     }
     if let Some(model) = action.strip_suffix(":predict") {
         assert_eq!(model, "imagen-3.0-generate-002");
-        let prompt = body.pointer("/instances/0/prompt").and_then(Value::as_str).unwrap_or_default();
+        let prompt = body
+            .pointer("/instances/0/prompt")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if let Some(r) = failure(prompt, Json(json!({})).into_response()).await {
             return r;
         }
         assert_eq!(body["parameters"]["sampleCount"], 1);
-        return Json(json!({"predictions": [{"bytesBase64Encoded": b64_png(), "mimeType": "image/png"}]})).into_response();
+        return Json(
+            json!({"predictions": [{"bytesBase64Encoded": b64_png(), "mimeType": "image/png"}]}),
+        )
+        .into_response();
     }
     StatusCode::NOT_FOUND.into_response()
 }
 
-async fn bfl_submit(State(stub): State<Stub>, Path(model): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn bfl_submit(
+    State(stub): State<Stub>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if !key_ok(&stub, &headers, "x-key") {
         return unauthorized();
     }
     assert!(model == "flux-pro-1.1" || model == "flux-dev");
     let prompt = body["prompt"].as_str().unwrap_or_default();
     let moderated = prompt.contains("refuse");
-    if !moderated {
-        if let Some(r) = failure(prompt, StatusCode::OK.into_response()).await {
-            return r;
-        }
+    if !moderated && let Some(r) = failure(prompt, StatusCode::OK.into_response()).await {
+        return r;
     }
     assert_eq!(body["width"], 1024);
-    let id = if moderated { "moderated".to_owned() } else { format!("task-{}", fastrand::u32(..)) };
+    let id = if moderated {
+        "moderated".to_owned()
+    } else {
+        format!("task-{}", fastrand::u32(..))
+    };
     stub.polls.lock().unwrap().insert(id.clone(), 0);
     let base = stub.base.lock().unwrap().clone();
     Json(json!({"id": id, "polling_url": format!("{base}/v1/get_result?id={id}")})).into_response()
 }
 
-async fn bfl_result(State(stub): State<Stub>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn bfl_result(
+    State(stub): State<Stub>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if !key_ok(&stub, &headers, "x-key") {
         return unauthorized();
     }
@@ -181,9 +226,18 @@ async fn stability(State(stub): State<Stub>, headers: HeaderMap, body: Bytes) ->
     assert_eq!(headers["accept"], "image/*");
     let body = String::from_utf8_lossy(&body).into_owned();
     let prompt = multipart_field(&body, "prompt").unwrap_or_default();
-    assert_eq!(multipart_field(&body, "output_format").as_deref(), Some("png"));
-    assert_eq!(multipart_field(&body, "aspect_ratio").as_deref(), Some("1:1"));
-    assert_eq!(multipart_field(&body, "model").as_deref(), Some("sd3-large-turbo"));
+    assert_eq!(
+        multipart_field(&body, "output_format").as_deref(),
+        Some("png")
+    );
+    assert_eq!(
+        multipart_field(&body, "aspect_ratio").as_deref(),
+        Some("1:1")
+    );
+    assert_eq!(
+        multipart_field(&body, "model").as_deref(),
+        Some("sd3-large-turbo")
+    );
     let refusal = (StatusCode::FORBIDDEN, Json(json!({"name": "content_moderation", "errors": ["Your request was flagged by our content moderation system"]}))).into_response();
     if let Some(r) = failure(&prompt, refusal).await {
         return r;
@@ -192,29 +246,67 @@ async fn stability(State(stub): State<Stub>, headers: HeaderMap, body: Bytes) ->
 }
 
 async fn bedrock(Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     assert!(auth.starts_with("AWS4-HMAC-SHA256"), "unsigned request");
-    let region = if model.starts_with("amazon.nova") { "us-east-1" } else { "us-west-2" };
-    assert!(auth.contains(&format!("/{region}/bedrock/aws4_request")), "{model} signed for the wrong region: {auth}");
+    let region = if model.starts_with("amazon.nova") {
+        "us-east-1"
+    } else {
+        "us-west-2"
+    };
+    assert!(
+        auth.contains(&format!("/{region}/bedrock/aws4_request")),
+        "{model} signed for the wrong region: {auth}"
+    );
     let body: Value = serde_json::from_slice(&body).unwrap();
-    let prompt = body.pointer("/textToImageParams/text").or_else(|| body.get("prompt")).and_then(Value::as_str).unwrap_or_default();
+    let prompt = body
+        .pointer("/textToImageParams/text")
+        .or_else(|| body.get("prompt"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let error = |status: StatusCode, kind: &str, message: &str| {
-        (status, [("x-amzn-errortype", kind.to_owned())], Json(json!({"message": message}))).into_response()
+        (
+            status,
+            [("x-amzn-errortype", kind.to_owned())],
+            Json(json!({"message": message})),
+        )
+            .into_response()
     };
     match prompt {
-        p if p.contains("unauthorized") => error(StatusCode::FORBIDDEN, "AccessDeniedException", "You don't have access to the model"),
-        p if p.contains("ratelimit") => error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Too many requests"),
-        p if p.contains("refuse") => error(StatusCode::BAD_REQUEST, "ValidationException", "This request has been blocked by our content filters."),
+        p if p.contains("unauthorized") => error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "You don't have access to the model",
+        ),
+        p if p.contains("ratelimit") => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Too many requests",
+        ),
+        p if p.contains("refuse") => error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "This request has been blocked by our content filters.",
+        ),
         p if p.contains("garbage") => Json(json!({"artifacts": []})).into_response(),
         _ => Json(json!({"images": [b64_png()]})).into_response(),
     }
 }
 
-async fn openai_chat(State(stub): State<Stub>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn openai_chat(
+    State(stub): State<Stub>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if !key_ok(&stub, &headers, "authorization") {
         return unauthorized();
     }
-    let prompt = body.pointer("/messages/1/content").and_then(Value::as_str).unwrap_or_default();
+    let prompt = body
+        .pointer("/messages/1/content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if let Some(r) = failure(prompt, StatusCode::BAD_REQUEST.into_response()).await {
         return r;
     }
@@ -233,7 +325,9 @@ async fn start_stub() -> (String, Stub) {
         .route("/v2beta/stable-image/generate/sd3", post(stability))
         .route("/model/{model}/invoke", post(bedrock))
         .with_state(stub.clone());
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     *stub.base.lock().unwrap() = base.clone();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -245,7 +339,9 @@ fn test_sdk_config() -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-west-2"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("AKIDTEST", "secret", None, None, "test")))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        )))
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .build()
 }
@@ -253,16 +349,22 @@ fn test_sdk_config() -> aws_config::SdkConfig {
 fn generator(base: &str, models: Vec<ModelSpec>, timeout: Duration) -> Generator {
     let mut http = ProviderHttp::new(Duration::from_secs(2));
     http.poll_interval = Duration::from_millis(10);
-    let base_urls = ProviderKind::ALL.iter().map(|p| (*p, base.to_owned())).collect();
-    let keys = ProviderKind::ALL.iter().map(|p| (*p, ApiKey::new(KEY))).collect();
+    let base_urls = ProviderKind::ALL
+        .iter()
+        .map(|p| (*p, base.to_owned()))
+        .collect();
+    let keys = ProviderKind::ALL
+        .iter()
+        .map(|p| (*p, ApiKey::new(KEY)))
+        .collect();
     Generator {
         models,
-        backend: Backend::Real(RealProviders {
+        backend: Backend::Real(Box::new(RealProviders {
             http,
             base_urls,
             keys: Arc::new(KeyResolver::with_keys(keys)),
             bedrock: BedrockClients::new(Some(test_sdk_config()), Some(base.to_owned())),
-        }),
+        })),
         model_timeout: timeout,
     }
 }
@@ -271,16 +373,32 @@ fn all_models() -> Vec<ModelSpec> {
     [
         ("DALL-E 3", ProviderKind::Openai, "dall-e-3"),
         ("GPT Image", ProviderKind::Openai, "gpt-image-1"),
-        ("Gemini", ProviderKind::Gemini, "gemini-2.0-flash-preview-image-generation"),
+        (
+            "Gemini",
+            ProviderKind::Gemini,
+            "gemini-2.0-flash-preview-image-generation",
+        ),
         ("Imagen", ProviderKind::Imagen, "imagen-3.0-generate-002"),
         ("Flux Pro", ProviderKind::Bfl, "flux-pro-1.1"),
         ("Recraft", ProviderKind::Recraft, "recraftv3"),
         ("SD3 Turbo", ProviderKind::Stability, "sd3-large-turbo"),
-        ("Nova Canvas", ProviderKind::Bedrock, "amazon.nova-canvas-v1:0"),
-        ("SD 3.5", ProviderKind::Bedrock, "stability.sd3-5-large-v1:0"),
+        (
+            "Nova Canvas",
+            ProviderKind::Bedrock,
+            "amazon.nova-canvas-v1:0",
+        ),
+        (
+            "SD 3.5",
+            ProviderKind::Bedrock,
+            "stability.sd3-5-large-v1:0",
+        ),
     ]
     .into_iter()
-    .map(|(name, provider, model)| ModelSpec { name: name.into(), provider, model: model.into() })
+    .map(|(name, provider, model)| ModelSpec {
+        name: name.into(),
+        provider,
+        model: model.into(),
+    })
     .collect()
 }
 
@@ -290,7 +408,10 @@ async fn run_all(prompt: &str) -> Vec<(String, Result<Vec<u8>, ProviderError>)> 
     let generator = generator(&base, models.clone(), Duration::from_secs(3));
     let mut out = Vec::new();
     for (i, model) in models.iter().enumerate() {
-        let result = generator.generate(i, prompt, GenerationParams::default()).await.map(|g| g.bytes);
+        let result = generator
+            .generate(i, prompt, GenerationParams::default())
+            .await
+            .map(|g| g.bytes);
         out.push((model.name.clone(), result));
     }
     out
@@ -302,14 +423,29 @@ async fn every_provider_returns_a_png_on_success() {
     let models = all_models();
     let generator = generator(&base, models.clone(), Duration::from_secs(5));
     for (i, model) in models.iter().enumerate() {
-        let image = generator.generate(i, "a red fox", GenerationParams::default()).await;
-        let bytes = image.unwrap_or_else(|e| panic!("{}: {e}", model.name)).bytes;
-        assert_eq!(image::detect(&bytes), Some(image::ImageFormat::Png), "{}", model.name);
+        let image = generator
+            .generate(i, "a red fox", GenerationParams::default())
+            .await;
+        let bytes = image
+            .unwrap_or_else(|e| panic!("{}: {e}", model.name))
+            .bytes;
+        assert_eq!(
+            image::detect(&bytes),
+            Some(image::ImageFormat::Png),
+            "{}",
+            model.name
+        );
     }
     // BFL was polled until Ready (two Pending answers first).
     assert!(stub.polls.lock().unwrap().values().any(|n| *n == 3));
     // Every HTTP provider got the key in its own header.
-    assert!(stub.seen_keys.lock().unwrap().iter().all(|k| k.ends_with(KEY)));
+    assert!(
+        stub.seen_keys
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|k| k.ends_with(KEY))
+    );
 }
 
 #[tokio::test]
@@ -332,14 +468,20 @@ async fn rate_limited_maps_to_429_message() {
 #[tokio::test]
 async fn refused_content_is_reported_per_model() {
     for (model, result) in run_all("refuse this").await {
-        assert!(matches!(result, Err(ProviderError::ContentRefused(_))), "{model}: {result:?}");
+        assert!(
+            matches!(result, Err(ProviderError::ContentRefused(_))),
+            "{model}: {result:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn garbage_answers_are_malformed() {
     for (model, result) in run_all("garbage").await {
-        assert!(matches!(result, Err(ProviderError::Malformed(_))), "{model}: {result:?}");
+        assert!(
+            matches!(result, Err(ProviderError::Malformed(_))),
+            "{model}: {result:?}"
+        );
         let message = result.unwrap_err().to_string();
         assert!(!message.contains(KEY), "{model}: key in {message}");
     }
@@ -351,9 +493,20 @@ async fn per_model_timeout_stops_a_slow_provider() {
     let models = all_models();
     let generator = generator(&base, models.clone(), Duration::from_millis(300));
     let started = std::time::Instant::now();
-    for (i, model) in models.iter().enumerate().filter(|(_, m)| m.provider != ProviderKind::Bedrock) {
-        let result = generator.generate(i, "slow fox", GenerationParams::default()).await;
-        assert_eq!(result.err(), Some(ProviderError::Timeout(Duration::from_millis(300))), "{}", model.name);
+    for (i, model) in models
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.provider != ProviderKind::Bedrock)
+    {
+        let result = generator
+            .generate(i, "slow fox", GenerationParams::default())
+            .await;
+        assert_eq!(
+            result.err(),
+            Some(ProviderError::Timeout(Duration::from_millis(300))),
+            "{}",
+            model.name
+        );
     }
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(
@@ -377,7 +530,10 @@ async fn request_timeout_of_the_http_client_is_reported() {
 async fn unreachable_provider_is_a_network_error() {
     let g = generator("http://127.0.0.1:9", all_models(), Duration::from_secs(5));
     let result = g.generate(0, "a fox", GenerationParams::default()).await;
-    assert!(matches!(result, Err(ProviderError::Network(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProviderError::Network(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -387,8 +543,14 @@ async fn missing_key_names_the_provider_not_a_value() {
     if let Backend::Real(real) = &mut g.backend {
         real.keys = Arc::new(KeyResolver::new(Default::default(), None));
     }
-    let err = g.generate(0, "a fox", GenerationParams::default()).await.unwrap_err();
-    assert_eq!(err.to_string(), "no API key: no key location configured for `openai` in PROVIDER_KEYS");
+    let err = g
+        .generate(0, "a fox", GenerationParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no API key: no key location configured for `openai` in PROVIDER_KEYS"
+    );
 }
 
 #[tokio::test]
@@ -398,14 +560,27 @@ async fn enhancer_openai_and_gemini_chat() {
     let (base, _stub) = start_stub().await;
     for provider in [ProviderKind::Openai, ProviderKind::Gemini] {
         let enhancer = Enhancer::Chat {
-            spec: EnhanceSpec { provider, model: if provider == ProviderKind::Openai { "gpt-4o-mini".into() } else { "gemini-2.0-flash".into() } },
+            spec: EnhanceSpec {
+                provider,
+                model: if provider == ProviderKind::Openai {
+                    "gpt-4o-mini".into()
+                } else {
+                    "gemini-2.0-flash".into()
+                },
+            },
             http: ProviderHttp::new(Duration::from_secs(2)),
             base_urls: [(provider, base.clone())].into(),
-            keys: Arc::new(KeyResolver::with_keys([(provider, ApiKey::new(KEY))].into())),
+            keys: Arc::new(KeyResolver::with_keys(
+                [(provider, ApiKey::new(KEY))].into(),
+            )),
         };
         let result = enhancer.enhance("a fox").await;
         assert!(!result.fallback, "{provider}");
-        assert!(result.enhanced.len() > "a fox".len(), "{provider}: {}", result.enhanced);
+        assert!(
+            result.enhanced.len() > "a fox".len(),
+            "{provider}: {}",
+            result.enhanced
+        );
         assert!(!result.enhanced.starts_with('"'));
         let failed = enhancer.enhance("unauthorized fox").await;
         assert!(failed.fallback);
@@ -419,25 +594,39 @@ mod common;
 async fn run_job(generator: Generator, prompt: &str) -> (Value, tempfile::TempDir) {
     use pixel_prompt_api::enhance::Enhancer;
     let dir = tempfile::tempdir().unwrap();
-    let state = pixel_prompt_api::AppState::new(common::parts(dir.path(), generator, Enhancer::Disabled));
+    let state =
+        pixel_prompt_api::AppState::new(common::parts(dir.path(), generator, Enhancer::Disabled));
     let body = json!({"prompt": prompt}).to_string();
-    let answer = common::json(common::call(&state, common::post("/generate", &body, common::ip(1))).await).await;
+    let answer =
+        common::json(common::call(&state, common::post("/generate", &body, common::ip(1))).await)
+            .await;
     let job = common::wait_for_job(&state, answer["jobId"].as_str().unwrap()).await;
     (job, dir)
 }
 
 fn pick(names: &[&str]) -> Vec<ModelSpec> {
-    all_models().into_iter().filter(|m| names.contains(&m.name.as_str())).collect()
+    all_models()
+        .into_iter()
+        .filter(|m| names.contains(&m.name.as_str()))
+        .collect()
 }
 
 #[tokio::test]
 async fn job_with_every_model_succeeding_is_completed() {
     let (base, _stub) = start_stub().await;
-    let (job, dir) = run_job(generator(&base, all_models(), Duration::from_secs(5)), "a fox").await;
+    let (job, dir) = run_job(
+        generator(&base, all_models(), Duration::from_secs(5)),
+        "a fox",
+    )
+    .await;
     assert_eq!(job["status"], "completed", "{job:#}");
     assert_eq!(job["completedModels"], 9);
     for result in job["results"].as_array().unwrap() {
-        let key = result["imageUrl"].as_str().unwrap().strip_prefix("https://cdn.example.test/").unwrap();
+        let key = result["imageUrl"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("https://cdn.example.test/")
+            .unwrap();
         let bytes = std::fs::read(dir.path().join(key)).unwrap();
         assert_eq!(image::detect(&bytes), Some(image::ImageFormat::Png));
         assert!(result.get("fake").is_none());
@@ -447,26 +636,52 @@ async fn job_with_every_model_succeeding_is_completed() {
 #[tokio::test]
 async fn job_with_some_models_failing_is_partial() {
     let (base, _stub) = start_stub().await;
-    let mut g = generator(&base, pick(&["DALL-E 3", "SD3 Turbo", "GPT Image"]), Duration::from_secs(5));
+    let mut g = generator(
+        &base,
+        pick(&["DALL-E 3", "SD3 Turbo", "GPT Image"]),
+        Duration::from_secs(5),
+    );
     if let Backend::Real(real) = &mut g.backend {
-        real.base_urls.insert(ProviderKind::Stability, "http://127.0.0.1:9".into());
+        real.base_urls
+            .insert(ProviderKind::Stability, "http://127.0.0.1:9".into());
     }
     let (job, _dir) = run_job(g, "a fox").await;
     assert_eq!(job["status"], "partial", "{job:#}");
-    let statuses: Vec<&str> = job["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = job["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["completed", "completed", "error"]);
-    assert!(job["results"][2]["error"].as_str().unwrap().starts_with("could not reach the provider"));
+    assert!(
+        job["results"][2]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not reach the provider")
+    );
     assert!(job["results"][2].get("imageUrl").is_none());
 }
 
 #[tokio::test]
 async fn job_with_every_model_failing_is_failed() {
     let (base, _stub) = start_stub().await;
-    let (job, _dir) = run_job(generator(&base, pick(&["DALL-E 3", "Gemini", "Flux Pro"]), Duration::from_secs(5)), "unauthorized fox").await;
+    let (job, _dir) = run_job(
+        generator(
+            &base,
+            pick(&["DALL-E 3", "Gemini", "Flux Pro"]),
+            Duration::from_secs(5),
+        ),
+        "unauthorized fox",
+    )
+    .await;
     assert_eq!(job["status"], "failed");
     assert_eq!(job["completedModels"], 3);
     for result in job["results"].as_array().unwrap() {
-        assert_eq!(result["error"], "provider rejected the API key or access (HTTP 401)");
+        assert_eq!(
+            result["error"],
+            "provider rejected the API key or access (HTTP 401)"
+        );
         assert!(result["completedAt"].is_string() && result["startedAt"].is_string());
     }
     assert!(!job.to_string().contains(KEY));
@@ -475,9 +690,16 @@ async fn job_with_every_model_failing_is_failed() {
 #[tokio::test]
 async fn data_that_is_not_an_image_is_not_stored() {
     let (base, _stub) = start_stub().await;
-    let (job, dir) = run_job(generator(&base, pick(&["GPT Image"]), Duration::from_secs(5)), "notimage fox").await;
+    let (job, dir) = run_job(
+        generator(&base, pick(&["GPT Image"]), Duration::from_secs(5)),
+        "notimage fox",
+    )
+    .await;
     assert_eq!(job["status"], "failed");
-    assert_eq!(job["results"][0]["error"], "provider returned data that is not a PNG, JPEG or WebP image");
+    assert_eq!(
+        job["results"][0]["error"],
+        "provider returned data that is not a PNG, JPEG or WebP image"
+    );
     assert!(!dir.path().join("images").exists());
 }
 
@@ -486,12 +708,24 @@ async fn progress_is_visible_while_a_model_runs() {
     use pixel_prompt_api::enhance::Enhancer;
     let (base, _stub) = start_stub().await;
     let dir = tempfile::tempdir().unwrap();
-    let g = generator(&base, pick(&["DALL-E 3", "Imagen"]), Duration::from_millis(1500));
+    let g = generator(
+        &base,
+        pick(&["DALL-E 3", "Imagen"]),
+        Duration::from_millis(1500),
+    );
     let state = pixel_prompt_api::AppState::new(common::parts(dir.path(), g, Enhancer::Disabled));
-    let answer = common::json(common::call(&state, common::post("/generate", r#"{"prompt":"slow fox"}"#, common::ip(1))).await).await;
+    let answer = common::json(
+        common::call(
+            &state,
+            common::post("/generate", r#"{"prompt":"slow fox"}"#, common::ip(1)),
+        )
+        .await,
+    )
+    .await;
     let job_id = answer["jobId"].as_str().unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let running = common::json(common::call(&state, common::get(&format!("/status/{job_id}"))).await).await;
+    let running =
+        common::json(common::call(&state, common::get(&format!("/status/{job_id}"))).await).await;
     assert_eq!(running["status"], "in_progress", "{running:#}");
     assert_eq!(running["results"][0]["status"], "in_progress");
     assert!(running["results"][0]["startedAt"].is_string());

@@ -284,7 +284,7 @@ fn scrub_error(error: ProviderError, key: &ApiKey) -> ProviderError {
 /// Which backend generates images.
 #[derive(Debug)]
 pub enum Backend {
-    Real(RealProviders),
+    Real(Box<RealProviders>),
     Fake(fake::FakeProvider),
 }
 

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: a state on a temporary folder with fast
 //! fake providers, and request/response shorthands for `oneshot`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -91,16 +91,20 @@ pub fn get(path: &str) -> Request<Body> {
 }
 
 pub async fn json(response: Response<Body>) -> Value {
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        panic!("not JSON: {}", String::from_utf8_lossy(&bytes))
-    })
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
 }
 
 /// Calls the router once.
 pub async fn call(state: &AppState, request: Request<Body>) -> Response<Body> {
     use tower::ServiceExt as _;
-    pixel_prompt_api::app(state.clone()).oneshot(request).await.unwrap()
+    pixel_prompt_api::app(state.clone())
+        .oneshot(request)
+        .await
+        .unwrap()
 }
 
 /// Polls `/status/{id}` until the job finishes.

@@ -1,0 +1,251 @@
+//! Against the local AWS (`tools/local-aws/run`, moto): rate limits exact under 50
+//! concurrent requests with S3 conditional writes, keys read from SSM SecureString and
+//! Secrets Manager, and local mode storing jobs and images in S3.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the message
+
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::{Credentials, Region};
+use pixel_prompt_api::config::{Environment, KeyLocation, ProviderKind, RateLimits};
+use pixel_prompt_api::error::AppError;
+use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
+use pixel_prompt_api::ratelimit::{LimitScope, RateLimiter};
+use pixel_prompt_api::secrets::KeyResolver;
+use pixel_prompt_api::store::{ObjectStore, S3Store};
+
+/// The local AWS process; killed when dropped.
+struct LocalAws {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for LocalAws {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_local_aws() -> Option<LocalAws> {
+    let run = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tools/local-aws/run");
+    if !run.exists() {
+        eprintln!("skipped: {} is missing", run.display());
+        return None;
+    }
+    let mut child = Command::new(run)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start tools/local-aws/run");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the endpoint line");
+    let endpoint = line
+        .trim()
+        .strip_prefix("LOCAL_AWS_ENDPOINT=")
+        .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
+        .to_owned();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    Some(LocalAws { child, endpoint })
+}
+
+async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-west-2"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await
+}
+
+async fn s3_store(sdk: &aws_config::SdkConfig, bucket: &str) -> ObjectStore {
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket");
+    ObjectStore::S3(S3Store::new(client, bucket))
+}
+
+async fn admitted(limiter: RateLimiter, n: u8, distinct: bool) -> (usize, usize) {
+    let limiter = Arc::new(limiter);
+    let now = SystemTime::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let limiter = Arc::clone(&limiter);
+        let ip = IpAddr::from([10, 1, 0, if distinct { i } else { 1 }]);
+        tasks.spawn(async move { limiter.admit(LimitScope::Generate, Some(ip), now).await });
+    }
+    let (mut ok, mut limited) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            Ok(()) => ok += 1,
+            Err(AppError::RateLimited { .. }) => limited += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    (ok, limited)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn against_the_local_aws() {
+    let Some(aws) = start_local_aws() else { return };
+    let sdk = sdk(&aws.endpoint).await;
+
+    // 1. Rate limits with S3 conditional writes: exact under 50 concurrent requests.
+    let store = s3_store(&sdk, "ratelimit-test").await;
+    let per_ip = RateLimiter::new(
+        store.clone(),
+        RateLimits {
+            global_per_hour: 1000,
+            ip_per_day: 7,
+            ip_allowlist: vec![],
+        },
+    );
+    assert_eq!(
+        admitted(per_ip, 50, false).await,
+        (7, 43),
+        "per-IP limit on S3"
+    );
+    let store = s3_store(&sdk, "ratelimit-global").await;
+    let global = RateLimiter::new(
+        store,
+        RateLimits {
+            global_per_hour: 20,
+            ip_per_day: 5,
+            ip_allowlist: vec![],
+        },
+    );
+    assert_eq!(
+        admitted(global, 50, true).await,
+        (20, 30),
+        "global limit on S3"
+    );
+
+    // 2. Keys from SSM SecureString and Secrets Manager.
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name("/pixel-prompt/dev/openai")
+        .value("sk-from-ssm")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("pixel-prompt/dev/bfl")
+        .secret_string("bfl-from-secrets-manager")
+        .send()
+        .await
+        .unwrap();
+    let resolver = KeyResolver::new(
+        [
+            (
+                ProviderKind::Openai,
+                KeyLocation::Ssm("/pixel-prompt/dev/openai".into()),
+            ),
+            (
+                ProviderKind::Bfl,
+                KeyLocation::SecretsManager("pixel-prompt/dev/bfl".into()),
+            ),
+            (
+                ProviderKind::Recraft,
+                KeyLocation::Ssm("/pixel-prompt/dev/missing".into()),
+            ),
+        ]
+        .into(),
+        Some(sdk.clone()),
+    );
+    assert_eq!(
+        resolver.key(ProviderKind::Openai).await.unwrap().expose(),
+        "sk-from-ssm"
+    );
+    assert_eq!(
+        resolver.key(ProviderKind::Bfl).await.unwrap().expose(),
+        "bfl-from-secrets-manager"
+    );
+    let missing = resolver
+        .key(ProviderKind::Recraft)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.starts_with("could not read `ssm:/pixel-prompt/dev/missing`"),
+        "{missing}"
+    );
+
+    // 3. Local mode on S3 with fake providers, over real HTTP.
+    let mut options = LocalOptions::new(
+        Environment::Dev,
+        LocalStorage::S3 {
+            endpoint_url: aws.endpoint.clone(),
+            bucket: "local-mode".into(),
+            region: "us-west-2".into(),
+        },
+    );
+    options.port = 0;
+    options.fake_providers = true;
+    options.fake_delay = Duration::from_millis(20);
+    let server = local::bind(options).await.expect("bind local mode");
+    let base = server.base_url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let answer: serde_json::Value = http
+        .post(format!("{base}/generate"))
+        .json(&serde_json::json!({"prompt": "a lighthouse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_id = answer["jobId"].as_str().expect("jobId").to_owned();
+    let mut job = serde_json::Value::Null;
+    for _ in 0..200 {
+        job = http
+            .get(format!("{base}/status/{job_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(job["status"], "completed", "{job:#}");
+    let url = job["results"][0]["imageUrl"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{base}/images/{job_id}/")),
+        "{url}"
+    );
+    let image = http.get(url).send().await.unwrap();
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert_eq!(&image.bytes().await.unwrap()[..4], b"\x89PNG");
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}
