@@ -10,7 +10,8 @@ Exit codes:
   0  success, including a deploy with no changes
   1  the operation failed (AWS error, failed stack update, unhealthy API with --require-healthy)
   2  usage error: bad flags, unknown environment, invalid environment files
-  3  rejected: the change set was not confirmed";
+  3  rejected: the change set was not confirmed
+  130 interrupted (Ctrl-C); a stack operation already started continues in AWS";
 
 /// Builds, deploys, rolls back and inspects the Pixel Prompt stack on AWS.
 #[derive(Debug, Parser)]
@@ -78,6 +79,105 @@ pub enum Command {
 
     /// Check every environment file and the template (offline), reporting all problems at once
     Validate,
+
+    /// Build and package the Lambda: release build, glibc/architecture check, reproducible zip
+    #[command(after_help = "The zip is written to target/pixelctl/<sha256>.zip; pass it to \
+`pixelctl deploy --artifact` to deploy the same bytes to several environments.")]
+    Build(BuildArgs),
+
+    /// Build, plan, confirm and apply an environment's stack, then write frontend/.env and check health
+    #[command(after_help = "Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
+pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes\n\n\
+Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes.")]
+    Deploy(DeployArgs),
+
+    /// Show what a deploy would change (builds, plans, shows; deletes its change set)
+    Diff(DiffArgs),
+
+    /// Print a deployed stack's outputs
+    #[command(after_help = "Examples:\n  pixelctl outputs dev\n  pixelctl outputs prod --format dotenv > frontend/.env.production")]
+    Outputs(OutputsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactArgs {
+    /// Deploy this zip (from `pixelctl build`) instead of building the Lambda now
+    #[arg(long, value_name = "ZIP")]
+    pub artifact: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Environment whose architecture to build for
+    #[arg(long, default_value = "dev", value_name = "ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    #[command(flatten)]
+    pub artifact: ArtifactArgs,
+
+    /// Apply without asking, even where the environment asks to confirm
+    #[arg(long, short)]
+    pub yes: bool,
+
+    /// Stop after showing the plan; the change set is kept for review
+    #[arg(long)]
+    pub no_execute: bool,
+
+    /// Don't wait for CloudFront to finish deploying
+    #[arg(long)]
+    pub no_wait_cdn: bool,
+
+    /// How long to wait for CloudFront, in seconds (real distributions take tens of minutes)
+    #[arg(long, default_value_t = 2400, value_name = "SECONDS")]
+    pub cdn_timeout: u64,
+
+    /// Fail (exit 1) when the API's health check fails
+    #[arg(long)]
+    pub require_healthy: bool,
+
+    /// Check this URL instead of {ApiEndpoint}/gallery/list
+    #[arg(long, value_name = "URL")]
+    pub health_url: Option<String>,
+
+    /// How long the health check retries, in seconds
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub health_timeout: u64,
+
+    /// Don't write frontend/.env
+    #[arg(long)]
+    pub no_env_file: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    #[command(flatten)]
+    pub artifact: ArtifactArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputsArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    /// How to print them [default: table, or json with --output json]
+    #[arg(long, value_enum)]
+    pub format: Option<OutputsFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputsFormat {
+    Table,
+    Json,
+    Dotenv,
 }
 
 #[derive(Debug, Args)]

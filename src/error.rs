@@ -11,9 +11,16 @@ pub enum CommandError {
     /// The user (or a missing TTY) did not confirm the change.
     #[error("{0}")]
     Rejected(String),
-    /// Anything else: AWS refused, the stack failed, the API is unhealthy.
+    /// Anything else: AWS refused, the stack failed.
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+    /// The deploy went through but the API did not answer (`--require-healthy`);
+    /// the report is still shown.
+    #[error("the API did not pass its health check")]
+    Unhealthy(Box<crate::deploy::DeployReport>),
+    /// Ctrl-C while AWS kept working; the message says how to follow up.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl CommandError {
@@ -23,7 +30,8 @@ impl CommandError {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Failed(_) => ExitCode::from(1),
+            Self::Failed(_) | Self::Unhealthy(_) => ExitCode::from(1),
+            Self::Interrupted(_) => ExitCode::from(130),
             Self::Usage(_) => ExitCode::from(2),
             Self::Rejected(_) => ExitCode::from(3),
         }
@@ -33,8 +41,12 @@ impl CommandError {
     pub fn report(&self) {
         let error = match self {
             Self::Usage(error) | Self::Failed(error) => error,
-            Self::Rejected(message) => {
+            Self::Rejected(message) | Self::Interrupted(message) => {
                 eprintln!("{message}");
+                return;
+            }
+            Self::Unhealthy(_) => {
+                eprintln!("error: {self}");
                 return;
             }
         };

@@ -1,11 +1,15 @@
 //! pixelctl: deploys the Pixel Prompt stack. Parses, runs, maps the outcome to an exit code.
 
+mod aws;
 mod cli;
 mod commands;
 mod config;
+mod deploy;
 mod error;
-mod project;
+mod package;
 mod plan;
+mod progress;
+mod project;
 mod redact;
 mod stack_state;
 mod template;

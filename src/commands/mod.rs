@@ -1,13 +1,21 @@
 //! One module per subcommand; `run` turns the command line into settings and dispatches.
 
-mod render;
+mod build;
+mod deploy;
+mod outputs;
+pub mod render;
 mod validate;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+
+use crate::aws::{Aws, AwsSettings};
 use crate::cli::{Cli, Command, OutputFormat};
+use crate::config::Environment;
 use crate::error::{CommandError, CommandResult};
 use crate::project::Project;
+use crate::ui::{Mode, TerminalProgress};
 
 /// Flags and environment merged once, before any command runs.
 #[derive(Debug, Clone)]
@@ -15,6 +23,9 @@ pub struct Settings {
     pub project_dir: Option<PathBuf>,
     pub output: OutputFormat,
     pub quiet: bool,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
 }
 
 impl Settings {
@@ -23,6 +34,9 @@ impl Settings {
             project_dir: cli.global.project_dir.clone(),
             output: cli.global.output,
             quiet: cli.global.quiet,
+            profile: cli.global.profile.clone().filter(|profile| !profile.is_empty()),
+            region: cli.global.region.clone(),
+            endpoint_url: cli.global.endpoint_url.clone().filter(|url| !url.is_empty()),
         }
     }
 
@@ -30,6 +44,36 @@ impl Settings {
     pub fn project(&self) -> CommandResult<Project> {
         Project::discover(self.project_dir.as_deref()).map_err(CommandError::usage)
     }
+
+    /// Progress on stderr, drawn for a terminal or as plain lines.
+    pub fn progress(&self) -> TerminalProgress {
+        TerminalProgress::new(Mode::detect(self.quiet))
+    }
+
+    /// How to reach AWS for `environment`: `--region` overrides the file's region.
+    pub fn aws_settings(&self, environment: &Environment) -> AwsSettings {
+        AwsSettings {
+            profile: self.profile.clone(),
+            region: self.region.clone().unwrap_or_else(|| environment.region.clone()),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
+
+    pub async fn connect(&self, environment: &Environment) -> CommandResult<Aws> {
+        crate::aws::connect(&self.aws_settings(environment))
+            .await
+            .map_err(CommandError::usage)
+    }
+}
+
+/// A runtime for the commands that talk to AWS.
+fn runtime() -> CommandResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(CommandError::Failed)
 }
 
 pub fn run(cli: Cli) -> CommandResult {
@@ -37,5 +81,9 @@ pub fn run(cli: Cli) -> CommandResult {
     match cli.command {
         Command::Render(args) => render::run(&settings, &args),
         Command::Validate => validate::run(&settings),
+        Command::Build(args) => build::run(&settings, &args),
+        Command::Deploy(args) => deploy::run_deploy(&settings, &args),
+        Command::Diff(args) => deploy::run_diff(&settings, &args),
+        Command::Outputs(args) => outputs::run(&settings, &args),
     }
 }

@@ -31,3 +31,9 @@ pub fn emit<T: Serialize + Display>(format: OutputFormat, result: &T) -> anyhow:
         _ => Ok(()),
     }
 }
+
+mod progress;
+mod prompt;
+
+pub use progress::{Mode, TerminalProgress};
+pub use prompt::{can_prompt, confirm, confirm_by_typing};

@@ -5,6 +5,10 @@
 - CloudFront distributions report `InProgress` for a configurable time after
   each create or update (moto jumps straight to `Deployed`).
 - Lambda functions return the `LoggingConfig` they were deployed with.
+- Policy statements whose `Condition` does not match are neutral, as in IAM;
+  moto 5.2.5 denies instead, so any conditional Deny (the TLS-only bucket
+  policies pixelctl and the template set) locks everyone out. Requests count
+  as `aws:SecureTransport` true, since real AWS endpoints are HTTPS.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.cloudfront.models import CloudFrontBackend, Distribution, Origin
+from moto.iam import policy_conditions
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 
 
 class CloudFrontTiming:
@@ -63,6 +69,30 @@ def _lambda_configuration(original: Any) -> Any:
     return get_configuration
 
 
+def _bool_operation(expected: Any, actual: str) -> bool:
+    """IAM's `Bool` condition operator, which moto 5.2.5 ignores (so it always matched)."""
+    wanted = expected if isinstance(expected, list) else [expected]
+    return str(actual).lower() in [str(value).lower() for value in wanted]
+
+
+def _statement_permission(original: Any) -> Any:
+    def is_action_permitted(
+        self: IAMPolicyStatement,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> PermissionResult:
+        values = {"aws:SecureTransport": "true", **(incoming_condition_values or {})}
+        result = original(self, action, resource, principal, values)
+        conditional = bool(self._statement.get("Condition"))
+        if result == PermissionResult.DENIED and conditional and not self._check_conditions(values):
+            return PermissionResult.NEUTRAL
+        return result
+
+    return is_action_permitted
+
+
 def install() -> None:
     """Apply all patches (idempotent per process: call once at start-up)."""
     Origin.__init__ = _origin_init(Origin.__init__)
@@ -70,3 +100,5 @@ def install() -> None:
     CloudFrontBackend.create_distribution_with_tags = _stamp(CloudFrontBackend.create_distribution_with_tags)
     CloudFrontBackend.update_distribution = _stamp(CloudFrontBackend.update_distribution)
     LambdaFunction.get_configuration = _lambda_configuration(LambdaFunction.get_configuration)
+    IAMPolicyStatement.is_action_permitted = _statement_permission(IAMPolicyStatement.is_action_permitted)
+    policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_operation)

@@ -1,0 +1,111 @@
+//! The only place that talks to AWS: typed wrappers over the SDK clients,
+//! returning pixelctl's own data types, with retries and readable errors.
+
+mod artifacts;
+mod cdn;
+mod stack;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
+
+pub use artifacts::artifact_bucket_name;
+pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent};
+
+/// How to reach AWS: merged from flags, the environment and the environment file.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: String,
+    /// A custom endpoint (the local AWS); when set, nothing else is contacted.
+    pub endpoint_url: Option<String>,
+}
+
+/// Connected clients for one region.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    cloudformation: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
+    sts: aws_sdk_sts::Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "no AWS credentials found{profile}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws sso login`, or pass --profile (against the local AWS any dummy values work)"
+    )]
+    NoCredentials { profile: String },
+}
+
+/// Formats an SDK error with its whole context (plain `{}` says only "service error").
+pub fn describe_error<E: std::error::Error>(error: &E) -> String {
+    aws_sdk_cloudformation::error::DisplayErrorContext(error).to_string()
+}
+
+/// Builds the SDK configuration and checks that credentials resolve, so a
+/// missing credential is one line up front, not a provider-chain dump later.
+pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(settings.region.clone()))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(6)
+                .with_initial_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(endpoint) = &settings.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let config = loader.load().await;
+    let no_credentials = || ConnectError::NoCredentials {
+        profile: settings
+            .profile
+            .as_ref()
+            .map(|profile| format!(" for profile `{profile}`"))
+            .unwrap_or_default(),
+    };
+    let provider = config.credentials_provider().ok_or_else(no_credentials)?;
+    provider.provide_credentials().await.map_err(|_| no_credentials())?;
+
+    let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(settings.endpoint_url.is_some())
+        .build();
+    Ok(Aws {
+        region: settings.region.clone(),
+        endpoint_url: settings.endpoint_url.clone(),
+        cloudformation: aws_sdk_cloudformation::Client::new(&config),
+        s3: aws_sdk_s3::Client::from_conf(s3_config),
+        cloudfront: aws_sdk_cloudfront::Client::new(&config),
+        sts: aws_sdk_sts::Client::new(&config),
+    })
+}
+
+impl Aws {
+    /// The account the credentials belong to, and who they are.
+    pub async fn caller_identity(&self) -> anyhow::Result<(String, String)> {
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot tell which AWS account to use: {}", describe_error(&error)))?;
+        Ok((
+            identity.account().unwrap_or_default().to_owned(),
+            identity.arn().unwrap_or_default().to_owned(),
+        ))
+    }
+}

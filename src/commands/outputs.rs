@@ -1,0 +1,72 @@
+//! `pixelctl outputs`: a deployed stack's outputs as a table, JSON or dotenv lines.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use super::{Settings, runtime};
+use crate::cli::{OutputFormat, OutputsArgs, OutputsFormat};
+use crate::config;
+use crate::error::{CommandError, CommandResult};
+use crate::ui;
+
+#[derive(Debug, Serialize)]
+struct Outputs {
+    environment: String,
+    stack_name: String,
+    stack_status: String,
+    outputs: BTreeMap<String, String>,
+    #[serde(skip)]
+    dotenv: bool,
+}
+
+impl fmt::Display for Outputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.dotenv {
+            let get = |key: &str| self.outputs.get(key).map(String::as_str).unwrap_or_default();
+            writeln!(f, "VITE_API_ENDPOINT={}", get("ApiEndpoint"))?;
+            writeln!(f, "VITE_CLOUDFRONT_DOMAIN={}", get("CloudFrontDomain"))?;
+            writeln!(f, "VITE_S3_BUCKET={}", get("ImagesBucket"))?;
+            return writeln!(f, "VITE_ENVIRONMENT={}", self.environment);
+        }
+        let width = self.outputs.keys().map(String::len).max().unwrap_or(0).max("OUTPUT".len());
+        writeln!(f, "{:<width$}  VALUE", "OUTPUT")?;
+        for (key, value) in &self.outputs {
+            writeln!(f, "{key:<width$}  {value}")?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run(settings: &Settings, args: &OutputsArgs) -> CommandResult {
+    let project = settings.project()?;
+    let environment = config::load(&project.environments_dir(), &args.env).map_err(CommandError::usage)?;
+    let stack = runtime()?.block_on(async {
+        let aws = settings.connect(&environment).await?;
+        aws.describe_stack(&environment.stack_name).await.map_err(CommandError::Failed)
+    })?;
+    let Some(stack) = stack else {
+        return Err(CommandError::Failed(anyhow!(
+            "stack `{}` does not exist; deploy it with `pixelctl deploy {}`",
+            environment.stack_name,
+            environment.name
+        )));
+    };
+    let format = match (args.format, settings.output) {
+        (Some(format), _) => format,
+        (None, OutputFormat::Json) => OutputsFormat::Json,
+        (None, OutputFormat::Text) => OutputsFormat::Table,
+    };
+    let outputs = Outputs {
+        environment: environment.name.clone(),
+        stack_name: stack.name,
+        stack_status: stack.status,
+        outputs: stack.outputs,
+        dotenv: format == OutputsFormat::Dotenv,
+    };
+    let output = if format == OutputsFormat::Json { OutputFormat::Json } else { OutputFormat::Text };
+    ui::emit(output, &outputs)?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Steps 1 and 2: package the Lambda (or take a prebuilt zip) and make sure
+//! the artifact store holds it, uploading only what is not there yet.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::aws::{Aws, StackDescription, artifact_bucket_name};
+use crate::config::Architecture;
+use crate::package::{self, Artifact, BuildEvent, BuildRequest, GlibcVersion, PackageError};
+use crate::progress::Progress;
+use crate::project::Project;
+use crate::template::ArtifactLocation;
+
+fn package_architecture(architecture: Architecture) -> package::Architecture {
+    match architecture {
+        Architecture::X86_64 => package::Architecture::X86_64,
+        Architecture::Arm64 => package::Architecture::Arm64,
+    }
+}
+
+/// Shows packaging events as progress lines.
+fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
+    move |event| match event {
+        BuildEvent::BuildStarted { command } => progress.note(&format!("running {command}")),
+        BuildEvent::BuildFinished { elapsed, .. } => {
+            progress.note(&format!("built in {:.1}s", elapsed.as_secs_f64()));
+        }
+        BuildEvent::ElfChecked { report } => progress.note(&format!("binary: {report}")),
+        BuildEvent::Packaged { artifact } => progress.note(&format!(
+            "{} ({})",
+            artifact.key(),
+            artifact.size_report()
+        )),
+        BuildEvent::Warning(warning) => progress.warn(&warning.to_string()),
+    }
+}
+
+/// Builds `lambda/` for `architecture` and packages it (`pixelctl build`, deploy step 1).
+pub fn build(project: &Project, architecture: Architecture, progress: &dyn Progress) -> Result<Artifact, PackageError> {
+    progress.step("Packaging the Lambda");
+    let request = BuildRequest::new(&project.root, package_architecture(architecture));
+    package::package(&request, &mut report_build(progress))
+}
+
+/// Checks and packages a prebuilt `bootstrap`, or a zip from `pixelctl build`
+/// (`--artifact`), so CI can build once and deploy the same bytes to several
+/// environments. The zip is made anew, reproducibly, so its hash is the same.
+pub fn prebuilt(project: &Project, path: &Path, architecture: Architecture, progress: &dyn Progress) -> anyhow::Result<Artifact> {
+    progress.step(&format!("Using the prebuilt artifact {}", path.display()));
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let binary = if bytes.starts_with(b"\x7fELF") {
+        bytes
+    } else {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).with_context(|| {
+            format!("`{}` is neither a zip nor an ELF binary; pass a zip made by `pixelctl build` or a `bootstrap`", path.display())
+        })?;
+        let mut entry = archive.by_name(package::ENTRY_NAME).with_context(|| {
+            format!("`{}` has no `{}` entry; pass a zip made by `pixelctl build`", path.display(), package::ENTRY_NAME)
+        })?;
+        let mut binary = Vec::new();
+        entry
+            .read_to_end(&mut binary)
+            .with_context(|| format!("cannot read `bootstrap` from `{}`", path.display()))?;
+        binary
+    };
+    let artifact = package::package_bootstrap(
+        &binary,
+        package_architecture(architecture),
+        GlibcVersion::PROVIDED_AL2023,
+        &project.build_dir(),
+        &mut report_build(progress),
+    )?;
+    Ok(artifact)
+}
+
+/// Where the artifact lives in the store, uploading it if needed. When the
+/// stack already runs this very artifact, the store is known to hold it and
+/// nothing is called.
+pub async fn store(
+    aws: &Aws,
+    artifact: &Artifact,
+    stack: Option<&StackDescription>,
+    progress: &dyn Progress,
+) -> anyhow::Result<ArtifactLocation> {
+    let key = artifact.key();
+    if let Some(stack) = stack {
+        if stack.parameters.get("ArtifactKey") == Some(&key) {
+            if let Some(bucket) = stack.parameters.get("ArtifactBucket") {
+                return Ok(ArtifactLocation {
+                    bucket: bucket.clone(),
+                    key,
+                });
+            }
+        }
+    }
+    progress.step("Storing the artifact");
+    let (account, _) = aws.caller_identity().await?;
+    let bucket = artifact_bucket_name(&account, &aws.region);
+    if aws.ensure_artifact_bucket(&bucket).await? {
+        progress.note(&format!("created the artifact bucket s3://{bucket} (versioned, encrypted, private, TLS only)"));
+    }
+    if aws.object_exists(&bucket, &key).await? {
+        progress.note(&format!("s3://{bucket}/{key} is already stored"));
+    } else {
+        let bytes = std::fs::read(&artifact.zip_path)
+            .with_context(|| format!("cannot read `{}`", artifact.zip_path.display()))?;
+        aws.put_artifact(&bucket, &key, bytes).await?;
+        progress.note(&format!("uploaded s3://{bucket}/{key}"));
+    }
+    Ok(ArtifactLocation { bucket, key })
+}

@@ -1,0 +1,505 @@
+//! `deploy` as a pipeline of named steps (package, store, preflight, plan,
+//! show, confirm, apply, outputs, CloudFront, health), each its own function.
+
+pub mod artifact;
+pub mod cdn;
+pub mod dotenv;
+pub mod health;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription};
+use crate::commands::render::Rendered;
+use crate::error::CommandError;
+use crate::package::Artifact;
+use crate::plan::{ChangeSetPlan, parameter_diff};
+use crate::progress::Progress;
+use crate::project::Project;
+use crate::stack_state::{self, Preflight, Settled};
+use crate::template::{Parameters, stack_tags};
+use health::HealthReport;
+use watch::{EventCursor, watch_stack};
+
+/// Every change set pixelctl makes is named with this prefix, so a later run
+/// can recognise and remove the ones it left behind.
+pub const CHANGE_SET_PREFIX: &str = "pixelctl-";
+
+/// How far a run goes and what it may do without asking.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    pub yes: bool,
+    /// Stop after showing the plan and keep the change set.
+    pub no_execute: bool,
+    /// Stop after showing the plan and delete the change set (`pixelctl diff`).
+    pub diff_only: bool,
+    pub wait_cdn: bool,
+    pub cdn_timeout: Duration,
+    pub require_healthy: bool,
+    pub health_url: Option<String>,
+    pub health_timeout: Duration,
+    pub write_env_file: bool,
+    /// Whether a question can be asked (a terminal on stdin and stderr).
+    pub interactive: bool,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    NoChanges,
+    /// Planned only (`diff`, `--no-execute`).
+    Planned,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactSummary {
+    pub sha256: String,
+    pub bucket: String,
+    pub key: String,
+    pub zipped_bytes: u64,
+}
+
+/// The result of `deploy` and `diff`: printed as a summary or as one JSON object.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    pub environment: String,
+    pub stack_name: String,
+    pub outcome: Outcome,
+    pub stack_status: Option<String>,
+    pub duration_seconds: f64,
+    pub artifact: ArtifactSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_set: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<ChangeSetPlan>,
+    pub outputs: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontend_env: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudfront: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthReport>,
+}
+
+impl fmt::Display for DeployReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let outcome = match self.outcome {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::NoChanges => "no changes",
+            Outcome::Planned => "planned, not applied",
+        };
+        if let (Outcome::Planned, Some(plan)) = (self.outcome, &self.plan) {
+            writeln!(f, "{plan}")?;
+        }
+        writeln!(f, "stack     {} ({})", self.stack_name, self.environment)?;
+        writeln!(
+            f,
+            "result    {outcome}{}",
+            self.stack_status
+                .as_ref()
+                .map(|status| format!(", {status}"))
+                .unwrap_or_default()
+        )?;
+        writeln!(f, "duration  {:.1}s", self.duration_seconds)?;
+        writeln!(f, "artifact  sha256:{}", self.artifact.sha256)?;
+        if let Some(change_set) = &self.change_set {
+            writeln!(f, "change set {change_set} (kept for review)")?;
+            writeln!(
+                f,
+                "          apply it with: aws cloudformation execute-change-set --stack-name {} --change-set-name {change_set}",
+                self.stack_name
+            )?;
+        }
+        if let Some(status) = &self.cloudfront {
+            writeln!(f, "cdn       {status}")?;
+        }
+        if !self.outputs.is_empty() {
+            writeln!(f, "outputs")?;
+            let width = self.outputs.keys().map(String::len).max().unwrap_or(0);
+            for (key, value) in &self.outputs {
+                writeln!(f, "  {key:<width$}  {value}")?;
+            }
+        }
+        if let Some(path) = &self.frontend_env {
+            writeln!(f, "wrote     {}", path.display())?;
+        }
+        if let Some(health) = &self.health {
+            let detail = health.detail.clone().unwrap_or_default();
+            let verdict = if !health.checked {
+                "not checked"
+            } else if health.healthy {
+                "healthy"
+            } else {
+                "UNHEALTHY"
+            };
+            let url = health.url.as_deref().map(|url| format!(" {url}")).unwrap_or_default();
+            writeln!(f, "health    {verdict}{url}: {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything the pipeline works on.
+pub struct Deployment<'a> {
+    pub aws: &'a Aws,
+    pub project: &'a Project,
+    pub rendered: Rendered,
+    pub artifact: Artifact,
+    pub options: DeployOptions,
+    pub progress: &'a dyn Progress,
+}
+
+/// What preflight found: the stack to update, or that one must be created.
+struct Target {
+    existing: Option<StackDescription>,
+    create: bool,
+}
+
+fn change_set_name() -> String {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{CHANGE_SET_PREFIX}{}-{:03}", now.as_secs(), now.subsec_millis())
+}
+
+impl Deployment<'_> {
+    fn stack_name(&self) -> &str {
+        &self.rendered.environment.stack_name
+    }
+
+    fn is_prod(&self) -> bool {
+        self.rendered.environment.termination_protection || self.rendered.environment.name == "prod"
+    }
+
+    /// Asks before a destructive repair; `--yes` answers outside prod.
+    fn approve_repair(&self, question: &str) -> Result<bool, CommandError> {
+        if self.options.yes && !self.is_prod() {
+            return Ok(true);
+        }
+        if !self.options.interactive {
+            return Err(CommandError::usage(anyhow!(
+                "{question} needs a confirmation and there is no terminal to ask on{}",
+                if self.is_prod() {
+                    "; for a protected environment run it from a terminal"
+                } else {
+                    "; pass --yes to allow it"
+                }
+            )));
+        }
+        crate::ui::confirm(question).map_err(CommandError::Failed)
+    }
+
+    /// Step 3: read the stack's state and get it to one a change set can apply to.
+    async fn preflight(&self, cursor: &mut EventCursor) -> Result<Target, CommandError> {
+        let stack = self.stack_name().to_owned();
+        loop {
+            let existing = self.aws.describe_stack(&stack).await?;
+            let status = existing.as_ref().map(|stack| stack.status.clone());
+            match stack_state::preflight(status.as_deref()) {
+                Preflight::Create => return Ok(Target { existing: None, create: true }),
+                Preflight::CreateFromReview => return Ok(Target { existing: None, create: true }),
+                Preflight::Update => return Ok(Target { existing, create: false }),
+                Preflight::WaitForSettle => {
+                    self.progress.step(&format!(
+                        "Stack {stack} is {}: waiting for that operation to settle",
+                        status.unwrap_or_default()
+                    ));
+                    *cursor = EventCursor::starting(SystemTime::now() - Duration::from_secs(300));
+                    watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
+                }
+                Preflight::DeleteFailedCreate => {
+                    self.progress.warn(&format!(
+                        "stack {stack} is in ROLLBACK_COMPLETE: its first create failed, and such a stack can only be deleted"
+                    ));
+                    if self.options.diff_only || self.options.no_execute {
+                        return Err(CommandError::Failed(anyhow!(
+                            "stack {stack} is in ROLLBACK_COMPLETE; `pixelctl deploy` deletes and recreates it (it holds no resources)"
+                        )));
+                    }
+                    if !self.approve_repair(&format!("Delete the failed stack {stack} and create it again?"))? {
+                        return Err(CommandError::Rejected(format!("left stack {stack} in ROLLBACK_COMPLETE")));
+                    }
+                    self.progress.step(&format!("Deleting the failed stack {stack}"));
+                    *cursor = EventCursor::starting(SystemTime::now());
+                    self.aws.delete_stack(&stack).await?;
+                    let watched = watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
+                    if watched.settled != Settled::Succeeded {
+                        return Err(CommandError::Failed(anyhow!(
+                            "could not delete the failed stack {stack}: it is {}",
+                            watched.stack.status
+                        )));
+                    }
+                }
+                Preflight::ContinueRollback => {
+                    self.progress.warn(&format!(
+                        "stack {stack} is in UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback; \
+                         ContinueUpdateRollback finishes the rollback"
+                    ));
+                    if self.options.diff_only || self.options.no_execute {
+                        return Err(CommandError::Failed(anyhow!(
+                            "stack {stack} is in UPDATE_ROLLBACK_FAILED; run `pixelctl deploy` (or `pixelctl rollback`) to continue the rollback first"
+                        )));
+                    }
+                    if !self.approve_repair(&format!("Continue the rollback of {stack}?"))? {
+                        return Err(CommandError::Rejected(format!("left stack {stack} in UPDATE_ROLLBACK_FAILED")));
+                    }
+                    *cursor = EventCursor::starting(SystemTime::now());
+                    self.aws.continue_update_rollback(&stack, &[]).await?;
+                    watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
+                }
+                Preflight::Refuse(message) => return Err(CommandError::Failed(anyhow!(message))),
+            }
+        }
+    }
+
+    /// Whether the stack already runs exactly this template, these parameters
+    /// and tags: a couple of reads instead of a change set.
+    async fn already_deployed(&self, existing: &StackDescription, parameters: &Parameters) -> anyhow::Result<bool> {
+        let template = &self.rendered.template;
+        if !template.secret_parameters().is_empty() {
+            // NoEcho values come back masked and can't be compared.
+            return Ok(false);
+        }
+        if existing.parameters != parameters.values || existing.tags != stack_tags(&self.rendered.environment) {
+            return Ok(false);
+        }
+        Ok(self.aws.template_body(self.stack_name()).await? == template.body)
+    }
+
+    /// Drops a change set nobody will execute, and the empty stack a CREATE one leaves.
+    async fn discard(&self, change_set: &str, create: bool) -> anyhow::Result<()> {
+        self.aws.delete_change_set(self.stack_name(), change_set).await?;
+        if create {
+            self.aws.delete_stack(self.stack_name()).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the whole pipeline.
+    pub async fn run(self) -> Result<DeployReport, CommandError> {
+        let started = Instant::now();
+        let stack = self.stack_name().to_owned();
+        let mut cursor = EventCursor::default();
+
+        self.progress.step(&format!("Reading stack {stack} in {}", self.aws.region));
+        let target = self.preflight(&mut cursor).await?;
+
+        let location = artifact::store(self.aws, &self.artifact, target.existing.as_ref(), self.progress).await?;
+        let parameters = Parameters::for_environment(&self.rendered.environment, &location);
+        let tags = stack_tags(&self.rendered.environment);
+        let mut report = DeployReport {
+            environment: self.rendered.environment.name.clone(),
+            stack_name: stack.clone(),
+            outcome: Outcome::NoChanges,
+            stack_status: target.existing.as_ref().map(|stack| stack.status.clone()),
+            duration_seconds: 0.0,
+            artifact: ArtifactSummary {
+                sha256: self.artifact.sha256.clone(),
+                bucket: location.bucket.clone(),
+                key: location.key.clone(),
+                zipped_bytes: self.artifact.zipped_size,
+            },
+            change_set: None,
+            plan: None,
+            outputs: BTreeMap::new(),
+            frontend_env: None,
+            cloudfront: None,
+            health: None,
+        };
+
+        // Step 4: plan.
+        self.progress.step("Planning");
+        if let Some(existing) = &target.existing {
+            if self.already_deployed(existing, &parameters).await? {
+                self.progress.note("no changes: the stack already runs this template, these parameters and this artifact");
+                report.outputs = existing.outputs.clone();
+                return self.finish(report, existing.clone(), started, false).await;
+            }
+        }
+        if target.existing.is_some() {
+            for stale in self.aws.pixelctl_change_sets(&stack).await? {
+                self.progress.note(&format!("removing change set {stale} left by an earlier run"));
+                self.aws.delete_change_set(&stack, &stale).await?;
+            }
+        }
+        let name = change_set_name();
+        self.aws
+            .create_change_set(&ChangeSetRequest {
+                stack_name: &stack,
+                change_set_name: &name,
+                create: target.create,
+                template_body: &self.rendered.template.body,
+                parameters: &parameters.values,
+                tags: &tags,
+                description: &format!("pixelctl {} deploy of {}", env!("CARGO_PKG_VERSION"), self.rendered.environment.name),
+            })
+            .await?;
+        let changes = match self.aws.wait_for_change_set(&stack, &name).await? {
+            ChangeSetStatus::Ready(changes) => changes,
+            ChangeSetStatus::Empty => {
+                self.progress.note("no changes: CloudFormation found nothing to change");
+                self.aws.delete_change_set(&stack, &name).await?;
+                let existing = target.existing.clone().unwrap_or_default();
+                report.outputs = existing.outputs.clone();
+                return self.finish(report, existing, started, false).await;
+            }
+            ChangeSetStatus::Failed(reason) => {
+                self.discard(&name, target.create).await?;
+                return Err(CommandError::Failed(anyhow!(
+                    "CloudFormation could not plan the change: {reason}"
+                )));
+            }
+        };
+
+        // Step 5: show.
+        let secret = self.rendered.template.secret_parameters();
+        let old_parameters = target.existing.as_ref().map(|stack| stack.parameters.clone()).unwrap_or_default();
+        let plan = ChangeSetPlan {
+            stack_name: stack.clone(),
+            change_set_name: name.clone(),
+            change_set_type: if target.create { "create" } else { "update" }.to_owned(),
+            resources: changes,
+            parameters: parameter_diff(&old_parameters, &parameters.values, &secret),
+        };
+        if !self.options.diff_only {
+            eprint!("{plan}");
+        }
+        let total = plan.resources.len();
+        report.plan = Some(plan);
+
+        if self.options.diff_only {
+            self.discard(&name, target.create).await?;
+            report.outcome = Outcome::Planned;
+            report.duration_seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        if self.options.no_execute {
+            report.outcome = Outcome::Planned;
+            report.change_set = Some(name);
+            report.duration_seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+
+        // Step 6: confirm.
+        if self.rendered.environment.confirm_changes && !self.options.yes {
+            let question = format!("Apply these changes to {stack}?");
+            let approved = self.options.interactive && crate::ui::confirm(&question).map_err(CommandError::Failed)?;
+            if !approved {
+                self.discard(&name, target.create).await?;
+                return Err(CommandError::Rejected(format!(
+                    "not applied: the change set was deleted and {stack} is unchanged"
+                )));
+            }
+        }
+
+        // Step 7: apply and watch.
+        self.progress.step(&format!("Applying change set {name}"));
+        cursor = EventCursor::starting(SystemTime::now());
+        self.aws.execute_change_set(&stack, &name).await?;
+        let watched = tokio::select! {
+            watched = watch_stack(self.aws, &stack, total, &mut cursor, self.progress) => watched?,
+            _ = tokio::signal::ctrl_c() => {
+                return Err(CommandError::Interrupted(format!(
+                    "interrupted: the stack operation continues in AWS.\n  \
+                     watch it:     aws cloudformation describe-stack-events --stack-name {stack}\n  \
+                     or run again: pixelctl deploy {env} (waits for it to settle)\n  \
+                     roll it back: aws cloudformation cancel-update-stack --stack-name {stack}",
+                    env = self.rendered.environment.name
+                )));
+            }
+        };
+        if watched.settled != Settled::Succeeded {
+            let mut message = format!("the deploy of {stack} failed; the stack is now {}", watched.stack.status);
+            for failure in &watched.failures {
+                message.push_str(&format!(
+                    "\n  {} {} ({}): {}",
+                    failure.status,
+                    failure.logical_id,
+                    failure.resource_type,
+                    failure.reason.as_deref().unwrap_or("no reason given")
+                ));
+            }
+            match watched.stack.status.as_str() {
+                "ROLLBACK_COMPLETE" => message.push_str(
+                    "\n  the stack holds nothing; fix the cause and run `pixelctl deploy` again: it deletes and recreates the stack",
+                ),
+                "UPDATE_ROLLBACK_COMPLETE" => message.push_str("\n  the previous version is still running"),
+                _ => {}
+            }
+            return Err(CommandError::Failed(anyhow!(message)));
+        }
+        report.outcome = if target.create { Outcome::Created } else { Outcome::Updated };
+        report.outputs = watched.stack.outputs.clone();
+        self.finish(report, watched.stack, started, true).await
+    }
+
+    /// Steps 8 to 11: protection, outputs, frontend/.env, CloudFront, health.
+    async fn finish(
+        &self,
+        mut report: DeployReport,
+        stack: StackDescription,
+        started: Instant,
+        changed: bool,
+    ) -> Result<DeployReport, CommandError> {
+        report.stack_status = Some(stack.status.clone());
+        let wanted = self.rendered.environment.termination_protection;
+        if stack.termination_protection != wanted {
+            self.aws.set_termination_protection(self.stack_name(), wanted).await?;
+            self.progress.note(&format!(
+                "termination protection {}",
+                if wanted { "enabled" } else { "disabled" }
+            ));
+        }
+        if self.options.write_env_file {
+            let path = self.project.frontend_env_path();
+            let existing = std::fs::read_to_string(&path).unwrap_or_default();
+            let output = |key: &str| stack.outputs.get(key).map(String::as_str).unwrap_or_default();
+            let updates = [
+                ("VITE_API_ENDPOINT", output("ApiEndpoint")),
+                ("VITE_CLOUDFRONT_DOMAIN", output("CloudFrontDomain")),
+                ("VITE_S3_BUCKET", output("ImagesBucket")),
+                ("VITE_ENVIRONMENT", self.rendered.environment.name.as_str()),
+            ];
+            dotenv::write_atomically(&path, &dotenv::merge(&existing, &updates))?;
+            report.frontend_env = Some(path);
+        }
+        // A no-change deploy skips the CloudFront wait: nothing was changed there.
+        if changed {
+            match (self.options.wait_cdn, stack.outputs.get("DistributionId")) {
+                (true, Some(distribution)) => {
+                    cdn::wait_for_distribution(self.aws, distribution, self.options.cdn_timeout, self.progress).await?;
+                    report.cloudfront = Some(format!("{distribution} Deployed"));
+                }
+                (false, Some(distribution)) => {
+                    report.cloudfront = Some(format!("{distribution} not waited for (--no-wait-cdn)"));
+                }
+                _ => {}
+            }
+        }
+        let health = match health::health_target(
+            stack.outputs.get("ApiEndpoint").map(String::as_str),
+            self.options.health_url.as_deref(),
+            self.aws.endpoint_url.as_deref(),
+        ) {
+            Ok(url) => health::check(&url, self.options.health_timeout, self.progress).await,
+            Err(reason) => HealthReport::skipped(reason),
+        };
+        let unhealthy = health.checked && !health.healthy;
+        report.health = Some(health);
+        report.duration_seconds = started.elapsed().as_secs_f64();
+        if unhealthy && self.options.require_healthy {
+            return Err(CommandError::Unhealthy(Box::new(report)));
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,45 @@
+//! How core code tells the user what is happening, without knowing about
+//! terminals: it sends events; `ui` decides how they look.
+
+use std::time::Duration;
+
+use crate::aws::StackEvent;
+
+/// Something worth showing while a command runs.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A pipeline step begins ("Packaging", "Planning" ...).
+    Step(&'a str),
+    /// A fact worth a line.
+    Note(&'a str),
+    /// Something the user should look at, though the command goes on.
+    Warning(&'a str),
+    /// Watching a stack operation over `total` resources begins.
+    WatchStarted { stack: &'a str, total: usize },
+    /// A new stack event arrived.
+    StackEvent(&'a StackEvent),
+    /// The watched operation settled.
+    WatchFinished,
+    /// A wait with nothing to count begins (CloudFront, a settling stack).
+    WaitStarted(&'a str),
+    /// Still waiting.
+    WaitTick { what: &'a str, elapsed: Duration },
+    WaitFinished,
+}
+
+/// Receives progress events; implementations live in `ui`.
+pub trait Progress: Send + Sync {
+    fn report(&self, event: Event<'_>);
+
+    fn step(&self, text: &str) {
+        self.report(Event::Step(text));
+    }
+
+    fn note(&self, text: &str) {
+        self.report(Event::Note(text));
+    }
+
+    fn warn(&self, text: &str) {
+        self.report(Event::Warning(text));
+    }
+}

@@ -1,0 +1,28 @@
+//! Questions to the user, asked on stderr and only on a terminal.
+
+use anyhow::Context;
+
+/// Whether a question can be asked: both stdin and stderr must be terminals.
+pub fn can_prompt() -> bool {
+    console::Term::stderr().is_term() && std::io::IsTerminal::is_terminal(&std::io::stdin())
+}
+
+/// Asks a yes/no question (default no).
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact_opt()
+        .context("cannot read the answer from the terminal")
+        .map(|answer| answer.unwrap_or(false))
+}
+
+/// Asks the user to type `expected` exactly (for destructive operations).
+pub fn confirm_by_typing(question: &str, expected: &str) -> anyhow::Result<bool> {
+    let typed: String = dialoguer::Input::new()
+        .with_prompt(question)
+        .allow_empty(true)
+        .interact_text()
+        .context("cannot read the answer from the terminal")?;
+    Ok(typed.trim() == expected)
+}
