@@ -11,6 +11,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
 pub use artifacts::artifact_bucket_name;
 pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent};
@@ -43,8 +44,22 @@ pub enum ConnectError {
     NoCredentials { profile: String },
 }
 
-/// Formats an SDK error with its whole context (plain `{}` says only "service error").
-pub fn describe_error<E: std::error::Error>(error: &E) -> String {
+/// Formats an SDK error for a person: the service's code and message when
+/// AWS answered, the whole cause chain when it did not (plain `{}` would say
+/// only "service error" or "dispatch failure").
+pub fn describe_error<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(service) = error {
+        let inner = service.err();
+        match (inner.code(), inner.message()) {
+            (Some(code), Some(message)) => return format!("{code}: {message}"),
+            (Some(code), None) => return code.to_owned(),
+            _ => {}
+        }
+    }
     aws_sdk_cloudformation::error::DisplayErrorContext(error).to_string()
 }
 

@@ -253,14 +253,15 @@ impl Aws {
         Ok(())
     }
 
-    /// Events not in `seen` that happened at or after `since`, oldest first.
+    /// Events not in `seen` that happened at or after `since`, oldest first;
+    /// `None` once the stack no longer exists (a delete finished).
     /// Reads pages newest first and stops at the first event already seen.
     pub async fn new_events(
         &self,
         stack: &str,
         seen: &mut HashSet<String>,
         since: SystemTime,
-    ) -> anyhow::Result<Vec<StackEvent>> {
+    ) -> anyhow::Result<Option<Vec<StackEvent>>> {
         let mut fresh = Vec::new();
         let mut token: Option<String> = None;
         'pages: loop {
@@ -270,8 +271,17 @@ impl Aws {
                 .stack_name(stack)
                 .set_next_token(token.take())
                 .send()
-                .await
-                .map_err(|error| anyhow!("cannot read events of `{stack}`: {}", describe_error(&error)))?;
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                Err(error) => {
+                    let message = describe_error(&error);
+                    if is_missing_stack(&message) {
+                        return Ok(None);
+                    }
+                    return Err(anyhow!("cannot read events of `{stack}`: {message}"));
+                }
+            };
             for event in response.stack_events() {
                 let id = event.event_id().unwrap_or_default().to_owned();
                 let timestamp = event
@@ -301,7 +311,7 @@ impl Aws {
             }
         }
         fresh.reverse();
-        Ok(fresh)
+        Ok(Some(fresh))
     }
 
     pub async fn delete_stack(&self, stack: &str) -> anyhow::Result<()> {

@@ -34,6 +34,19 @@ impl EventCursor {
     }
 }
 
+/// A stack that no longer exists: its delete finished.
+fn gone(stack: &str, failures: Vec<StackEvent>) -> Watched {
+    Watched {
+        stack: StackDescription {
+            name: stack.to_owned(),
+            status: "DELETE_COMPLETE".to_owned(),
+            ..StackDescription::default()
+        },
+        settled: Settled::Succeeded,
+        failures,
+    }
+}
+
 /// Follows `stack` until its status settles, reporting every new event.
 pub async fn watch_stack(
     aws: &Aws,
@@ -53,7 +66,8 @@ pub async fn watch_stack(
     let result = loop {
         let events = aws.new_events(stack, &mut cursor.seen, since).await;
         let events = match events {
-            Ok(events) => events,
+            Ok(Some(events)) => events,
+            Ok(None) => break Ok(gone(stack, failures)),
             Err(error) => break Err(error),
         };
         let mut stack_settled = false;
@@ -81,17 +95,7 @@ pub async fn watch_stack(
                         });
                     }
                 }
-                Ok(None) => {
-                    break Ok(Watched {
-                        stack: StackDescription {
-                            name: stack.to_owned(),
-                            status: "DELETE_COMPLETE".to_owned(),
-                            ..StackDescription::default()
-                        },
-                        settled: Settled::Succeeded,
-                        failures,
-                    });
-                }
+                Ok(None) => break Ok(gone(stack, failures)),
                 Err(error) => break Err(error),
             }
         }

@@ -6,12 +6,18 @@ Control endpoints (JSON bodies, JSON answers):
 - `GET|POST /_local-aws/config` reads or changes `cloudfront_deploy_seconds` and
   `resource_delay_ms`.
 - `POST /_local-aws/reset` forgets every resource and stack.
+- `GET /_local-aws/requests` lists the AWS calls served so far (`service`,
+  `operation`), oldest first, so a test or benchmark can count them;
+  `POST /_local-aws/requests/clear` starts the list afresh.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
 
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -28,6 +34,62 @@ from .moto_patches import CLOUDFRONT_TIMING
 
 CONTROL_PREFIX = "/_local-aws/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class RequestLog:
+    """The AWS calls served so far, by service and operation."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[dict[str, str]] = []
+
+    def record(self, environ: dict[str, Any]) -> None:
+        operation = _operation(environ)
+        service = _service(environ)
+        with self.lock:
+            self.calls.append({"service": service, "operation": operation})
+
+    def snapshot(self) -> list[dict[str, str]]:
+        with self.lock:
+            return list(self.calls)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.calls.clear()
+
+
+REQUEST_LOG = RequestLog()
+
+
+def _service(environ: dict[str, Any]) -> str:
+    """The signing service named in the Authorization header (`cloudformation`, `s3` ...)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    for part in auth.replace(",", " ").split():
+        if part.startswith("Credential="):
+            pieces = part.split("/")
+            if len(pieces) >= 4:
+                return pieces[3]
+    return "unknown"
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    """The operation: `X-Amz-Target`, a query-protocol `Action`, or the REST method and path."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.split(".")[-1]
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if action:
+        return action[0]
+    if environ.get("REQUEST_METHOD") == "POST" and "form" in environ.get("CONTENT_TYPE", ""):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        stream = environ["wsgi.input"]
+        body = stream.read(length)
+        # Put the body back for moto.
+        environ["wsgi.input"] = io.BytesIO(body)
+        found = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if found:
+            return found[0]
+    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
 
 
 class ControlError(Exception):
@@ -91,6 +153,8 @@ class ControlApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(CONTROL_PREFIX):
+            if not path.startswith("/moto-api"):
+                REQUEST_LOG.record(environ)
             return self.moto_app(environ, start_response)
         return self._answer(Request(environ))(environ, start_response)
 
@@ -99,6 +163,11 @@ class ControlApp:
         name = request.path[len(CONTROL_PREFIX):].strip("/")
         if request.method == "GET" and name == "config":
             return _json(200, current_config())
+        if request.method == "GET" and name == "requests":
+            return _json(200, {"requests": REQUEST_LOG.snapshot()})
+        if request.method == "POST" and name == "requests/clear":
+            REQUEST_LOG.clear()
+            return _json(200, {"cleared": True})
         route = _POST_ROUTES.get(name)
         if request.method != "POST" or route is None:
             return _json(404, {"error": f"no control endpoint {request.method} {request.path}"})

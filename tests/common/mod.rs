@@ -1,0 +1,299 @@
+//! Shared harness for tests that run pixelctl against the local AWS: a fresh
+//! local AWS per test, a throwaway copy of the project, a real bootstrap.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One local AWS server on a free port, stopped when dropped.
+pub struct LocalAws {
+    child: Child,
+    // Kept open so the server never writes into a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+    pub endpoint: String,
+}
+
+impl LocalAws {
+    pub fn start() -> Self {
+        let python = repo_root().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "the local AWS needs its venv: run tools/local-aws/setup.sh (the README's test command does)"
+        );
+        let mut child = Process::new(python)
+            .arg(repo_root().join("tools/local-aws/local_aws.py"))
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the local AWS");
+        let mut stdout = BufReader::new(child.stdout.take().expect("local AWS stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the endpoint line");
+        let endpoint = line
+            .trim()
+            .strip_prefix("LOCAL_AWS_ENDPOINT=")
+            .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            _stdout: stdout,
+            endpoint,
+        }
+    }
+
+    /// POSTs a JSON body to one of the local AWS's control endpoints.
+    pub fn control(&self, path: &str, body: &str) -> String {
+        http(&self.endpoint, "POST", path, &[("content-type", "application/json")], body)
+    }
+
+    pub fn get(&self, path: &str) -> String {
+        http(&self.endpoint, "GET", path, &[], "")
+    }
+
+    /// The AWS operations served since the last `clear_requests`.
+    pub fn requests(&self) -> Vec<String> {
+        let body = self.get("/_local-aws/requests");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("requests JSON");
+        json["requests"]
+            .as_array()
+            .expect("requests list")
+            .iter()
+            .map(|call| call["operation"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.control("/_local-aws/requests/clear", "{}");
+    }
+
+    /// Arms a one-shot failure of `logical_id` in the next operation on `stack`.
+    pub fn fail_next(&self, stack: &str, logical_id: &str, reason: &str) {
+        let body = serde_json::json!({"stack_name": stack, "logical_id": logical_id, "reason": reason});
+        self.control("/_local-aws/fail", &body.to_string());
+    }
+
+    /// Stores an SSM SecureString (the way a provider key lives in AWS).
+    pub fn put_secure_string(&self, name: &str, value: &str) {
+        let body = serde_json::json!({"Name": name, "Value": value, "Type": "SecureString"});
+        http(
+            &self.endpoint,
+            "POST",
+            "/",
+            &[
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", "AmazonSSM.PutParameter"),
+                (
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20261126/us-west-2/ssm/aws4_request, SignedHeaders=host, Signature=0",
+                ),
+            ],
+            &body.to_string(),
+        );
+    }
+
+    /// A CloudFormation client for checking what a command did.
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::Config::builder()
+                .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+                .region(aws_sdk_cloudformation::config::Region::new("us-west-2"))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .build(),
+        )
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::Config::builder()
+                .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+                .region(aws_sdk_lambda::config::Region::new("us-west-2"))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .build(),
+        )
+    }
+}
+
+impl Drop for LocalAws {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 request to 127.0.0.1 (tests only talk to this machine).
+pub fn http(endpoint: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    assert!(address.starts_with("127.0.0.1:"), "tests only talk to 127.0.0.1, not {address}");
+    let mut stream = TcpStream::connect(address).expect("connect to the local AWS");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(head.contains(" 200 "), "{method} {path} failed:\n{response}");
+    body.to_owned()
+}
+
+/// A real `bootstrap` executable (a tiny C program): it passes the glibc check
+/// like the Lambda does, and builds in milliseconds.
+pub fn bootstrap() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pixelctl-test-bootstrap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("bootstrap.c");
+        std::fs::write(&source, "int main(void) { return 0; }\n").unwrap();
+        let binary = dir.join("bootstrap");
+        let status = Process::new("gcc")
+            .args(["-O2", "-o"])
+            .arg(&binary)
+            .arg(&source)
+            .status()
+            .expect("gcc builds the test bootstrap");
+        assert!(status.success());
+        binary
+    })
+}
+
+/// A second, different bootstrap, for tests that deploy a new artifact.
+pub fn other_bootstrap() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pixelctl-test-bootstrap2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("bootstrap.c");
+        std::fs::write(&source, "int main(void) { return 1; }\n").unwrap();
+        let binary = dir.join("bootstrap");
+        let status = Process::new("gcc").args(["-O2", "-o"]).arg(&binary).arg(&source).status().unwrap();
+        assert!(status.success());
+        binary
+    })
+}
+
+/// A throwaway copy of the project (environments, template, frontend).
+pub struct Project {
+    pub dir: TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+    }
+}
+
+impl Project {
+    pub fn copy() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for folder in ["environments", "templates"] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+            for entry in std::fs::read_dir(repo_root().join(folder)).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), dir.path().join(folder).join(entry.file_name())).unwrap();
+            }
+        }
+        std::fs::create_dir_all(dir.path().join("frontend")).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).unwrap()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        std::fs::write(self.path(relative), text).unwrap();
+    }
+
+    pub fn edit(&self, relative: &str, from: &str, to: &str) {
+        let text = self.read(relative);
+        assert!(text.contains(from), "{relative} has no {from:?}");
+        self.write(relative, &text.replacen(from, to, 1));
+    }
+
+    /// pixelctl with dummy credentials, pointed at `aws`, with no terminal.
+    pub fn pixelctl(&self, aws: &LocalAws) -> Command {
+        let mut command = Command::cargo_bin("pixelctl").unwrap();
+        command
+            .current_dir(self.dir.path())
+            .env_remove("PIXELCTL_PROJECT_DIR")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &aws.endpoint)
+            .env("NO_COLOR", "1")
+            .env("HOME", self.dir.path());
+        command
+    }
+
+    pub fn run(&self, aws: &LocalAws, args: &[&str]) -> Run {
+        let output = self.pixelctl(aws).args(args).output().unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    /// Runs and asserts the exit code, showing everything on a mismatch.
+    pub fn expect(&self, aws: &LocalAws, args: &[&str], code: i32) -> Run {
+        let run = self.run(aws, args);
+        assert_eq!(
+            run.code, code,
+            "pixelctl {args:?}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    /// `deploy ENV --yes` with the test bootstrap, as JSON.
+    pub fn deploy(&self, aws: &LocalAws, env: &str, extra: &[&str], code: i32) -> Run {
+        let artifact = bootstrap().to_str().unwrap().to_owned();
+        let mut args = vec!["deploy", env, "--yes", "--artifact", artifact.as_str(), "--output", "json"];
+        args.extend_from_slice(extra);
+        self.expect(aws, &args, code)
+    }
+}
+
+/// Runs a future to completion on a small runtime (for SDK checks in tests).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
