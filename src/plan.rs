@@ -153,10 +153,6 @@ pub struct ChangeSetPlan {
 }
 
 impl ChangeSetPlan {
-    pub fn is_empty(&self) -> bool {
-        self.resources.is_empty()
-    }
-
     pub fn replacements(&self) -> usize {
         self.resources
             .iter()

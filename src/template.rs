@@ -58,7 +58,6 @@ pub struct Template {
     pub body: String,
     pub parameters: Vec<TemplateParameter>,
     pub outputs: Vec<String>,
-    pub resources: Vec<String>,
 }
 
 impl Template {
@@ -100,10 +99,6 @@ impl Template {
             path: path.to_path_buf(),
             parameters,
             outputs: section("Outputs")
-                .into_iter()
-                .map(|(name, _)| name)
-                .collect(),
-            resources: section("Resources")
                 .into_iter()
                 .map(|(name, _)| name)
                 .collect(),

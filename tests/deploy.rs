@@ -1,5 +1,6 @@
 //! `pixelctl deploy`, `diff` and `outputs` against the local AWS over real
 //! HTTP, as a user (or a CI pipeline, with no terminal) runs them.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

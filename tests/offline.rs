@@ -1,5 +1,6 @@
 //! pixelctl's offline commands (`render`, `validate`) run as a user runs them,
 //! on a copy of the repository's environments and template.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -407,19 +407,17 @@ impl Resolver<'_> {
         let cdn = CdnSettings {
             price_class: self
                 .required("cdn.price_class", file.cdn.unwrap_or_default().price_class)
-                .unwrap_or(PriceClass::PriceClass100),
+                .unwrap_or(PriceClass::Class100),
         };
 
         let alarms_file = file.alarms.unwrap_or_default();
         let email = alarms_file.email.filter(|email| !email.trim().is_empty());
-        if let Some(email) = &email {
-            if !is_email(email) {
-                self.report(
-                    "alarms.email",
-                    format!("`{email}` is not an e-mail address"),
-                    "write one address such as `oncall@example.com`, or \"\" for none".to_owned(),
-                );
-            }
+        if let Some(email) = email.as_ref().filter(|email| !is_email(email)) {
+            self.report(
+                "alarms.email",
+                format!("`{email}` is not an e-mail address"),
+                "write one address such as `oncall@example.com`, or \"\" for none".to_owned(),
+            );
         }
         let alarms = AlarmSettings {
             email,

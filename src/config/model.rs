@@ -287,19 +287,19 @@ impl fmt::Display for Architecture {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum PriceClass {
     #[serde(rename = "PriceClass_100")]
-    PriceClass100,
+    Class100,
     #[serde(rename = "PriceClass_200")]
-    PriceClass200,
+    Class200,
     #[serde(rename = "PriceClass_All")]
-    PriceClassAll,
+    All,
 }
 
 impl PriceClass {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::PriceClass100 => "PriceClass_100",
-            Self::PriceClass200 => "PriceClass_200",
-            Self::PriceClassAll => "PriceClass_All",
+            Self::Class100 => "PriceClass_100",
+            Self::Class200 => "PriceClass_200",
+            Self::All => "PriceClass_All",
         }
     }
 }

@@ -85,15 +85,12 @@ pub async fn store(
     progress: &dyn Progress,
 ) -> anyhow::Result<ArtifactLocation> {
     let key = artifact.key();
-    if let Some(stack) = stack {
-        if stack.parameters.get("ArtifactKey") == Some(&key) {
-            if let Some(bucket) = stack.parameters.get("ArtifactBucket") {
-                return Ok(ArtifactLocation {
-                    bucket: bucket.clone(),
-                    key,
-                });
-            }
-        }
+    let running = stack.filter(|stack| stack.parameters.get("ArtifactKey") == Some(&key));
+    if let Some(bucket) = running.and_then(|stack| stack.parameters.get("ArtifactBucket")) {
+        return Ok(ArtifactLocation {
+            bucket: bucket.clone(),
+            key,
+        });
     }
     progress.step("Storing the artifact");
     let (account, _) = aws.caller_identity().await?;

@@ -420,6 +420,9 @@ impl Deployment<'_> {
         };
         if watched.settled != Settled::Succeeded {
             let mut message = format!("the deploy of {stack} failed; the stack is now {}", watched.stack.status);
+            if let Some(reason) = watched.stack.status_reason.as_deref().filter(|reason| !reason.is_empty()) {
+                message.push_str(&format!(" ({reason})"));
+            }
             for failure in &watched.failures {
                 message.push_str(&format!(
                     "\n  {} {} ({}): {}",

@@ -83,7 +83,7 @@ pub async fn watch_stack(
         polls += 1;
         // The stack's own event says it settled; check DescribeStacks now and
         // then as well, in case an event was missed.
-        if stack_settled || polls % 10 == 0 {
+        if stack_settled || polls.is_multiple_of(10) {
             match aws.describe_stack(stack).await {
                 Ok(Some(description)) => {
                     let settled = stack_state::settled(&description.status);

@@ -1,6 +1,6 @@
 //! Shared harness for tests that run pixelctl against the local AWS: a fresh
 //! local AWS per test, a throwaway copy of the project, a real bootstrap.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
