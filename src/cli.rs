@@ -81,46 +81,68 @@ pub enum Command {
     Validate,
 
     /// Build and package the Lambda: release build, glibc/architecture check, reproducible zip
-    #[command(after_help = "The zip is written to target/pixelctl/<sha256>.zip; pass it to \
-`pixelctl deploy --artifact` to deploy the same bytes to several environments.")]
+    #[command(
+        after_help = "The zip is written to target/pixelctl/<sha256>.zip; pass it to \
+`pixelctl deploy --artifact` to deploy the same bytes to several environments."
+    )]
     Build(BuildArgs),
 
     /// Build, plan, confirm and apply an environment's stack, then write frontend/.env and check health
-    #[command(after_help = "Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
+    #[command(
+        after_help = "Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
 pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes\n\n\
-Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes.")]
+Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes."
+    )]
     Deploy(DeployArgs),
 
     /// Show what a deploy would change (builds, plans, shows; deletes its change set)
     Diff(DiffArgs),
 
     /// Print a deployed stack's outputs
-    #[command(after_help = "Examples:\n  pixelctl outputs dev\n  pixelctl outputs prod --format dotenv > frontend/.env.production")]
+    #[command(
+        after_help = "Examples:\n  pixelctl outputs dev\n  pixelctl outputs prod --format dotenv > frontend/.env.production"
+    )]
     Outputs(OutputsArgs),
+
+    /// List an environment's releases, newest first, marking the live one
+    History(EnvArgs),
+
+    /// Go back to an earlier release: the exact template, parameters and artifact bytes
+    #[command(
+        after_help = "By the stack's state: UPDATE_IN_PROGRESS is cancelled; UPDATE_ROLLBACK_FAILED \
+is continued (--skip names resources to leave); a settled stack is redeployed from the previous \
+successful release, or the one named with --to, through the same plan and confirmation as deploy.\n\n\
+Examples:\n  pixelctl rollback prod\n  pixelctl rollback staging --to 12\n  pixelctl rollback dev --to dev-v0.3.0"
+    )]
+    Rollback(RollbackArgs),
+
+    /// Deploy to one environment the artifact and template live in another
+    #[command(
+        after_help = "What staging verified is what reaches prod: the same artifact bytes and \
+template body, with the target environment's own parameters.\n\nExample:\n  pixelctl promote staging prod"
+    )]
+    Promote(PromoteArgs),
+
+    /// Create the git tag <env>-vX.Y.Z on the commit of the live release
+    #[command(disable_version_flag = true)]
+    Tag(TagArgs),
+
+    /// Delete an environment's stack (retained buckets and the release ledger stay)
+    Destroy(DestroyArgs),
+
+    /// Delete stored artifacts no recent release and no live stack uses
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct ArtifactArgs {
-    /// Deploy this zip (from `pixelctl build`) instead of building the Lambda now
-    #[arg(long, value_name = "ZIP")]
-    pub artifact: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct BuildArgs {
-    /// Environment whose architecture to build for
-    #[arg(long, default_value = "dev", value_name = "ENV")]
-    pub env: String,
-}
-
-#[derive(Debug, Args)]
-pub struct DeployArgs {
+pub struct EnvArgs {
     /// Environment name (a file in environments/)
     pub env: String,
+}
 
-    #[command(flatten)]
-    pub artifact: ArtifactArgs,
-
+/// How a redeploy finishes, shared by deploy, rollback and promote.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
     /// Apply without asking, even where the environment asks to confirm
     #[arg(long, short)]
     pub yes: bool,
@@ -152,6 +174,114 @@ pub struct DeployArgs {
     /// Don't write frontend/.env
     #[arg(long)]
     pub no_env_file: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    /// The release to go back to: its number (see `pixelctl history`) or its git tag
+    #[arg(long, value_name = "SEQ|TAG")]
+    pub to: Option<String>,
+
+    /// With UPDATE_ROLLBACK_FAILED: resources ContinueUpdateRollback may skip
+    #[arg(long, value_name = "LOGICAL_ID")]
+    pub skip: Vec<String>,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose live release is promoted
+    pub from: String,
+    /// The environment it is deployed to
+    pub to: String,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BumpArg {
+    Patch,
+    Minor,
+    Major,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    /// Which part of the latest <env>-vX.Y.Z tag to raise
+    #[arg(long, value_enum, default_value_t = BumpArg::Patch, conflicts_with = "version")]
+    pub bump: BumpArg,
+
+    /// Use this version instead of bumping
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: Option<String>,
+
+    /// Push the tag to the `origin` remote
+    #[arg(long)]
+    pub push: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    /// Delete without typing the stack name (needed without a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
+
+    /// Turn off the stack's termination protection first (prod has it)
+    #[arg(long)]
+    pub disable_termination_protection: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep the artifacts of this many latest releases of each environment
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+
+    /// Delete without asking (needed without a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactArgs {
+    /// Deploy this zip (from `pixelctl build`) instead of building the Lambda now
+    #[arg(long, value_name = "ZIP")]
+    pub artifact: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Environment whose architecture to build for
+    #[arg(long, default_value = "dev", value_name = "ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    #[command(flatten)]
+    pub artifact: ArtifactArgs,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+
+    /// After a successful deploy, tag the release's commit <env>-vX.Y.Z (next patch version)
+    #[arg(long)]
+    pub tag: bool,
 }
 
 #[derive(Debug, Args)]

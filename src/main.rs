@@ -6,13 +6,17 @@ mod commands;
 mod config;
 mod deploy;
 mod error;
+mod git;
 mod package;
 mod plan;
 mod progress;
 mod project;
 mod redact;
+mod release;
 mod stack_state;
 mod template;
+#[cfg(test)]
+mod test_support;
 mod ui;
 
 use std::process::ExitCode;

@@ -130,7 +130,15 @@ pub fn parameter_diff(
             if before == after && !is_secret {
                 return None;
             }
-            let mask = |value: Option<&String>| value.map(|value| if is_secret { MASK.to_owned() } else { value.clone() });
+            let mask = |value: Option<&String>| {
+                value.map(|value| {
+                    if is_secret {
+                        MASK.to_owned()
+                    } else {
+                        value.clone()
+                    }
+                })
+            };
             Some(ParameterChange {
                 key: key.clone(),
                 old: mask(before),
@@ -156,12 +164,17 @@ impl ChangeSetPlan {
     pub fn replacements(&self) -> usize {
         self.resources
             .iter()
-            .filter(|change| change.replacement != Replacement::No && change.action == Action::Modify)
+            .filter(|change| {
+                change.replacement != Replacement::No && change.action == Action::Modify
+            })
             .count()
     }
 
     fn count(&self, action: Action) -> usize {
-        self.resources.iter().filter(|change| change.action == action).count()
+        self.resources
+            .iter()
+            .filter(|change| change.action == action)
+            .count()
     }
 }
 
@@ -187,8 +200,18 @@ impl fmt::Display for ChangeSetPlan {
         if self.resources.is_empty() {
             writeln!(f, "  no resource changes")?;
         }
-        let id_width = self.resources.iter().map(|change| change.logical_id.len()).max().unwrap_or(0);
-        let type_width = self.resources.iter().map(|change| change.resource_type.len()).max().unwrap_or(0);
+        let id_width = self
+            .resources
+            .iter()
+            .map(|change| change.logical_id.len())
+            .max()
+            .unwrap_or(0);
+        let type_width = self
+            .resources
+            .iter()
+            .map(|change| change.resource_type.len())
+            .max()
+            .unwrap_or(0);
         for change in &self.resources {
             let replace = match (change.action, change.replacement) {
                 (Action::Modify, Replacement::Yes) => "  REPLACED",
@@ -253,7 +276,11 @@ impl fmt::Display for ChangeSetPlan {
             self.count(Action::Remove),
         )?;
         if replacements > 0 {
-            write!(f, ", {replacements} replacement{}", if replacements == 1 { "" } else { "s" })?;
+            write!(
+                f,
+                ", {replacements} replacement{}",
+                if replacements == 1 { "" } else { "s" }
+            )?;
         }
         writeln!(f)
     }
@@ -264,7 +291,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn sample() -> ChangeSetPlan {
@@ -313,8 +343,16 @@ mod tests {
                 },
             ],
             parameters: parameter_diff(
-                &map(&[("LambdaMemoryMb", "512"), ("ApiToken", "****"), ("Same", "x")]),
-                &map(&[("LambdaMemoryMb", "1024"), ("ApiToken", "hunter2-secret"), ("Same", "x")]),
+                &map(&[
+                    ("LambdaMemoryMb", "512"),
+                    ("ApiToken", "****"),
+                    ("Same", "x"),
+                ]),
+                &map(&[
+                    ("LambdaMemoryMb", "1024"),
+                    ("ApiToken", "hunter2-secret"),
+                    ("Same", "x"),
+                ]),
                 &["ApiToken"],
             ),
         }

@@ -14,8 +14,13 @@ pub enum Event<'a> {
     Note(&'a str),
     /// Something the user should look at, though the command goes on.
     Warning(&'a str),
+    /// A plan to review (shown unless `--quiet`).
+    Plan(&'a str),
     /// Watching a stack operation over `total` resources begins.
-    WatchStarted { stack: &'a str, total: usize },
+    WatchStarted {
+        stack: &'a str,
+        total: usize,
+    },
     /// A new stack event arrived.
     StackEvent(&'a StackEvent),
     /// The watched operation settled.
@@ -23,7 +28,10 @@ pub enum Event<'a> {
     /// A wait with nothing to count begins (CloudFront, a settling stack).
     WaitStarted(&'a str),
     /// Still waiting.
-    WaitTick { what: &'a str, elapsed: Duration },
+    WaitTick {
+        what: &'a str,
+        elapsed: Duration,
+    },
     WaitFinished,
 }
 

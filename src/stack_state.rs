@@ -70,8 +70,12 @@ pub enum Settled {
 pub fn settled(status: &str) -> Settled {
     match status {
         status if status.ends_with("_IN_PROGRESS") => Settled::InProgress,
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE" => Settled::Succeeded,
-        "ROLLBACK_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_ROLLBACK_COMPLETE" => Settled::RolledBack,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE" => {
+            Settled::Succeeded
+        }
+        "ROLLBACK_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_ROLLBACK_COMPLETE" => {
+            Settled::RolledBack
+        }
         _ => Settled::Failed,
     }
 }
@@ -83,7 +87,8 @@ pub fn is_failure_event(status: &str) -> bool {
 
 /// Whether a failed change set only means "nothing to change", which is success.
 pub fn is_empty_change_set(status_reason: &str) -> bool {
-    status_reason.contains("didn't contain changes") || status_reason.contains("No updates are to be performed")
+    status_reason.contains("didn't contain changes")
+        || status_reason.contains("No updates are to be performed")
 }
 
 #[cfg(test)]
@@ -101,8 +106,14 @@ mod tests {
             (Some("UPDATE_ROLLBACK_COMPLETE"), Preflight::Update),
             (Some("CREATE_IN_PROGRESS"), Preflight::WaitForSettle),
             (Some("UPDATE_IN_PROGRESS"), Preflight::WaitForSettle),
-            (Some("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"), Preflight::WaitForSettle),
-            (Some("UPDATE_ROLLBACK_IN_PROGRESS"), Preflight::WaitForSettle),
+            (
+                Some("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+                Preflight::WaitForSettle,
+            ),
+            (
+                Some("UPDATE_ROLLBACK_IN_PROGRESS"),
+                Preflight::WaitForSettle,
+            ),
             (Some("ROLLBACK_IN_PROGRESS"), Preflight::WaitForSettle),
             (Some("DELETE_IN_PROGRESS"), Preflight::WaitForSettle),
             (Some("ROLLBACK_COMPLETE"), Preflight::DeleteFailedCreate),
@@ -111,8 +122,16 @@ mod tests {
         for (status, expected) in cases {
             assert_eq!(&preflight(*status), expected, "{status:?}");
         }
-        for status in ["ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED", "SOMETHING_NEW"] {
-            assert!(matches!(preflight(Some(status)), Preflight::Refuse(_)), "{status}");
+        for status in [
+            "ROLLBACK_FAILED",
+            "CREATE_FAILED",
+            "DELETE_FAILED",
+            "SOMETHING_NEW",
+        ] {
+            assert!(
+                matches!(preflight(Some(status)), Preflight::Refuse(_)),
+                "{status}"
+            );
         }
     }
 
@@ -139,6 +158,8 @@ mod tests {
             "The submitted information didn't contain changes. Submit different information to create a change set."
         ));
         assert!(is_empty_change_set("No updates are to be performed."));
-        assert!(!is_empty_change_set("Template format error: Unresolved resource dependencies"));
+        assert!(!is_empty_change_set(
+            "Template format error: Unresolved resource dependencies"
+        ));
     }
 }

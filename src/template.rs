@@ -179,6 +179,26 @@ impl Template {
     }
 }
 
+/// Logical ids of the resources a stack delete leaves behind (`DeletionPolicy: Retain`).
+pub fn retained_resources(body: &str) -> Vec<String> {
+    let Ok(document) = serde_norway::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    let Some(resources) = document.get("Resources").and_then(Value::as_mapping) else {
+        return Vec::new();
+    };
+    resources
+        .iter()
+        .filter(|(_, resource)| {
+            matches!(
+                resource.get("DeletionPolicy").and_then(Value::as_str),
+                Some("Retain" | "RetainExceptOnCreate")
+            )
+        })
+        .filter_map(|(name, _)| name.as_str().map(str::to_owned))
+        .collect()
+}
+
 fn is_true(value: Option<&Value>) -> bool {
     match value {
         Some(Value::Bool(flag)) => *flag,

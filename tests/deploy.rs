@@ -7,7 +7,10 @@ mod common;
 use common::{LocalAws, Project, block_on};
 
 fn outputs(project: &Project, aws: &LocalAws, env: &str) -> serde_json::Value {
-    project.expect(aws, &["outputs", env, "--format", "json"], 0).json()["outputs"].clone()
+    project
+        .expect(aws, &["outputs", env, "--format", "json"], 0)
+        .json()["outputs"]
+        .clone()
 }
 
 #[test]
@@ -22,8 +25,19 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
     assert_eq!(report["stack_name"], "pixel-prompt-dev");
 
     let outputs = outputs(&project, &aws, "dev");
-    for name in ["ApiEndpoint", "CloudFrontDomain", "DistributionId", "ImagesBucket", "FunctionName"] {
-        assert!(outputs[name].as_str().is_some_and(|value| !value.is_empty()), "output {name}: {outputs}");
+    for name in [
+        "ApiEndpoint",
+        "CloudFrontDomain",
+        "DistributionId",
+        "ImagesBucket",
+        "FunctionName",
+    ] {
+        assert!(
+            outputs[name]
+                .as_str()
+                .is_some_and(|value| !value.is_empty()),
+            "output {name}: {outputs}"
+        );
     }
     let env = project.read("frontend/.env");
     let expected = format!(
@@ -34,9 +48,18 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
     );
     assert_eq!(env, expected);
 
-    let function = block_on(aws.lambda().get_function_configuration().function_name("pixel-prompt-dev-api").send()).unwrap();
+    let function = block_on(
+        aws.lambda()
+            .get_function_configuration()
+            .function_name("pixel-prompt-dev-api")
+            .send(),
+    )
+    .unwrap();
     assert_eq!(function.memory_size(), Some(512));
-    assert_eq!(function.runtime().map(|runtime| runtime.as_str()), Some("provided.al2023"));
+    assert_eq!(
+        function.runtime().map(|runtime| runtime.as_str()),
+        Some("provided.al2023")
+    );
 }
 
 #[test]
@@ -53,8 +76,22 @@ fn second_deploy_with_nothing_changed_makes_two_read_calls_and_no_change_set() {
     // Outputs are there after a no-change deploy too.
     assert!(run.json()["outputs"]["ApiEndpoint"].is_string());
 
-    let text = project.expect(&aws, &["deploy", "dev", "--yes", "--artifact", common::bootstrap().to_str().unwrap()], 0);
-    assert!(text.stdout.contains("result    no changes"), "{}", text.stdout);
+    let text = project.expect(
+        &aws,
+        &[
+            "deploy",
+            "dev",
+            "--yes",
+            "--artifact",
+            common::bootstrap().to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(
+        text.stdout.contains("result    no changes"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -62,12 +99,39 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
     let aws = LocalAws::start();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
-    project.edit("environments/dev.yaml", "lambda:\n", "lambda:\n  memory_mb: 1024\n");
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  memory_mb: 1024\n",
+    );
 
-    let diff = project.expect(&aws, &["diff", "dev", "--artifact", common::bootstrap().to_str().unwrap()], 0);
-    assert!(diff.stdout.contains("~ modify  ApiFunction  AWS::Lambda::Function"), "{}", diff.stdout);
-    assert!(diff.stdout.contains("LambdaMemoryMb: 512 -> 1024"), "{}", diff.stdout);
-    assert!(diff.stdout.contains("1 resource change (0 add, 1 modify, 0 remove)"), "{}", diff.stdout);
+    let diff = project.expect(
+        &aws,
+        &[
+            "diff",
+            "dev",
+            "--artifact",
+            common::bootstrap().to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(
+        diff.stdout
+            .contains("~ modify  ApiFunction  AWS::Lambda::Function"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("LambdaMemoryMb: 512 -> 1024"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout
+            .contains("1 resource change (0 add, 1 modify, 0 remove)"),
+        "{}",
+        diff.stdout
+    );
 
     let report = project.deploy(&aws, "dev", &[], 0).json();
     assert_eq!(report["outcome"], "updated");
@@ -83,15 +147,29 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
     assert_eq!(parameters[0]["old"], "512");
     assert_eq!(parameters[0]["new"], "1024");
 
-    let function = block_on(aws.lambda().get_function_configuration().function_name("pixel-prompt-dev-api").send()).unwrap();
+    let function = block_on(
+        aws.lambda()
+            .get_function_configuration()
+            .function_name("pixel-prompt-dev-api")
+            .send(),
+    )
+    .unwrap();
     assert_eq!(function.memory_size(), Some(1024));
 
     // diff left nothing behind: no change set waits on the stack.
-    let change_sets = block_on(aws.cloudformation().list_change_sets().stack_name("pixel-prompt-dev").send()).unwrap();
+    let change_sets = block_on(
+        aws.cloudformation()
+            .list_change_sets()
+            .stack_name("pixel-prompt-dev")
+            .send(),
+    )
+    .unwrap();
     let waiting: Vec<_> = change_sets
         .summaries()
         .iter()
-        .filter(|summary| summary.execution_status().map(|status| status.as_str()) == Some("AVAILABLE"))
+        .filter(|summary| {
+            summary.execution_status().map(|status| status.as_str()) == Some("AVAILABLE")
+        })
         .collect();
     assert!(waiting.is_empty(), "{waiting:?}");
 }
@@ -100,19 +178,37 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
 fn a_failing_create_rolls_back_with_the_reason_and_the_next_deploy_recovers() {
     let aws = LocalAws::start();
     let project = Project::copy();
-    aws.fail_next("pixel-prompt-dev", "ApiFunction", "Resource handler returned message: boom (injected)");
+    aws.fail_next(
+        "pixel-prompt-dev",
+        "ApiFunction",
+        "Resource handler returned message: boom (injected)",
+    );
 
     let failed = project.deploy(&aws, "dev", &[], 1);
-    assert!(failed.stderr.contains("the stack is now ROLLBACK_COMPLETE"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("the stack is now ROLLBACK_COMPLETE"),
+        "{}",
+        failed.stderr
+    );
     assert!(
         failed.stderr.contains("CREATE_FAILED ApiFunction (AWS::Lambda::Function): Resource handler returned message: boom (injected)"),
         "{}",
         failed.stderr
     );
-    assert!(failed.stderr.contains("run `pixelctl deploy` again"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("run `pixelctl deploy` again"),
+        "{}",
+        failed.stderr
+    );
 
     let recovered = project.deploy(&aws, "dev", &[], 0);
-    assert!(recovered.stderr.contains("ROLLBACK_COMPLETE: its first create failed"), "{}", recovered.stderr);
+    assert!(
+        recovered
+            .stderr
+            .contains("ROLLBACK_COMPLETE: its first create failed"),
+        "{}",
+        recovered.stderr
+    );
     assert_eq!(recovered.json()["outcome"], "created");
     assert_eq!(recovered.json()["stack_status"], "CREATE_COMPLETE");
 }
@@ -122,19 +218,55 @@ fn a_failing_update_rolls_back_to_the_running_version() {
     let aws = LocalAws::start();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
-    project.edit("environments/dev.yaml", "lambda:\n", "lambda:\n  timeout_seconds: 120\n");
-    aws.fail_next("pixel-prompt-dev", "ApiFunction", "Rate exceeded (injected)");
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  timeout_seconds: 120\n",
+    );
+    aws.fail_next(
+        "pixel-prompt-dev",
+        "ApiFunction",
+        "Rate exceeded (injected)",
+    );
 
     let failed = project.deploy(&aws, "dev", &[], 1);
-    assert!(failed.stderr.contains("the stack is now UPDATE_ROLLBACK_COMPLETE"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("Rate exceeded (injected)"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("the previous version is still running"), "{}", failed.stderr);
-    let function = block_on(aws.lambda().get_function_configuration().function_name("pixel-prompt-dev-api").send()).unwrap();
+    assert!(
+        failed
+            .stderr
+            .contains("the stack is now UPDATE_ROLLBACK_COMPLETE"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("Rate exceeded (injected)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("the previous version is still running"),
+        "{}",
+        failed.stderr
+    );
+    let function = block_on(
+        aws.lambda()
+            .get_function_configuration()
+            .function_name("pixel-prompt-dev-api")
+            .send(),
+    )
+    .unwrap();
     assert_eq!(function.timeout(), Some(300));
 
     let retried = project.deploy(&aws, "dev", &[], 0).json();
     assert_eq!(retried["outcome"], "updated");
-    let function = block_on(aws.lambda().get_function_configuration().function_name("pixel-prompt-dev-api").send()).unwrap();
+    let function = block_on(
+        aws.lambda()
+            .get_function_configuration()
+            .function_name("pixel-prompt-dev-api")
+            .send(),
+    )
+    .unwrap();
     assert_eq!(function.timeout(), Some(120));
 }
 
@@ -145,17 +277,41 @@ fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
     aws.control("/_local-aws/config", r#"{"cloudfront_deploy_seconds": 2}"#);
 
     let run = project.deploy(&aws, "dev", &[], 0);
-    assert!(run.stderr.contains("Waiting for CloudFront"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Waiting for CloudFront"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("deployed after"), "{}", run.stderr);
-    assert!(run.json()["cloudfront"].as_str().unwrap().ends_with("Deployed"));
+    assert!(
+        run.json()["cloudfront"]
+            .as_str()
+            .unwrap()
+            .ends_with("Deployed")
+    );
 
     aws.control("/_local-aws/config", r#"{"cloudfront_deploy_seconds": 30}"#);
-    project.edit("environments/defaults.yaml", "price_class: PriceClass_100", "price_class: PriceClass_200");
+    project.edit(
+        "environments/defaults.yaml",
+        "price_class: PriceClass_100",
+        "price_class: PriceClass_200",
+    );
     let timed_out = project.deploy(&aws, "dev", &["--cdn-timeout", "1"], 1);
-    assert!(timed_out.stderr.contains("is still InProgress after 1s; the stack itself is deployed"), "{}", timed_out.stderr);
+    assert!(
+        timed_out
+            .stderr
+            .contains("is still InProgress after 1s; the stack itself is deployed"),
+        "{}",
+        timed_out.stderr
+    );
 
     let skipped = project.deploy(&aws, "prod", &["--no-wait-cdn"], 0);
-    assert!(skipped.json()["cloudfront"].as_str().unwrap().contains("not waited for"));
+    assert!(
+        skipped.json()["cloudfront"]
+            .as_str()
+            .unwrap()
+            .contains("not waited for")
+    );
 }
 
 #[test]
@@ -167,13 +323,34 @@ fn without_a_terminal_a_confirmation_fails_fast_and_names_yes() {
     let run = project.expect(&aws, &["deploy", "staging", "--artifact", &artifact], 2);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(run.stderr.contains("pass --yes"), "{}", run.stderr);
-    assert!(aws.requests().is_empty(), "nothing may be sent: {:?}", aws.requests());
+    assert!(
+        aws.requests().is_empty(),
+        "nothing may be sent: {:?}",
+        aws.requests()
+    );
 
     // --no-execute needs no answer: it plans, keeps the change set and says its name.
-    let planned = project.expect(&aws, &["deploy", "staging", "--artifact", &artifact, "--no-execute"], 0);
-    assert!(planned.stdout.contains("(kept for review)"), "{}", planned.stdout);
-    let stacks = block_on(aws.cloudformation().describe_stacks().stack_name("pixel-prompt-staging").send()).unwrap();
-    assert_eq!(stacks.stacks()[0].stack_status().unwrap().as_str(), "REVIEW_IN_PROGRESS");
+    let planned = project.expect(
+        &aws,
+        &["deploy", "staging", "--artifact", &artifact, "--no-execute"],
+        0,
+    );
+    assert!(
+        planned.stdout.contains("(kept for review)"),
+        "{}",
+        planned.stdout
+    );
+    let stacks = block_on(
+        aws.cloudformation()
+            .describe_stacks()
+            .stack_name("pixel-prompt-staging")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        stacks.stacks()[0].stack_status().unwrap().as_str(),
+        "REVIEW_IN_PROGRESS"
+    );
 }
 
 #[test]
@@ -181,17 +358,46 @@ fn prod_asks_nothing_and_turns_on_termination_protection() {
     let aws = LocalAws::start();
     let project = Project::copy();
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
-    let run = project.expect(&aws, &["deploy", "prod", "--artifact", &artifact, "--no-wait-cdn"], 0);
-    assert!(run.stdout.contains("result    created, CREATE_COMPLETE"), "{}", run.stdout);
-    assert!(run.stderr.contains("termination protection enabled"), "{}", run.stderr);
-    let stacks = block_on(aws.cloudformation().describe_stacks().stack_name("pixel-prompt-prod").send()).unwrap();
-    assert_eq!(stacks.stacks()[0].enable_termination_protection(), Some(true));
+    let run = project.expect(
+        &aws,
+        &["deploy", "prod", "--artifact", &artifact, "--no-wait-cdn"],
+        0,
+    );
+    assert!(
+        run.stdout.contains("result    created, CREATE_COMPLETE"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("termination protection enabled"),
+        "{}",
+        run.stderr
+    );
+    let stacks = block_on(
+        aws.cloudformation()
+            .describe_stacks()
+            .stack_name("pixel-prompt-prod")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        stacks.stacks()[0].enable_termination_protection(),
+        Some(true)
+    );
     let tags: Vec<(String, String)> = stacks.stacks()[0]
         .tags()
         .iter()
-        .map(|tag| (tag.key().unwrap_or_default().to_owned(), tag.value().unwrap_or_default().to_owned()))
+        .map(|tag| {
+            (
+                tag.key().unwrap_or_default().to_owned(),
+                tag.value().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
-    assert!(tags.contains(&("CostCenter".to_owned(), "pixel-prompt-prod".to_owned())), "{tags:?}");
+    assert!(
+        tags.contains(&("CostCenter".to_owned(), "pixel-prompt-prod".to_owned())),
+        "{tags:?}"
+    );
 }
 
 #[test]
@@ -199,15 +405,33 @@ fn outputs_come_as_table_json_and_dotenv() {
     let aws = LocalAws::start();
     let project = Project::copy();
     let missing = project.expect(&aws, &["outputs", "dev"], 1);
-    assert!(missing.stderr.contains("stack `pixel-prompt-dev` does not exist; deploy it with `pixelctl deploy dev`"));
+    assert!(
+        missing.stderr.contains(
+            "stack `pixel-prompt-dev` does not exist; deploy it with `pixelctl deploy dev`"
+        )
+    );
 
     project.deploy(&aws, "dev", &[], 0);
     let json = outputs(&project, &aws, "dev");
     let table = project.expect(&aws, &["outputs", "dev"], 0).stdout;
     assert!(table.starts_with("OUTPUT"), "{table}");
-    assert!(table.contains(&format!("ApiEndpoint       {}", json["ApiEndpoint"].as_str().unwrap())), "{table}");
-    let dotenv = project.expect(&aws, &["outputs", "dev", "--format", "dotenv"], 0).stdout;
-    assert!(dotenv.contains(&format!("VITE_CLOUDFRONT_DOMAIN={}\n", json["CloudFrontDomain"].as_str().unwrap())), "{dotenv}");
+    assert!(
+        table.contains(&format!(
+            "ApiEndpoint       {}",
+            json["ApiEndpoint"].as_str().unwrap()
+        )),
+        "{table}"
+    );
+    let dotenv = project
+        .expect(&aws, &["outputs", "dev", "--format", "dotenv"], 0)
+        .stdout;
+    assert!(
+        dotenv.contains(&format!(
+            "VITE_CLOUDFRONT_DOMAIN={}\n",
+            json["CloudFrontDomain"].as_str().unwrap()
+        )),
+        "{dotenv}"
+    );
     assert!(dotenv.ends_with("VITE_ENVIRONMENT=dev\n"), "{dotenv}");
 }
 
@@ -221,19 +445,42 @@ fn nothing_a_deploy_prints_holds_a_secret() {
     let mut printed = String::new();
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
     for output in ["json", "text"] {
-        let run = project.expect(&aws, &["deploy", "dev", "--yes", "--artifact", &artifact, "--output", output], 0);
+        let run = project.expect(
+            &aws,
+            &[
+                "deploy",
+                "dev",
+                "--yes",
+                "--artifact",
+                &artifact,
+                "--output",
+                output,
+            ],
+            0,
+        );
         printed.push_str(&run.stdout);
         printed.push_str(&run.stderr);
     }
-    project.edit("environments/dev.yaml", "lambda:\n", "lambda:\n  memory_mb: 640\n");
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  memory_mb: 640\n",
+    );
     let run = project.deploy(&aws, "dev", &[], 0);
     printed.push_str(&run.stdout);
     printed.push_str(&run.stderr);
     for format in ["table", "json", "dotenv"] {
-        printed.push_str(&project.expect(&aws, &["outputs", "dev", "--format", format], 0).stdout);
+        printed.push_str(
+            &project
+                .expect(&aws, &["outputs", "dev", "--format", format], 0)
+                .stdout,
+        );
     }
     printed.push_str(&project.read("frontend/.env"));
-    assert!(printed.contains("pixel-prompt-dev"), "the scan must see real output");
+    assert!(
+        printed.contains("pixel-prompt-dev"),
+        "the scan must see real output"
+    );
     assert!(!printed.contains(secret), "a secret leaked:\n{printed}");
 }
 
@@ -246,7 +493,10 @@ fn missing_credentials_are_one_actionable_line() {
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env("AWS_CONFIG_FILE", project.path("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", project.path("no-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            project.path("no-credentials"),
+        )
         .args(["outputs", "dev"])
         .output()
         .unwrap();

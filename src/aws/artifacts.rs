@@ -4,9 +4,9 @@
 use anyhow::anyhow;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, VersioningConfiguration,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
 
 use super::{Aws, describe_error};
@@ -37,7 +37,9 @@ impl Aws {
         if self.s3.head_bucket().bucket(bucket).send().await.is_ok() {
             return Ok(false);
         }
-        let fail = |what: &str, error: String| anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}");
+        let fail = |what: &str, error: String| {
+            anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}")
+        };
         let mut create = self.s3.create_bucket().bucket(bucket);
         // us-east-1 is the one region that refuses an explicit constraint.
         if self.region != "us-east-1" {
@@ -47,7 +49,10 @@ impl Aws {
                     .build(),
             );
         }
-        create.send().await.map_err(|error| fail("create", describe_error(&error)))?;
+        create
+            .send()
+            .await
+            .map_err(|error| fail("create", describe_error(&error)))?;
         self.s3
             .put_public_access_block()
             .bucket(bucket)
@@ -106,13 +111,27 @@ impl Aws {
     pub async fn object_exists(&self, bucket: &str, key: &str) -> anyhow::Result<bool> {
         match self.s3.head_object().bucket(bucket).key(key).send().await {
             Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|error| error.is_not_found()) => Ok(false),
-            Err(error) => Err(anyhow!("cannot check `s3://{bucket}/{key}`: {}", describe_error(&error))),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_not_found()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(anyhow!(
+                "cannot check `s3://{bucket}/{key}`: {}",
+                describe_error(&error)
+            )),
         }
     }
 
     /// Uploads `bytes` unless an object already holds that key (keys are content hashes).
-    pub async fn put_artifact(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+    pub async fn put_artifact(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<()> {
         let result = self
             .s3
             .put_object()
@@ -127,7 +146,211 @@ impl Aws {
             Ok(_) => Ok(()),
             // Someone uploaded the same hash first: the bytes are the same.
             Err(error) if describe_error(&error).contains("PreconditionFailed") => Ok(()),
-            Err(error) => Err(anyhow!("cannot upload `s3://{bucket}/{key}`: {}", describe_error(&error))),
+            Err(error) => Err(anyhow!(
+                "cannot upload `s3://{bucket}/{key}`: {}",
+                describe_error(&error)
+            )),
         }
+    }
+}
+
+/// An object's body and its ETag (for conditional updates).
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub bytes: Vec<u8>,
+    pub etag: Option<String>,
+}
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Yes,
+    /// The condition failed: someone else wrote first.
+    Conflict,
+}
+
+/// One stored version of an object (for pruning every version).
+#[derive(Debug, Clone)]
+pub struct ObjectVersion {
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+impl Aws {
+    /// The object's bytes and ETag, or `None` when there is no such key.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<StoredObject>> {
+        let response = match self.s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(response) => response,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_no_such_key()) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => {
+                return Err(anyhow!(
+                    "cannot read `s3://{bucket}/{key}`: {}",
+                    describe_error(&error)
+                ));
+            }
+        };
+        let etag = response.e_tag().map(str::to_owned);
+        let bytes = response
+            .body
+            .collect()
+            .await
+            .map_err(|error| anyhow!("cannot read `s3://{bucket}/{key}`: {error}"))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(StoredObject { bytes, etag }))
+    }
+
+    /// Writes `bytes` only if the key is new (`if_match: None`) or still has
+    /// that ETag; a lost race is [`Written::Conflict`], not an error.
+    pub async fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> anyhow::Result<Written> {
+        let request = self
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes));
+        let request = match if_match {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Written::Yes),
+            Err(error) => {
+                let message = describe_error(&error);
+                if message.contains("PreconditionFailed")
+                    || message.contains("ConditionalRequestConflict")
+                {
+                    Ok(Written::Conflict)
+                } else {
+                    Err(anyhow!("cannot write `s3://{bucket}/{key}`: {message}"))
+                }
+            }
+        }
+    }
+
+    /// Every key under `prefix`.
+    pub async fn list_keys(&self, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let response = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|error| {
+                    anyhow!(
+                        "cannot list `s3://{bucket}/{prefix}`: {}",
+                        describe_error(&error)
+                    )
+                })?;
+            keys.extend(
+                response
+                    .contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_owned)),
+            );
+            match response.next_continuation_token() {
+                Some(next) if response.is_truncated() == Some(true) => {
+                    token = Some(next.to_owned())
+                }
+                _ => break,
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Every version and delete marker of the objects under `prefix`.
+    pub async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Vec<ObjectVersion>> {
+        let mut versions = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let response = self
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|error| {
+                    anyhow!(
+                        "cannot list versions in `s3://{bucket}/{prefix}`: {}",
+                        describe_error(&error)
+                    )
+                })?;
+            let found = response
+                .versions()
+                .iter()
+                .map(|version| (version.key(), version.version_id()))
+                .chain(
+                    response
+                        .delete_markers()
+                        .iter()
+                        .map(|marker| (marker.key(), marker.version_id())),
+                );
+            versions.extend(found.filter_map(|(key, version)| {
+                Some(ObjectVersion {
+                    key: key?.to_owned(),
+                    version_id: version.map(str::to_owned),
+                })
+            }));
+            if response.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = response.next_key_marker().map(str::to_owned);
+            version_marker = response.next_version_id_marker().map(str::to_owned);
+        }
+        Ok(versions)
+    }
+
+    /// Deletes one version of an object (every version, called for each, frees its space).
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        version: &ObjectVersion,
+    ) -> anyhow::Result<()> {
+        self.s3
+            .delete_object()
+            .bucket(bucket)
+            .key(&version.key)
+            .set_version_id(version.version_id.clone())
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow!(
+                    "cannot delete `s3://{bucket}/{}`: {}",
+                    version.key,
+                    describe_error(&error)
+                )
+            })?;
+        Ok(())
     }
 }

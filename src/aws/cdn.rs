@@ -13,7 +13,12 @@ impl Aws {
             .id(id)
             .send()
             .await
-            .map_err(|error| anyhow!("cannot read CloudFront distribution `{id}`: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow!(
+                    "cannot read CloudFront distribution `{id}`: {}",
+                    describe_error(&error)
+                )
+            })?;
         Ok(response
             .distribution()
             .map(|distribution| distribution.status().to_owned())

@@ -13,8 +13,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
-pub use artifacts::artifact_bucket_name;
-pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent};
+pub use artifacts::{Written, artifact_bucket_name};
+pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
 
 /// How to reach AWS: merged from flags, the environment and the environment file.
 #[derive(Debug, Clone)]
@@ -94,7 +94,10 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
             .unwrap_or_default(),
     };
     let provider = config.credentials_provider().ok_or_else(no_credentials)?;
-    provider.provide_credentials().await.map_err(|_| no_credentials())?;
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|_| no_credentials())?;
 
     let s3_config = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(settings.endpoint_url.is_some())
@@ -110,6 +113,34 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
 }
 
 impl Aws {
+    /// Clients for a local AWS at `endpoint` with dummy credentials (tests).
+    #[cfg(test)]
+    pub fn for_tests(endpoint: &str) -> Self {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-west-2"))
+            .endpoint_url(endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "tests",
+                    ),
+                ),
+            )
+            .build();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
+        Self {
+            region: "us-west-2".to_owned(),
+            endpoint_url: Some(endpoint.to_owned()),
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            cloudfront: aws_sdk_cloudfront::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+        }
+    }
+
     /// The account the credentials belong to, and who they are.
     pub async fn caller_identity(&self) -> anyhow::Result<(String, String)> {
         let identity = self
@@ -117,7 +148,12 @@ impl Aws {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|error| anyhow::anyhow!("cannot tell which AWS account to use: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "cannot tell which AWS account to use: {}",
+                    describe_error(&error)
+                )
+            })?;
         Ok((
             identity.account().unwrap_or_default().to_owned(),
             identity.arn().unwrap_or_default().to_owned(),

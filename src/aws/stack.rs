@@ -39,6 +39,15 @@ impl StackEvent {
     }
 }
 
+/// One resource of a stack.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub physical_id: String,
+    pub status: String,
+}
+
 /// Everything a change set is made from.
 #[derive(Debug, Clone)]
 pub struct ChangeSetRequest<'a> {
@@ -67,7 +76,13 @@ fn is_missing_stack(message: &str) -> bool {
 impl Aws {
     /// The stack, or `None` if there is none by that name.
     pub async fn describe_stack(&self, name: &str) -> anyhow::Result<Option<StackDescription>> {
-        let response = match self.cloudformation.describe_stacks().stack_name(name).send().await {
+        let response = match self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+        {
             Ok(response) => response,
             Err(error) => {
                 let message = describe_error(&error);
@@ -83,12 +98,17 @@ impl Aws {
         let pairs = |items: Vec<(Option<&str>, Option<&str>)>| -> BTreeMap<String, String> {
             items
                 .into_iter()
-                .filter_map(|(key, value)| Some((key?.to_owned(), value.unwrap_or_default().to_owned())))
+                .filter_map(|(key, value)| {
+                    Some((key?.to_owned(), value.unwrap_or_default().to_owned()))
+                })
                 .collect()
         };
         Ok(Some(StackDescription {
             name: stack.stack_name().unwrap_or(name).to_owned(),
-            status: stack.stack_status().map(|status| status.as_str().to_owned()).unwrap_or_default(),
+            status: stack
+                .stack_status()
+                .map(|status| status.as_str().to_owned())
+                .unwrap_or_default(),
             status_reason: stack.stack_status_reason().map(str::to_owned),
             parameters: pairs(
                 stack
@@ -104,7 +124,13 @@ impl Aws {
                     .map(|output| (output.output_key(), output.output_value()))
                     .collect(),
             ),
-            tags: pairs(stack.tags().iter().map(|tag| (tag.key(), tag.value())).collect()),
+            tags: pairs(
+                stack
+                    .tags()
+                    .iter()
+                    .map(|tag| (tag.key(), tag.value()))
+                    .collect(),
+            ),
             termination_protection: stack.enable_termination_protection().unwrap_or(false),
         }))
     }
@@ -118,7 +144,12 @@ impl Aws {
             .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
             .send()
             .await
-            .map_err(|error| anyhow!("cannot read the template of `{name}`: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow!(
+                    "cannot read the template of `{name}`: {}",
+                    describe_error(&error)
+                )
+            })?;
         Ok(response.template_body().unwrap_or_default().to_owned())
     }
 
@@ -130,7 +161,12 @@ impl Aws {
             .stack_name(stack)
             .send()
             .await
-            .map_err(|error| anyhow!("cannot list change sets of `{stack}`: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow!(
+                    "cannot list change sets of `{stack}`: {}",
+                    describe_error(&error)
+                )
+            })?;
         Ok(response
             .summaries()
             .iter()
@@ -150,7 +186,12 @@ impl Aws {
             .change_set_name(name)
             .send()
             .await
-            .map_err(|error| anyhow!("cannot delete change set `{name}`: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow!(
+                    "cannot delete change set `{name}`: {}",
+                    describe_error(&error)
+                )
+            })?;
         Ok(())
     }
 
@@ -192,7 +233,11 @@ impl Aws {
     }
 
     /// Waits until the change set is computed, polling quickly then backing off.
-    pub async fn wait_for_change_set(&self, stack: &str, name: &str) -> anyhow::Result<ChangeSetStatus> {
+    pub async fn wait_for_change_set(
+        &self,
+        stack: &str,
+        name: &str,
+    ) -> anyhow::Result<ChangeSetStatus> {
         let mut delay = Duration::from_millis(250);
         loop {
             let response = self
@@ -203,12 +248,23 @@ impl Aws {
                 .include_property_values(true)
                 .send()
                 .await
-                .map_err(|error| anyhow!("cannot read change set `{name}`: {}", describe_error(&error)))?;
-            let status = response.status().map(|status| status.as_str()).unwrap_or_default();
+                .map_err(|error| {
+                    anyhow!(
+                        "cannot read change set `{name}`: {}",
+                        describe_error(&error)
+                    )
+                })?;
+            let status = response
+                .status()
+                .map(|status| status.as_str())
+                .unwrap_or_default();
             match status {
                 "CREATE_COMPLETE" => {
-                    let mut changes: Vec<ResourceChange> =
-                        response.changes().iter().filter_map(resource_change).collect();
+                    let mut changes: Vec<ResourceChange> = response
+                        .changes()
+                        .iter()
+                        .filter_map(resource_change)
+                        .collect();
                     let mut token = response.next_token().map(str::to_owned);
                     while let Some(next) = token {
                         let page = self
@@ -220,14 +276,22 @@ impl Aws {
                             .next_token(next)
                             .send()
                             .await
-                            .map_err(|error| anyhow!("cannot read change set `{name}`: {}", describe_error(&error)))?;
+                            .map_err(|error| {
+                                anyhow!(
+                                    "cannot read change set `{name}`: {}",
+                                    describe_error(&error)
+                                )
+                            })?;
                         changes.extend(page.changes().iter().filter_map(resource_change));
                         token = page.next_token().map(str::to_owned);
                     }
                     return Ok(ChangeSetStatus::Ready(changes));
                 }
                 "FAILED" => {
-                    let reason = response.status_reason().unwrap_or("no reason given").to_owned();
+                    let reason = response
+                        .status_reason()
+                        .unwrap_or("no reason given")
+                        .to_owned();
                     return Ok(if crate::stack_state::is_empty_change_set(&reason) {
                         ChangeSetStatus::Empty
                     } else {
@@ -249,7 +313,12 @@ impl Aws {
             .change_set_name(name)
             .send()
             .await
-            .map_err(|error| anyhow!("cannot execute change set `{name}`: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow!(
+                    "cannot execute change set `{name}`: {}",
+                    describe_error(&error)
+                )
+            })?;
         Ok(())
     }
 
@@ -320,22 +389,87 @@ impl Aws {
             .stack_name(stack)
             .send()
             .await
-            .map_err(|error| anyhow!("cannot delete stack `{stack}`: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow!("cannot delete stack `{stack}`: {}", describe_error(&error))
+            })?;
         Ok(())
     }
 
-    pub async fn continue_update_rollback(&self, stack: &str, skip: &[String]) -> anyhow::Result<()> {
+    pub async fn continue_update_rollback(
+        &self,
+        stack: &str,
+        skip: &[String],
+    ) -> anyhow::Result<()> {
         self.cloudformation
             .continue_update_rollback()
             .stack_name(stack)
             .set_resources_to_skip((!skip.is_empty()).then(|| skip.to_vec()))
             .send()
             .await
-            .map_err(|error| anyhow!("cannot continue the rollback of `{stack}`: {}", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow!(
+                    "cannot continue the rollback of `{stack}`: {}",
+                    describe_error(&error)
+                )
+            })?;
         Ok(())
     }
 
-    pub async fn set_termination_protection(&self, stack: &str, enabled: bool) -> anyhow::Result<()> {
+    pub async fn cancel_update(&self, stack: &str) -> anyhow::Result<()> {
+        self.cloudformation
+            .cancel_update_stack()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow!(
+                    "cannot cancel the update of `{stack}`: {}",
+                    describe_error(&error)
+                )
+            })?;
+        Ok(())
+    }
+
+    /// The stack's resources: logical id, type, physical id and status.
+    pub async fn stack_resources(&self, stack: &str) -> anyhow::Result<Vec<StackResource>> {
+        let response = self
+            .cloudformation
+            .describe_stack_resources()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow!(
+                    "cannot list the resources of `{stack}`: {}",
+                    describe_error(&error)
+                )
+            })?;
+        Ok(response
+            .stack_resources()
+            .iter()
+            .map(|resource| StackResource {
+                logical_id: resource
+                    .logical_resource_id()
+                    .unwrap_or_default()
+                    .to_owned(),
+                resource_type: resource.resource_type().unwrap_or_default().to_owned(),
+                physical_id: resource
+                    .physical_resource_id()
+                    .unwrap_or_default()
+                    .to_owned(),
+                status: resource
+                    .resource_status()
+                    .map(|status| status.as_str().to_owned())
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    pub async fn set_termination_protection(
+        &self,
+        stack: &str,
+        enabled: bool,
+    ) -> anyhow::Result<()> {
         self.cloudformation
             .update_termination_protection()
             .stack_name(stack)
@@ -357,7 +491,9 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
     let resource = change.resource_change()?;
     let mut properties: Vec<PropertyChange> = Vec::new();
     for detail in resource.details() {
-        let Some(target) = detail.target() else { continue };
+        let Some(target) = detail.target() else {
+            continue;
+        };
         let name = target
             .name()
             .or_else(|| target.attribute().map(|attribute| attribute.as_str()))
@@ -376,10 +512,22 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         });
     }
     Some(ResourceChange {
-        action: Action::parse(resource.action().map(|action| action.as_str()).unwrap_or("Modify")),
-        logical_id: resource.logical_resource_id().unwrap_or_default().to_owned(),
+        action: Action::parse(
+            resource
+                .action()
+                .map(|action| action.as_str())
+                .unwrap_or("Modify"),
+        ),
+        logical_id: resource
+            .logical_resource_id()
+            .unwrap_or_default()
+            .to_owned(),
         resource_type: resource.resource_type().unwrap_or_default().to_owned(),
-        replacement: Replacement::parse(resource.replacement().map(|replacement| replacement.as_str())),
+        replacement: Replacement::parse(
+            resource
+                .replacement()
+                .map(|replacement| replacement.as_str()),
+        ),
         properties,
     })
 }

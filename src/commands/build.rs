@@ -7,7 +7,8 @@ use crate::ui;
 
 pub fn run(settings: &Settings, args: &crate::cli::BuildArgs) -> CommandResult {
     let project = settings.project()?;
-    let environment = config::load(&project.environments_dir(), &args.env).map_err(CommandError::usage)?;
+    let environment =
+        config::load(&project.environments_dir(), &args.env).map_err(CommandError::usage)?;
     let progress = settings.progress();
     let artifact = crate::deploy::artifact::build(&project, environment.architecture, &progress)
         .map_err(|error| CommandError::Failed(error.into()))?;

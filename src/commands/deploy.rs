@@ -6,70 +6,55 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::{Settings, runtime};
-use crate::cli::{ArtifactArgs, DeployArgs, DiffArgs};
-use crate::deploy::{DeployOptions, DeployReport, Deployment, artifact};
+use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs};
+use crate::config::Environment;
+use crate::deploy::{
+    ArtifactSource, DeployOptions, DeployReport, Deployment, ReleaseIntent, artifact,
+};
 use crate::error::{CommandError, CommandResult};
 use crate::package::Artifact;
 use crate::progress::Progress;
 use crate::project::Project;
+use crate::release::{Bump, ReleaseKind};
 use crate::template::ArtifactLocation;
 use crate::ui;
 
-fn package(
-    project: &Project,
-    args: &ArtifactArgs,
-    architecture: crate::config::Architecture,
-    progress: &dyn Progress,
-) -> CommandResult<Artifact> {
-    match &args.artifact {
-        Some(zip) => artifact::prebuilt(project, zip, architecture, progress).map_err(CommandError::Failed),
-        None => artifact::build(project, architecture, progress).map_err(|error| CommandError::Failed(error.into())),
+impl ApplyArgs {
+    /// The pipeline options these flags ask for.
+    pub fn options(&self) -> DeployOptions {
+        DeployOptions {
+            yes: self.yes,
+            no_execute: self.no_execute,
+            diff_only: false,
+            wait_cdn: !self.no_wait_cdn,
+            cdn_timeout: Duration::from_secs(self.cdn_timeout),
+            require_healthy: self.require_healthy,
+            health_url: self.health_url.clone(),
+            health_timeout: Duration::from_secs(self.health_timeout),
+            write_env_file: !self.no_env_file,
+            interactive: ui::can_prompt(),
+        }
     }
 }
 
-fn run_pipeline(settings: &Settings, env: &str, artifact_args: &ArtifactArgs, options: DeployOptions) -> CommandResult<DeployReport> {
-    let project = settings.project()?;
-    // The artifact's location is filled in once the store is known.
-    let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
-    let environment = &rendered.environment;
-    let needs_answer = environment.confirm_changes && !options.yes && !options.no_execute && !options.diff_only;
+/// Fails before any work when the environment wants a confirmation that
+/// cannot be asked for: never hang, never skip it silently.
+pub fn require_answerable(environment: &Environment, options: &DeployOptions) -> CommandResult {
+    let needs_answer =
+        environment.confirm_changes && !options.yes && !options.no_execute && !options.diff_only;
     if needs_answer && !options.interactive {
         return Err(CommandError::usage(anyhow!(
-            "environment `{env}` asks to confirm changes before applying them, and there is no terminal to ask on; \
-             pass --yes to apply without asking, or --no-execute to stop after the plan"
+            "environment `{}` asks to confirm changes before applying them, and there is no terminal to ask on; \
+             pass --yes to apply without asking, or --no-execute to stop after the plan",
+            environment.name
         )));
     }
-    let progress = settings.progress();
-    let artifact = package(&project, artifact_args, environment.architecture, &progress)?;
-    runtime()?.block_on(async {
-        let aws = settings.connect(&rendered.environment).await?;
-        Deployment {
-            aws: &aws,
-            project: &project,
-            rendered,
-            artifact,
-            options,
-            progress: &progress,
-        }
-        .run()
-        .await
-    })
+    Ok(())
 }
 
-pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
-    let options = DeployOptions {
-        yes: args.yes,
-        no_execute: args.no_execute,
-        diff_only: false,
-        wait_cdn: !args.no_wait_cdn,
-        cdn_timeout: Duration::from_secs(args.cdn_timeout),
-        require_healthy: args.require_healthy,
-        health_url: args.health_url.clone(),
-        health_timeout: Duration::from_secs(args.health_timeout),
-        write_env_file: !args.no_env_file,
-        interactive: ui::can_prompt(),
-    };
-    match run_pipeline(settings, &args.env, &args.artifact, options) {
+/// Prints the report, also when the deploy went through but the API is unhealthy.
+pub fn emit_report(settings: &Settings, result: CommandResult<DeployReport>) -> CommandResult {
+    match result {
         Ok(report) => {
             ui::emit(settings.output, &report)?;
             Ok(())
@@ -80,6 +65,92 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
         }
         Err(error) => Err(error),
     }
+}
+
+fn package(
+    project: &Project,
+    args: &ArtifactArgs,
+    architecture: crate::config::Architecture,
+    progress: &dyn Progress,
+) -> CommandResult<Artifact> {
+    match &args.artifact {
+        Some(zip) => {
+            artifact::prebuilt(project, zip, architecture, progress).map_err(CommandError::Failed)
+        }
+        None => artifact::build(project, architecture, progress)
+            .map_err(|error| CommandError::Failed(error.into())),
+    }
+}
+
+fn run_pipeline(
+    settings: &Settings,
+    env: &str,
+    artifact_args: &ArtifactArgs,
+    options: DeployOptions,
+    tag: bool,
+) -> CommandResult<DeployReport> {
+    let project = settings.project()?;
+    // The artifact's location is filled in once the store is known.
+    let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
+    require_answerable(&rendered.environment, &options)?;
+    if tag && crate::git::is_dirty(&project.root).map_err(CommandError::usage)? {
+        return Err(CommandError::usage(anyhow!(
+            "--tag needs a clean git tree: commit or stash your changes, so the tag names what is deployed"
+        )));
+    }
+    let progress = settings.progress();
+    let artifact = package(
+        &project,
+        artifact_args,
+        rendered.environment.architecture,
+        &progress,
+    )?;
+    runtime()?.block_on(async {
+        let aws = settings.connect(&rendered.environment).await?;
+        let environment = rendered.environment.clone();
+        let mut report = Deployment {
+            aws: &aws,
+            project: &project,
+            environment: rendered.environment,
+            template: rendered.template,
+            parameters: None,
+            artifact: ArtifactSource::Local(artifact),
+            release: ReleaseIntent {
+                kind: ReleaseKind::Deploy,
+                source: None,
+            },
+            options,
+            progress: &progress,
+        }
+        .run()
+        .await?;
+        if tag {
+            let name = super::tag::tag_live(
+                &aws,
+                &project,
+                &environment.name,
+                super::tag::TagVersion::Bump(Bump::Patch),
+                false,
+                true,
+                &progress,
+            )
+            .await
+            .map_err(CommandError::Failed)?;
+            report.git_tag = Some(name);
+        }
+        Ok(report)
+    })
+}
+
+pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
+    let result = run_pipeline(
+        settings,
+        &args.env,
+        &args.artifact,
+        args.apply.options(),
+        args.tag,
+    );
+    emit_report(settings, result)
 }
 
 pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
@@ -95,7 +166,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         write_env_file: false,
         interactive: false,
     };
-    let report = run_pipeline(settings, &args.env, &args.artifact, options)?;
+    let report = run_pipeline(settings, &args.env, &args.artifact, options, false)?;
     ui::emit(settings.output, &report)?;
     Ok(())
 }

@@ -2,8 +2,14 @@
 
 mod build;
 mod deploy;
+mod destroy;
+mod history;
 mod outputs;
+mod promote;
+mod prune;
 pub mod render;
+mod rollback;
+mod tag;
 mod validate;
 
 use std::path::PathBuf;
@@ -34,9 +40,17 @@ impl Settings {
             project_dir: cli.global.project_dir.clone(),
             output: cli.global.output,
             quiet: cli.global.quiet,
-            profile: cli.global.profile.clone().filter(|profile| !profile.is_empty()),
+            profile: cli
+                .global
+                .profile
+                .clone()
+                .filter(|profile| !profile.is_empty()),
             region: cli.global.region.clone(),
-            endpoint_url: cli.global.endpoint_url.clone().filter(|url| !url.is_empty()),
+            endpoint_url: cli
+                .global
+                .endpoint_url
+                .clone()
+                .filter(|url| !url.is_empty()),
         }
     }
 
@@ -54,7 +68,10 @@ impl Settings {
     pub fn aws_settings(&self, environment: &Environment) -> AwsSettings {
         AwsSettings {
             profile: self.profile.clone(),
-            region: self.region.clone().unwrap_or_else(|| environment.region.clone()),
+            region: self
+                .region
+                .clone()
+                .unwrap_or_else(|| environment.region.clone()),
             endpoint_url: self.endpoint_url.clone(),
         }
     }
@@ -85,5 +102,11 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Deploy(args) => deploy::run_deploy(&settings, &args),
         Command::Diff(args) => deploy::run_diff(&settings, &args),
         Command::Outputs(args) => outputs::run(&settings, &args),
+        Command::History(args) => history::run(&settings, &args),
+        Command::Rollback(args) => rollback::run(&settings, &args),
+        Command::Promote(args) => promote::run(&settings, &args),
+        Command::Tag(args) => tag::run(&settings, &args),
+        Command::Destroy(args) => destroy::run(&settings, &args),
+        Command::Prune(args) => prune::run(&settings, &args),
     }
 }

@@ -25,13 +25,24 @@ struct Outputs {
 impl fmt::Display for Outputs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.dotenv {
-            let get = |key: &str| self.outputs.get(key).map(String::as_str).unwrap_or_default();
+            let get = |key: &str| {
+                self.outputs
+                    .get(key)
+                    .map(String::as_str)
+                    .unwrap_or_default()
+            };
             writeln!(f, "VITE_API_ENDPOINT={}", get("ApiEndpoint"))?;
             writeln!(f, "VITE_CLOUDFRONT_DOMAIN={}", get("CloudFrontDomain"))?;
             writeln!(f, "VITE_S3_BUCKET={}", get("ImagesBucket"))?;
             return writeln!(f, "VITE_ENVIRONMENT={}", self.environment);
         }
-        let width = self.outputs.keys().map(String::len).max().unwrap_or(0).max("OUTPUT".len());
+        let width = self
+            .outputs
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max("OUTPUT".len());
         writeln!(f, "{:<width$}  VALUE", "OUTPUT")?;
         for (key, value) in &self.outputs {
             writeln!(f, "{key:<width$}  {value}")?;
@@ -42,10 +53,13 @@ impl fmt::Display for Outputs {
 
 pub fn run(settings: &Settings, args: &OutputsArgs) -> CommandResult {
     let project = settings.project()?;
-    let environment = config::load(&project.environments_dir(), &args.env).map_err(CommandError::usage)?;
+    let environment =
+        config::load(&project.environments_dir(), &args.env).map_err(CommandError::usage)?;
     let stack = runtime()?.block_on(async {
         let aws = settings.connect(&environment).await?;
-        aws.describe_stack(&environment.stack_name).await.map_err(CommandError::Failed)
+        aws.describe_stack(&environment.stack_name)
+            .await
+            .map_err(CommandError::Failed)
     })?;
     let Some(stack) = stack else {
         return Err(CommandError::Failed(anyhow!(
@@ -66,7 +80,11 @@ pub fn run(settings: &Settings, args: &OutputsArgs) -> CommandResult {
         outputs: stack.outputs,
         dotenv: format == OutputsFormat::Dotenv,
     };
-    let output = if format == OutputsFormat::Json { OutputFormat::Json } else { OutputFormat::Text };
+    let output = if format == OutputsFormat::Json {
+        OutputFormat::Json
+    } else {
+        OutputFormat::Text
+    };
     ui::emit(output, &outputs)?;
     Ok(())
 }

@@ -28,17 +28,19 @@ fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
             progress.note(&format!("built in {:.1}s", elapsed.as_secs_f64()));
         }
         BuildEvent::ElfChecked { report } => progress.note(&format!("binary: {report}")),
-        BuildEvent::Packaged { artifact } => progress.note(&format!(
-            "{} ({})",
-            artifact.key(),
-            artifact.size_report()
-        )),
+        BuildEvent::Packaged { artifact } => {
+            progress.note(&format!("{} ({})", artifact.key(), artifact.size_report()))
+        }
         BuildEvent::Warning(warning) => progress.warn(&warning.to_string()),
     }
 }
 
 /// Builds `lambda/` for `architecture` and packages it (`pixelctl build`, deploy step 1).
-pub fn build(project: &Project, architecture: Architecture, progress: &dyn Progress) -> Result<Artifact, PackageError> {
+pub fn build(
+    project: &Project,
+    architecture: Architecture,
+    progress: &dyn Progress,
+) -> Result<Artifact, PackageError> {
     progress.step("Packaging the Lambda");
     let request = BuildRequest::new(&project.root, package_architecture(architecture));
     package::package(&request, &mut report_build(progress))
@@ -47,7 +49,12 @@ pub fn build(project: &Project, architecture: Architecture, progress: &dyn Progr
 /// Checks and packages a prebuilt `bootstrap`, or a zip from `pixelctl build`
 /// (`--artifact`), so CI can build once and deploy the same bytes to several
 /// environments. The zip is made anew, reproducibly, so its hash is the same.
-pub fn prebuilt(project: &Project, path: &Path, architecture: Architecture, progress: &dyn Progress) -> anyhow::Result<Artifact> {
+pub fn prebuilt(
+    project: &Project,
+    path: &Path,
+    architecture: Architecture,
+    progress: &dyn Progress,
+) -> anyhow::Result<Artifact> {
     progress.step(&format!("Using the prebuilt artifact {}", path.display()));
     let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let binary = if bytes.starts_with(b"\x7fELF") {
@@ -57,7 +64,11 @@ pub fn prebuilt(project: &Project, path: &Path, architecture: Architecture, prog
             format!("`{}` is neither a zip nor an ELF binary; pass a zip made by `pixelctl build` or a `bootstrap`", path.display())
         })?;
         let mut entry = archive.by_name(package::ENTRY_NAME).with_context(|| {
-            format!("`{}` has no `{}` entry; pass a zip made by `pixelctl build`", path.display(), package::ENTRY_NAME)
+            format!(
+                "`{}` has no `{}` entry; pass a zip made by `pixelctl build`",
+                path.display(),
+                package::ENTRY_NAME
+            )
         })?;
         let mut binary = Vec::new();
         entry
@@ -96,7 +107,9 @@ pub async fn store(
     let (account, _) = aws.caller_identity().await?;
     let bucket = artifact_bucket_name(&account, &aws.region);
     if aws.ensure_artifact_bucket(&bucket).await? {
-        progress.note(&format!("created the artifact bucket s3://{bucket} (versioned, encrypted, private, TLS only)"));
+        progress.note(&format!(
+            "created the artifact bucket s3://{bucket} (versioned, encrypted, private, TLS only)"
+        ));
     }
     if aws.object_exists(&bucket, &key).await? {
         progress.note(&format!("s3://{bucket}/{key} is already stored"));

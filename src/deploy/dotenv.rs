@@ -12,7 +12,9 @@ pub fn merge(existing: &str, updates: &[(&str, &str)]) -> String {
     let mut lines: Vec<String> = existing
         .lines()
         .map(|line| {
-            let key = line.split_once('=').map(|(key, _)| key.trim().trim_start_matches("export ").trim());
+            let key = line
+                .split_once('=')
+                .map(|(key, _)| key.trim().trim_start_matches("export ").trim());
             match key.and_then(|key| pending.iter().position(|(wanted, _)| *wanted == key)) {
                 Some(index) => {
                     let (key, value) = pending.remove(index);
@@ -22,7 +24,11 @@ pub fn merge(existing: &str, updates: &[(&str, &str)]) -> String {
             }
         })
         .collect();
-    lines.extend(pending.into_iter().map(|(key, value)| format!("{key}={}", quote(value))));
+    lines.extend(
+        pending
+            .into_iter()
+            .map(|(key, value)| format!("{key}={}", quote(value))),
+    );
     let mut text = lines.join("\n");
     text.push('\n');
     text
@@ -30,7 +36,10 @@ pub fn merge(existing: &str, updates: &[(&str, &str)]) -> String {
 
 /// Quotes a value only when a dotenv parser would otherwise misread it.
 fn quote(value: &str) -> String {
-    if value.chars().any(|c| c.is_whitespace() || matches!(c, '#' | '"' | '\'' | '$')) {
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '#' | '"' | '\'' | '$'))
+    {
         format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         value.to_owned()
@@ -42,9 +51,16 @@ fn quote(value: &str) -> String {
 pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let temporary = dir.join(format!(".{}.pixelctl-tmp", path.file_name().and_then(|name| name.to_str()).unwrap_or("env")));
-    std::fs::write(&temporary, text).with_context(|| format!("cannot write `{}`", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot replace `{}`", path.display()))
+    let temporary = dir.join(format!(
+        ".{}.pixelctl-tmp",
+        path.file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("env")
+    ));
+    std::fs::write(&temporary, text)
+        .with_context(|| format!("cannot write `{}`", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("cannot replace `{}`", path.display()))
 }
 
 #[cfg(test)]
@@ -54,12 +70,24 @@ mod tests {
     #[test]
     fn keeps_other_keys_and_comments_and_replaces_in_place() {
         let existing = "# mine\nVITE_API_ENDPOINT=old\nMY_FLAG=1\n";
-        let merged = merge(existing, &[("VITE_API_ENDPOINT", "https://new"), ("VITE_ENVIRONMENT", "dev")]);
-        assert_eq!(merged, "# mine\nVITE_API_ENDPOINT=https://new\nMY_FLAG=1\nVITE_ENVIRONMENT=dev\n");
+        let merged = merge(
+            existing,
+            &[
+                ("VITE_API_ENDPOINT", "https://new"),
+                ("VITE_ENVIRONMENT", "dev"),
+            ],
+        );
+        assert_eq!(
+            merged,
+            "# mine\nVITE_API_ENDPOINT=https://new\nMY_FLAG=1\nVITE_ENVIRONMENT=dev\n"
+        );
     }
 
     #[test]
     fn starts_a_new_file_and_quotes_when_needed() {
-        assert_eq!(merge("", &[("A", "1"), ("B", "two words")]), "A=1\nB=\"two words\"\n");
+        assert_eq!(
+            merge("", &[("A", "1"), ("B", "two words")]),
+            "A=1\nB=\"two words\"\n"
+        );
     }
 }

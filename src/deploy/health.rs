@@ -52,7 +52,9 @@ pub fn health_target(
         ));
     }
     match api_endpoint {
-        Some(endpoint) if !endpoint.is_empty() => Ok(format!("{}/gallery/list", endpoint.trim_end_matches('/'))),
+        Some(endpoint) if !endpoint.is_empty() => {
+            Ok(format!("{}/gallery/list", endpoint.trim_end_matches('/')))
+        }
         _ => Err("the stack has no ApiEndpoint output".to_owned()),
     }
 }
@@ -60,7 +62,10 @@ pub fn health_target(
 /// GETs `url` until it answers 2xx or `budget` runs out, backing off between tries.
 pub async fn check(url: &str, budget: Duration, progress: &dyn Progress) -> HealthReport {
     progress.step(&format!("Checking health: GET {url}"));
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+    {
         Ok(client) => client,
         Err(error) => {
             return HealthReport {
@@ -79,7 +84,10 @@ pub async fn check(url: &str, budget: Duration, progress: &dyn Progress) -> Heal
     loop {
         attempts += 1;
         let (status, detail) = match client.get(url).send().await {
-            Ok(response) => (Some(response.status().as_u16()), format!("answered {}", response.status())),
+            Ok(response) => (
+                Some(response.status().as_u16()),
+                format!("answered {}", response.status()),
+            ),
             Err(error) => (None, format!("{error}")),
         };
         let healthy = status.is_some_and(|status| (200..300).contains(&status));
@@ -110,9 +118,18 @@ mod tests {
             health_target(api, None, None).unwrap(),
             "https://abc123.execute-api.us-west-2.amazonaws.com/gallery/list"
         );
-        assert!(health_target(api, None, Some("http://127.0.0.1:4566")).unwrap_err().contains("--health-url"));
+        assert!(
+            health_target(api, None, Some("http://127.0.0.1:4566"))
+                .unwrap_err()
+                .contains("--health-url")
+        );
         assert_eq!(
-            health_target(api, Some("http://127.0.0.1:9000/gallery/list"), Some("http://127.0.0.1:4566")).unwrap(),
+            health_target(
+                api,
+                Some("http://127.0.0.1:9000/gallery/list"),
+                Some("http://127.0.0.1:4566")
+            )
+            .unwrap(),
             "http://127.0.0.1:9000/gallery/list"
         );
         assert!(health_target(None, None, None).is_err());

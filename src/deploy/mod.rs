@@ -16,14 +16,15 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription};
-use crate::commands::render::Rendered;
+use crate::config::Environment;
 use crate::error::CommandError;
 use crate::package::Artifact;
 use crate::plan::{ChangeSetPlan, parameter_diff};
 use crate::progress::Progress;
 use crate::project::Project;
+use crate::release::{self, ArtifactRef, ReleaseKind, ReleaseRecord, ReleaseSource};
 use crate::stack_state::{self, Preflight, Settled};
-use crate::template::{Parameters, stack_tags};
+use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
 use health::HealthReport;
 use watch::{EventCursor, watch_stack};
 
@@ -65,7 +66,6 @@ pub struct ArtifactSummary {
     pub sha256: String,
     pub bucket: String,
     pub key: String,
-    pub zipped_bytes: u64,
 }
 
 /// The result of `deploy` and `diff`: printed as a summary or as one JSON object.
@@ -88,6 +88,11 @@ pub struct DeployReport {
     pub cloudfront: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthReport>,
+    /// The ledger entry this deploy made, if it changed the stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_tag: Option<String>,
 }
 
 impl fmt::Display for DeployReport {
@@ -112,6 +117,12 @@ impl fmt::Display for DeployReport {
         )?;
         writeln!(f, "duration  {:.1}s", self.duration_seconds)?;
         writeln!(f, "artifact  sha256:{}", self.artifact.sha256)?;
+        if let Some(sequence) = self.release {
+            writeln!(f, "release   #{sequence}")?;
+        }
+        if let Some(tag) = &self.git_tag {
+            writeln!(f, "git tag   {tag}")?;
+        }
         if let Some(change_set) = &self.change_set {
             writeln!(f, "change set {change_set} (kept for review)")?;
             writeln!(
@@ -142,19 +153,53 @@ impl fmt::Display for DeployReport {
             } else {
                 "UNHEALTHY"
             };
-            let url = health.url.as_deref().map(|url| format!(" {url}")).unwrap_or_default();
+            let url = health
+                .url
+                .as_deref()
+                .map(|url| format!(" {url}"))
+                .unwrap_or_default();
             writeln!(f, "health    {verdict}{url}: {detail}")?;
         }
         Ok(())
     }
 }
 
+/// Where the Lambda's code comes from.
+#[derive(Debug, Clone)]
+pub enum ArtifactSource {
+    /// Packaged here: stored (if new) before the plan.
+    Local(Artifact),
+    /// Already in an artifact store (rollback, promote): the exact bytes of a release.
+    Stored(ArtifactRef),
+}
+
+impl ArtifactSource {
+    fn sha256(&self) -> &str {
+        match self {
+            Self::Local(artifact) => &artifact.sha256,
+            Self::Stored(stored) => &stored.sha256,
+        }
+    }
+}
+
+/// What kind of release a run makes, and from where.
+#[derive(Debug, Clone)]
+pub struct ReleaseIntent {
+    pub kind: ReleaseKind,
+    pub source: Option<ReleaseSource>,
+}
+
 /// Everything the pipeline works on.
 pub struct Deployment<'a> {
     pub aws: &'a Aws,
     pub project: &'a Project,
-    pub rendered: Rendered,
-    pub artifact: Artifact,
+    pub environment: Environment,
+    pub template: Template,
+    /// Parameter values to deploy as they are (a rollback's); `None`: the
+    /// environment's own, pointing at the artifact.
+    pub parameters: Option<Parameters>,
+    pub artifact: ArtifactSource,
+    pub release: ReleaseIntent,
     pub options: DeployOptions,
     pub progress: &'a dyn Progress,
 }
@@ -169,16 +214,20 @@ fn change_set_name() -> String {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    format!("{CHANGE_SET_PREFIX}{}-{:03}", now.as_secs(), now.subsec_millis())
+    format!(
+        "{CHANGE_SET_PREFIX}{}-{:03}",
+        now.as_secs(),
+        now.subsec_millis()
+    )
 }
 
 impl Deployment<'_> {
     fn stack_name(&self) -> &str {
-        &self.rendered.environment.stack_name
+        &self.environment.stack_name
     }
 
     fn is_prod(&self) -> bool {
-        self.rendered.environment.termination_protection || self.rendered.environment.name == "prod"
+        self.environment.termination_protection || self.environment.name == "prod"
     }
 
     /// Asks before a destructive repair; `--yes` answers outside prod.
@@ -206,9 +255,24 @@ impl Deployment<'_> {
             let existing = self.aws.describe_stack(&stack).await?;
             let status = existing.as_ref().map(|stack| stack.status.clone());
             match stack_state::preflight(status.as_deref()) {
-                Preflight::Create => return Ok(Target { existing: None, create: true }),
-                Preflight::CreateFromReview => return Ok(Target { existing: None, create: true }),
-                Preflight::Update => return Ok(Target { existing, create: false }),
+                Preflight::Create => {
+                    return Ok(Target {
+                        existing: None,
+                        create: true,
+                    });
+                }
+                Preflight::CreateFromReview => {
+                    return Ok(Target {
+                        existing: None,
+                        create: true,
+                    });
+                }
+                Preflight::Update => {
+                    return Ok(Target {
+                        existing,
+                        create: false,
+                    });
+                }
                 Preflight::WaitForSettle => {
                     self.progress.step(&format!(
                         "Stack {stack} is {}: waiting for that operation to settle",
@@ -226,10 +290,15 @@ impl Deployment<'_> {
                             "stack {stack} is in ROLLBACK_COMPLETE; `pixelctl deploy` deletes and recreates it (it holds no resources)"
                         )));
                     }
-                    if !self.approve_repair(&format!("Delete the failed stack {stack} and create it again?"))? {
-                        return Err(CommandError::Rejected(format!("left stack {stack} in ROLLBACK_COMPLETE")));
+                    if !self.approve_repair(&format!(
+                        "Delete the failed stack {stack} and create it again?"
+                    ))? {
+                        return Err(CommandError::Rejected(format!(
+                            "left stack {stack} in ROLLBACK_COMPLETE"
+                        )));
                     }
-                    self.progress.step(&format!("Deleting the failed stack {stack}"));
+                    self.progress
+                        .step(&format!("Deleting the failed stack {stack}"));
                     *cursor = EventCursor::starting(SystemTime::now());
                     self.aws.delete_stack(&stack).await?;
                     let watched = watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
@@ -251,7 +320,9 @@ impl Deployment<'_> {
                         )));
                     }
                     if !self.approve_repair(&format!("Continue the rollback of {stack}?"))? {
-                        return Err(CommandError::Rejected(format!("left stack {stack} in UPDATE_ROLLBACK_FAILED")));
+                        return Err(CommandError::Rejected(format!(
+                            "left stack {stack} in UPDATE_ROLLBACK_FAILED"
+                        )));
                     }
                     *cursor = EventCursor::starting(SystemTime::now());
                     self.aws.continue_update_rollback(&stack, &[]).await?;
@@ -264,13 +335,19 @@ impl Deployment<'_> {
 
     /// Whether the stack already runs exactly this template, these parameters
     /// and tags: a couple of reads instead of a change set.
-    async fn already_deployed(&self, existing: &StackDescription, parameters: &Parameters) -> anyhow::Result<bool> {
-        let template = &self.rendered.template;
+    async fn already_deployed(
+        &self,
+        existing: &StackDescription,
+        parameters: &Parameters,
+    ) -> anyhow::Result<bool> {
+        let template = &self.template;
         if !template.secret_parameters().is_empty() {
             // NoEcho values come back masked and can't be compared.
             return Ok(false);
         }
-        if existing.parameters != parameters.values || existing.tags != stack_tags(&self.rendered.environment) {
+        if existing.parameters != parameters.values
+            || existing.tags != stack_tags(&self.environment)
+        {
             return Ok(false);
         }
         Ok(self.aws.template_body(self.stack_name()).await? == template.body)
@@ -278,7 +355,9 @@ impl Deployment<'_> {
 
     /// Drops a change set nobody will execute, and the empty stack a CREATE one leaves.
     async fn discard(&self, change_set: &str, create: bool) -> anyhow::Result<()> {
-        self.aws.delete_change_set(self.stack_name(), change_set).await?;
+        self.aws
+            .delete_change_set(self.stack_name(), change_set)
+            .await?;
         if create {
             self.aws.delete_stack(self.stack_name()).await?;
         }
@@ -291,23 +370,43 @@ impl Deployment<'_> {
         let stack = self.stack_name().to_owned();
         let mut cursor = EventCursor::default();
 
-        self.progress.step(&format!("Reading stack {stack} in {}", self.aws.region));
+        self.progress
+            .step(&format!("Reading stack {stack} in {}", self.aws.region));
         let target = self.preflight(&mut cursor).await?;
 
-        let location = artifact::store(self.aws, &self.artifact, target.existing.as_ref(), self.progress).await?;
-        let parameters = Parameters::for_environment(&self.rendered.environment, &location);
-        let tags = stack_tags(&self.rendered.environment);
+        let location = match &self.artifact {
+            ArtifactSource::Local(local) => {
+                artifact::store(self.aws, local, target.existing.as_ref(), self.progress).await?
+            }
+            ArtifactSource::Stored(stored) => {
+                if !self.aws.object_exists(&stored.bucket, &stored.key).await? {
+                    return Err(CommandError::Failed(anyhow!(
+                        "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
+                        stored.bucket,
+                        stored.key
+                    )));
+                }
+                ArtifactLocation {
+                    bucket: stored.bucket.clone(),
+                    key: stored.key.clone(),
+                }
+            }
+        };
+        let parameters = match &self.parameters {
+            Some(parameters) => parameters.clone(),
+            None => Parameters::for_environment(&self.environment, &location),
+        };
+        let tags = stack_tags(&self.environment);
         let mut report = DeployReport {
-            environment: self.rendered.environment.name.clone(),
+            environment: self.environment.name.clone(),
             stack_name: stack.clone(),
             outcome: Outcome::NoChanges,
             stack_status: target.existing.as_ref().map(|stack| stack.status.clone()),
             duration_seconds: 0.0,
             artifact: ArtifactSummary {
-                sha256: self.artifact.sha256.clone(),
+                sha256: self.artifact.sha256().to_owned(),
                 bucket: location.bucket.clone(),
                 key: location.key.clone(),
-                zipped_bytes: self.artifact.zipped_size,
             },
             change_set: None,
             plan: None,
@@ -315,6 +414,8 @@ impl Deployment<'_> {
             frontend_env: None,
             cloudfront: None,
             health: None,
+            release: None,
+            git_tag: None,
         };
 
         // Step 4: plan.
@@ -328,7 +429,9 @@ impl Deployment<'_> {
         }
         if target.existing.is_some() {
             for stale in self.aws.pixelctl_change_sets(&stack).await? {
-                self.progress.note(&format!("removing change set {stale} left by an earlier run"));
+                self.progress.note(&format!(
+                    "removing change set {stale} left by an earlier run"
+                ));
                 self.aws.delete_change_set(&stack, &stale).await?;
             }
         }
@@ -338,16 +441,21 @@ impl Deployment<'_> {
                 stack_name: &stack,
                 change_set_name: &name,
                 create: target.create,
-                template_body: &self.rendered.template.body,
+                template_body: &self.template.body,
                 parameters: &parameters.values,
                 tags: &tags,
-                description: &format!("pixelctl {} deploy of {}", env!("CARGO_PKG_VERSION"), self.rendered.environment.name),
+                description: &format!(
+                    "pixelctl {} deploy of {}",
+                    env!("CARGO_PKG_VERSION"),
+                    self.environment.name
+                ),
             })
             .await?;
         let changes = match self.aws.wait_for_change_set(&stack, &name).await? {
             ChangeSetStatus::Ready(changes) => changes,
             ChangeSetStatus::Empty => {
-                self.progress.note("no changes: CloudFormation found nothing to change");
+                self.progress
+                    .note("no changes: CloudFormation found nothing to change");
                 self.aws.delete_change_set(&stack, &name).await?;
                 let existing = target.existing.clone().unwrap_or_default();
                 report.outputs = existing.outputs.clone();
@@ -362,17 +470,34 @@ impl Deployment<'_> {
         };
 
         // Step 5: show.
-        let secret = self.rendered.template.secret_parameters();
-        let old_parameters = target.existing.as_ref().map(|stack| stack.parameters.clone()).unwrap_or_default();
+        let secret = self.template.secret_parameters();
+        let old_parameters = target
+            .existing
+            .as_ref()
+            .map(|stack| stack.parameters.clone())
+            .unwrap_or_default();
         let plan = ChangeSetPlan {
             stack_name: stack.clone(),
             change_set_name: name.clone(),
             change_set_type: if target.create { "create" } else { "update" }.to_owned(),
             resources: changes,
-            parameters: parameter_diff(&old_parameters, &parameters.values, &secret),
+            // A new stack's parameters are all in `pixelctl render`; the diff is for updates.
+            parameters: if target.create {
+                Vec::new()
+            } else {
+                parameter_diff(&old_parameters, &parameters.values, &secret)
+            },
         };
         if !self.options.diff_only {
-            eprint!("{plan}");
+            let will_ask =
+                self.environment.confirm_changes && !self.options.yes && !self.options.no_execute;
+            if will_ask {
+                // Always shown before the question, even with --quiet.
+                eprint!("{plan}");
+            } else {
+                self.progress
+                    .report(crate::progress::Event::Plan(&plan.to_string()));
+            }
         }
         let total = plan.resources.len();
         report.plan = Some(plan);
@@ -391,9 +516,10 @@ impl Deployment<'_> {
         }
 
         // Step 6: confirm.
-        if self.rendered.environment.confirm_changes && !self.options.yes {
+        if self.environment.confirm_changes && !self.options.yes {
             let question = format!("Apply these changes to {stack}?");
-            let approved = self.options.interactive && crate::ui::confirm(&question).map_err(CommandError::Failed)?;
+            let approved = self.options.interactive
+                && crate::ui::confirm(&question).map_err(CommandError::Failed)?;
             if !approved {
                 self.discard(&name, target.create).await?;
                 return Err(CommandError::Rejected(format!(
@@ -414,13 +540,35 @@ impl Deployment<'_> {
                      watch it:     aws cloudformation describe-stack-events --stack-name {stack}\n  \
                      or run again: pixelctl deploy {env} (waits for it to settle)\n  \
                      roll it back: aws cloudformation cancel-update-stack --stack-name {stack}",
-                    env = self.rendered.environment.name
+                    env = self.environment.name
                 )));
             }
         };
+        let recorded = self
+            .record(
+                &watched.stack,
+                &parameters,
+                &location,
+                watched.settled == Settled::Succeeded,
+            )
+            .await;
+        match recorded {
+            Ok(record) => report.release = Some(record.sequence),
+            Err(error) => self.progress.warn(&format!(
+                "the release could not be recorded in the ledger: {error:#}"
+            )),
+        }
         if watched.settled != Settled::Succeeded {
-            let mut message = format!("the deploy of {stack} failed; the stack is now {}", watched.stack.status);
-            if let Some(reason) = watched.stack.status_reason.as_deref().filter(|reason| !reason.is_empty()) {
+            let mut message = format!(
+                "the deploy of {stack} failed; the stack is now {}",
+                watched.stack.status
+            );
+            if let Some(reason) = watched
+                .stack
+                .status_reason
+                .as_deref()
+                .filter(|reason| !reason.is_empty())
+            {
                 message.push_str(&format!(" ({reason})"));
             }
             for failure in &watched.failures {
@@ -441,9 +589,62 @@ impl Deployment<'_> {
             }
             return Err(CommandError::Failed(anyhow!(message)));
         }
-        report.outcome = if target.create { Outcome::Created } else { Outcome::Updated };
+        report.outcome = if target.create {
+            Outcome::Created
+        } else {
+            Outcome::Updated
+        };
         report.outputs = watched.stack.outputs.clone();
         self.finish(report, watched.stack, started, true).await
+    }
+
+    /// Writes this run's release to the ledger, failed or not.
+    async fn record(
+        &self,
+        stack: &StackDescription,
+        parameters: &Parameters,
+        location: &ArtifactLocation,
+        succeeded: bool,
+    ) -> anyhow::Result<ReleaseRecord> {
+        let (_, who) = self.aws.caller_identity().await?;
+        let template =
+            release::ledger::store_template(self.aws, &location.bucket, &self.template.body)
+                .await?;
+        let secret = self.template.secret_parameters();
+        let record = ReleaseRecord {
+            environment: self.environment.name.clone(),
+            sequence: 0,
+            time: release::ledger::now_rfc3339(),
+            who,
+            kind: self.release.kind,
+            source: self.release.source.clone(),
+            git: crate::git::state(&self.project.root),
+            artifact: ArtifactRef {
+                bucket: location.bucket.clone(),
+                key: location.key.clone(),
+                sha256: self.artifact.sha256().to_owned(),
+            },
+            template,
+            parameters: parameters
+                .values
+                .iter()
+                .filter(|(key, _)| !secret.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+            tags: stack_tags(&self.environment),
+            outputs: stack.outputs.clone(),
+            stack_name: self.stack_name().to_owned(),
+            stack_status: stack.status.clone(),
+            succeeded,
+            pixelctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_tags: Vec::new(),
+        };
+        let record = release::ledger::append(self.aws, &location.bucket, record).await?;
+        self.progress.note(&format!(
+            "recorded release #{} of {} in s3://{}/releases/",
+            record.sequence, record.environment, location.bucket
+        ));
+        Ok(record)
     }
 
     /// Steps 8 to 11: protection, outputs, frontend/.env, CloudFront, health.
@@ -455,9 +656,11 @@ impl Deployment<'_> {
         changed: bool,
     ) -> Result<DeployReport, CommandError> {
         report.stack_status = Some(stack.status.clone());
-        let wanted = self.rendered.environment.termination_protection;
+        let wanted = self.environment.termination_protection;
         if stack.termination_protection != wanted {
-            self.aws.set_termination_protection(self.stack_name(), wanted).await?;
+            self.aws
+                .set_termination_protection(self.stack_name(), wanted)
+                .await?;
             self.progress.note(&format!(
                 "termination protection {}",
                 if wanted { "enabled" } else { "disabled" }
@@ -466,12 +669,18 @@ impl Deployment<'_> {
         if self.options.write_env_file {
             let path = self.project.frontend_env_path();
             let existing = std::fs::read_to_string(&path).unwrap_or_default();
-            let output = |key: &str| stack.outputs.get(key).map(String::as_str).unwrap_or_default();
+            let output = |key: &str| {
+                stack
+                    .outputs
+                    .get(key)
+                    .map(String::as_str)
+                    .unwrap_or_default()
+            };
             let updates = [
                 ("VITE_API_ENDPOINT", output("ApiEndpoint")),
                 ("VITE_CLOUDFRONT_DOMAIN", output("CloudFrontDomain")),
                 ("VITE_S3_BUCKET", output("ImagesBucket")),
-                ("VITE_ENVIRONMENT", self.rendered.environment.name.as_str()),
+                ("VITE_ENVIRONMENT", self.environment.name.as_str()),
             ];
             dotenv::write_atomically(&path, &dotenv::merge(&existing, &updates))?;
             report.frontend_env = Some(path);
@@ -480,11 +689,18 @@ impl Deployment<'_> {
         if changed {
             match (self.options.wait_cdn, stack.outputs.get("DistributionId")) {
                 (true, Some(distribution)) => {
-                    cdn::wait_for_distribution(self.aws, distribution, self.options.cdn_timeout, self.progress).await?;
+                    cdn::wait_for_distribution(
+                        self.aws,
+                        distribution,
+                        self.options.cdn_timeout,
+                        self.progress,
+                    )
+                    .await?;
                     report.cloudfront = Some(format!("{distribution} Deployed"));
                 }
                 (false, Some(distribution)) => {
-                    report.cloudfront = Some(format!("{distribution} not waited for (--no-wait-cdn)"));
+                    report.cloudfront =
+                        Some(format!("{distribution} not waited for (--no-wait-cdn)"));
                 }
                 _ => {}
             }

@@ -78,7 +78,10 @@ fn event_line(event: &crate::aws::StackEvent) -> String {
         .filter(|reason| !reason.is_empty())
         .map(|reason| format!(": {reason}"))
         .unwrap_or_default();
-    format!("  {styled} {} ({}){reason}", event.logical_id, event.resource_type)
+    format!(
+        "  {styled} {} ({}){reason}",
+        event.logical_id, event.resource_type
+    )
 }
 
 impl Progress for TerminalProgress {
@@ -93,14 +96,23 @@ impl Progress for TerminalProgress {
             return;
         }
         match event {
-            Event::Step(text) => self.line(&state, &format!("{} {text}", style("==>").cyan().bold())),
+            Event::Step(text) => {
+                self.line(&state, &format!("{} {text}", style("==>").cyan().bold()))
+            }
             Event::Note(text) => self.line(&state, &format!("    {text}")),
-            Event::Warning(text) => self.line(&state, &format!("{} {text}", style("warning:").yellow().bold())),
+            Event::Plan(text) => self.line(&state, text.trim_end()),
+            Event::Warning(text) => self.line(
+                &state,
+                &format!("{} {text}", style("warning:").yellow().bold()),
+            ),
             Event::WatchStarted { stack, total } => {
                 state.done = 0;
                 state.started = Some(Instant::now());
                 if self.mode == Mode::Interactive {
-                    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+                    let bar = ProgressBar::with_draw_target(
+                        Some(total as u64),
+                        ProgressDrawTarget::stderr(),
+                    );
                     bar.set_style(
                         ProgressStyle::with_template("    [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} resources  {msg}")
                             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -112,7 +124,8 @@ impl Progress for TerminalProgress {
             }
             Event::StackEvent(stack_event) => {
                 let finished = !stack_event.is_stack()
-                    && (stack_event.status.ends_with("_COMPLETE") || stack_event.status.ends_with("_SKIPPED"));
+                    && (stack_event.status.ends_with("_COMPLETE")
+                        || stack_event.status.ends_with("_SKIPPED"));
                 if finished {
                     state.done += 1;
                 }
@@ -121,7 +134,10 @@ impl Progress for TerminalProgress {
                 if let Some(bar) = &state.bar {
                     bar.set_position(state.done.min(bar.length().unwrap_or(u64::MAX)));
                     if stack_event.status.ends_with("_IN_PROGRESS") && !stack_event.is_stack() {
-                        bar.set_message(format!("{} {}", stack_event.logical_id, stack_event.status));
+                        bar.set_message(format!(
+                            "{} {}",
+                            stack_event.logical_id, stack_event.status
+                        ));
                     }
                 }
             }

@@ -54,7 +54,13 @@ impl LocalAws {
 
     /// POSTs a JSON body to one of the local AWS's control endpoints.
     pub fn control(&self, path: &str, body: &str) -> String {
-        http(&self.endpoint, "POST", path, &[("content-type", "application/json")], body)
+        http(
+            &self.endpoint,
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body,
+        )
     }
 
     pub fn get(&self, path: &str) -> String {
@@ -79,7 +85,8 @@ impl LocalAws {
 
     /// Arms a one-shot failure of `logical_id` in the next operation on `stack`.
     pub fn fail_next(&self, stack: &str, logical_id: &str, reason: &str) {
-        let body = serde_json::json!({"stack_name": stack, "logical_id": logical_id, "reason": reason});
+        let body =
+            serde_json::json!({"stack_name": stack, "logical_id": logical_id, "reason": reason});
         self.control("/_local-aws/fail", &body.to_string());
     }
 
@@ -138,9 +145,18 @@ impl Drop for LocalAws {
 }
 
 /// A minimal HTTP/1.1 request to 127.0.0.1 (tests only talk to this machine).
-pub fn http(endpoint: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+pub fn http(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
     let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    assert!(address.starts_with("127.0.0.1:"), "tests only talk to 127.0.0.1, not {address}");
+    assert!(
+        address.starts_with("127.0.0.1:"),
+        "tests only talk to 127.0.0.1, not {address}"
+    );
     let mut stream = TcpStream::connect(address).expect("connect to the local AWS");
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -155,7 +171,10 @@ pub fn http(endpoint: &str, method: &str, path: &str, headers: &[(&str, &str)], 
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("receive");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    assert!(head.contains(" 200 "), "{method} {path} failed:\n{response}");
+    assert!(
+        head.contains(" 200 "),
+        "{method} {path} failed:\n{response}"
+    );
     body.to_owned()
 }
 
@@ -164,7 +183,8 @@ pub fn http(endpoint: &str, method: &str, path: &str, headers: &[(&str, &str)], 
 pub fn bootstrap() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("pixelctl-test-bootstrap-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("pixelctl-test-bootstrap-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let source = dir.join("bootstrap.c");
         std::fs::write(&source, "int main(void) { return 0; }\n").unwrap();
@@ -184,12 +204,18 @@ pub fn bootstrap() -> &'static Path {
 pub fn other_bootstrap() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("pixelctl-test-bootstrap2-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("pixelctl-test-bootstrap2-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let source = dir.join("bootstrap.c");
         std::fs::write(&source, "int main(void) { return 1; }\n").unwrap();
         let binary = dir.join("bootstrap");
-        let status = Process::new("gcc").args(["-O2", "-o"]).arg(&binary).arg(&source).status().unwrap();
+        let status = Process::new("gcc")
+            .args(["-O2", "-o"])
+            .arg(&binary)
+            .arg(&source)
+            .status()
+            .unwrap();
         assert!(status.success());
         binary
     })
@@ -208,7 +234,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
     }
 }
 
@@ -219,7 +246,11 @@ impl Project {
             std::fs::create_dir_all(dir.path().join(folder)).unwrap();
             for entry in std::fs::read_dir(repo_root().join(folder)).unwrap() {
                 let entry = entry.unwrap();
-                std::fs::copy(entry.path(), dir.path().join(folder).join(entry.file_name())).unwrap();
+                std::fs::copy(
+                    entry.path(),
+                    dir.path().join(folder).join(entry.file_name()),
+                )
+                .unwrap();
             }
         }
         std::fs::create_dir_all(dir.path().join("frontend")).unwrap();
@@ -256,7 +287,11 @@ impl Project {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL", &aws.endpoint)
             .env("NO_COLOR", "1")
-            .env("HOME", self.dir.path());
+            .env("HOME", self.dir.path())
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com");
         command
     }
 
@@ -280,10 +315,77 @@ impl Project {
         run
     }
 
+    /// Makes the project a git repository with one commit (frontend/.env and
+    /// target/ ignored, as in the real repository).
+    pub fn git_init(&self) {
+        self.write(".gitignore", "frontend/.env\ntarget/\n");
+        self.git(&["init", "--quiet"]);
+        self.git(&["add", "--all"]);
+        self.commit("initial");
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = Process::new("git")
+            .arg("-C")
+            .arg(self.dir.path())
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    pub fn commit(&self, message: &str) {
+        self.git(&[
+            "commit",
+            "--quiet",
+            "--all",
+            "--allow-empty",
+            "--message",
+            message,
+        ]);
+    }
+
+    /// `deploy ENV --yes` with a given bootstrap, as JSON.
+    pub fn deploy_with(
+        &self,
+        aws: &LocalAws,
+        env: &str,
+        bootstrap: &Path,
+        extra: &[&str],
+        code: i32,
+    ) -> Run {
+        let artifact = bootstrap.to_str().unwrap().to_owned();
+        let mut args = vec![
+            "deploy",
+            env,
+            "--yes",
+            "--artifact",
+            artifact.as_str(),
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        self.expect(aws, &args, code)
+    }
+
     /// `deploy ENV --yes` with the test bootstrap, as JSON.
     pub fn deploy(&self, aws: &LocalAws, env: &str, extra: &[&str], code: i32) -> Run {
         let artifact = bootstrap().to_str().unwrap().to_owned();
-        let mut args = vec!["deploy", env, "--yes", "--artifact", artifact.as_str(), "--output", "json"];
+        let mut args = vec![
+            "deploy",
+            env,
+            "--yes",
+            "--artifact",
+            artifact.as_str(),
+            "--output",
+            "json",
+        ];
         args.extend_from_slice(extra);
         self.expect(aws, &args, code)
     }

@@ -9,16 +9,20 @@
   moto 5.2.5 denies instead, so any conditional Deny (the TLS-only bucket
   policies pixelctl and the template set) locks everyone out. Requests count
   as `aws:SecureTransport` true, since real AWS endpoints are HTTPS.
+- Conditional PutObject (`If-Match`, `If-None-Match`) is atomic, as in S3:
+  moto checks and then writes, so two racing writers could both succeed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.cloudfront.models import CloudFrontBackend, Distribution, Origin
 from moto.iam import policy_conditions
+from moto.s3.responses import S3Response
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 
 
@@ -93,6 +97,19 @@ def _statement_permission(original: Any) -> Any:
     return is_action_permitted
 
 
+_CONDITIONAL_PUT = threading.Lock()
+
+
+def _atomic_conditional_put(original: Any) -> Any:
+    def put_object(self: S3Response) -> Any:
+        if self.headers.get("If-Match") or self.headers.get("If-None-Match"):
+            with _CONDITIONAL_PUT:
+                return original(self)
+        return original(self)
+
+    return put_object
+
+
 def install() -> None:
     """Apply all patches (idempotent per process: call once at start-up)."""
     Origin.__init__ = _origin_init(Origin.__init__)
@@ -102,3 +119,4 @@ def install() -> None:
     LambdaFunction.get_configuration = _lambda_configuration(LambdaFunction.get_configuration)
     IAMPolicyStatement.is_action_permitted = _statement_permission(IAMPolicyStatement.is_action_permitted)
     policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_operation)
+    S3Response.put_object = _atomic_conditional_put(S3Response.put_object)

@@ -1,0 +1,259 @@
+//! The ledger in the artifact store: one JSON object per release under
+//! `releases/<env>/`, written with a conditional put so that no record is
+//! ever overwritten, also when two deploys race.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+
+use super::{ReleaseRecord, TemplateRef};
+use crate::aws::{Aws, Written};
+
+/// How often a write retries after losing a race for a sequence number.
+const WRITE_ATTEMPTS: usize = 20;
+
+fn prefix(environment: &str) -> String {
+    format!("releases/{environment}/")
+}
+
+fn record_key(environment: &str, sequence: u64) -> String {
+    format!("{}{sequence:010}.json", prefix(environment))
+}
+
+fn sequence_of(key: &str) -> Option<u64> {
+    key.rsplit('/').next()?.strip_suffix(".json")?.parse().ok()
+}
+
+/// Now, as an RFC 3339 UTC timestamp (`2026-11-26T06:01:02Z`).
+pub fn now_rfc3339() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Every release of `environment`, oldest first.
+pub async fn list(
+    aws: &Aws,
+    bucket: &str,
+    environment: &str,
+) -> anyhow::Result<Vec<ReleaseRecord>> {
+    let mut keys: Vec<(u64, String)> = aws
+        .list_keys(bucket, &prefix(environment))
+        .await?
+        .into_iter()
+        .filter_map(|key| Some((sequence_of(&key)?, key)))
+        .collect();
+    keys.sort();
+    let mut records = Vec::with_capacity(keys.len());
+    for (_, key) in keys {
+        let Some(object) = aws.get_object(bucket, &key).await? else {
+            continue;
+        };
+        let record: ReleaseRecord = serde_json::from_slice(&object.bytes).with_context(|| {
+            format!("the release record `s3://{bucket}/{key}` is not valid JSON")
+        })?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Appends `record` with the next free sequence number, retrying when another
+/// writer took it first; returns the record as stored.
+pub async fn append(
+    aws: &Aws,
+    bucket: &str,
+    mut record: ReleaseRecord,
+) -> anyhow::Result<ReleaseRecord> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let latest = aws
+            .list_keys(bucket, &prefix(&record.environment))
+            .await?
+            .iter()
+            .filter_map(|key| sequence_of(key))
+            .max()
+            .unwrap_or(0);
+        record.sequence = latest + 1;
+        let body = serde_json::to_vec_pretty(&record)?;
+        let key = record_key(&record.environment, record.sequence);
+        match aws
+            .put_object_if(bucket, &key, body, "application/json", None)
+            .await?
+        {
+            Written::Yes => return Ok(record),
+            Written::Conflict => continue,
+        }
+    }
+    bail!(
+        "could not record the release of `{}`: the ledger kept changing under {WRITE_ATTEMPTS} attempts",
+        record.environment
+    )
+}
+
+/// Adds `tag` to release `sequence`, with an ETag-conditional write.
+pub async fn add_git_tag(
+    aws: &Aws,
+    bucket: &str,
+    environment: &str,
+    sequence: u64,
+    tag: &str,
+) -> anyhow::Result<()> {
+    let key = record_key(environment, sequence);
+    for _ in 0..WRITE_ATTEMPTS {
+        let object = aws.get_object(bucket, &key).await?.with_context(|| {
+            format!("release #{sequence} of `{environment}` is missing from the ledger")
+        })?;
+        let mut record: ReleaseRecord = serde_json::from_slice(&object.bytes)?;
+        if !record.git_tags.iter().any(|existing| existing == tag) {
+            record.git_tags.push(tag.to_owned());
+        }
+        let Some(etag) = object.etag.as_deref() else {
+            bail!("the store gave no ETag for `s3://{bucket}/{key}`");
+        };
+        let body = serde_json::to_vec_pretty(&record)?;
+        if aws
+            .put_object_if(bucket, &key, body, "application/json", Some(etag))
+            .await?
+            == Written::Yes
+        {
+            return Ok(());
+        }
+    }
+    bail!("could not record tag `{tag}` on release #{sequence}: the record kept changing")
+}
+
+/// Stores a copy of a template body under its hash (once) and says where.
+pub async fn store_template(aws: &Aws, bucket: &str, body: &str) -> anyhow::Result<TemplateRef> {
+    let sha256 = hex(&Sha256::digest(body.as_bytes()));
+    let key = format!("templates/{sha256}.yaml");
+    // A conflict means the same bytes are already there.
+    aws.put_object_if(
+        bucket,
+        &key,
+        body.as_bytes().to_vec(),
+        "application/yaml",
+        None,
+    )
+    .await?;
+    Ok(TemplateRef {
+        bucket: bucket.to_owned(),
+        key,
+        sha256,
+    })
+}
+
+/// Reads a stored template body back, checking it against its hash.
+pub async fn load_template(aws: &Aws, template: &TemplateRef) -> anyhow::Result<String> {
+    let object = aws
+        .get_object(&template.bucket, &template.key)
+        .await?
+        .with_context(|| {
+            format!(
+                "the stored template `s3://{}/{}` is gone",
+                template.bucket, template.key
+            )
+        })?;
+    let body = String::from_utf8(object.bytes).context("the stored template is not UTF-8")?;
+    if hex(&Sha256::digest(body.as_bytes())) != template.sha256 {
+        bail!(
+            "the stored template `s3://{}/{}` does not match its hash",
+            template.bucket,
+            template.key
+        );
+    }
+    Ok(body)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The artifact store (and ledger) of the account and region `aws` is connected to.
+pub async fn bucket(aws: &Aws) -> anyhow::Result<String> {
+    let (account, _) = aws.caller_identity().await?;
+    Ok(crate::aws::artifact_bucket_name(&account, &aws.region))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_sequence_and_parse_back() {
+        assert_eq!(record_key("dev", 12), "releases/dev/0000000012.json");
+        assert_eq!(sequence_of("releases/dev/0000000012.json"), Some(12));
+        assert_eq!(sequence_of("releases/dev/notes.txt"), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_writers_all_keep_their_records() {
+        let server = crate::test_support::LocalAws::start();
+        let aws = Aws::for_tests(&server.endpoint);
+        aws.ensure_artifact_bucket("pixelctl-artifacts-ledger-test")
+            .await
+            .unwrap();
+        let base: ReleaseRecord = serde_json::from_value(serde_json::json!({
+            "environment": "dev", "sequence": 0, "time": "2026-11-26T06:00:00Z", "who": "writer",
+            "kind": "deploy", "artifact": {"bucket": "b", "key": "k", "sha256": "s"},
+            "template": {"bucket": "b", "key": "t", "sha256": "t"}, "parameters": {},
+            "stack_name": "pixel-prompt-dev", "stack_status": "UPDATE_COMPLETE", "succeeded": true,
+            "pixelctl_version": "test"
+        }))
+        .unwrap();
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let aws = aws.clone();
+                let mut record = base.clone();
+                record.who = format!("writer-{writer}");
+                tokio::spawn(
+                    async move { append(&aws, "pixelctl-artifacts-ledger-test", record).await },
+                )
+            })
+            .collect();
+        let mut sequences = Vec::new();
+        for writer in writers {
+            sequences.push(writer.await.unwrap().unwrap().sequence);
+        }
+        sequences.sort();
+        assert_eq!(sequences, (1..=8).collect::<Vec<u64>>());
+        let stored = list(&aws, "pixelctl-artifacts-ledger-test", "dev")
+            .await
+            .unwrap();
+        let mut writers: Vec<String> = stored.iter().map(|record| record.who.clone()).collect();
+        writers.sort();
+        assert_eq!(
+            writers,
+            (0..8)
+                .map(|writer| format!("writer-{writer}"))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(
+            now.starts_with("20") && now.ends_with('Z') && now.as_bytes()[10] == b'T',
+            "{now}"
+        );
+    }
+}
