@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
@@ -595,3 +596,62 @@ def test_flag_delays_cloudfront_and_sigterm_stops_cleanly() -> None:
         _, stderr = process.communicate(timeout=15)
     assert process.returncode == 0
     assert "Traceback" not in stderr
+
+
+def test_tls_only_bucket_policy_lets_secure_requests_through(aws: Any) -> None:
+    """moto ignored IAM's `Bool` operator, so a TLS-only Deny locked everyone out."""
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="tls-only", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket="tls-only", Policy=json.dumps(policy))
+    s3.put_object(Bucket="tls-only", Key="k", Body=b"v")
+    assert s3.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"v"
+
+
+def test_conditional_puts_are_atomic(aws: Any) -> None:
+    """Of many writers racing for one new key with If-None-Match, exactly one wins."""
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="race", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def write(writer: int) -> None:
+        try:
+            s3.put_object(Bucket="race", Key="record", Body=str(writer).encode(), IfNoneMatch="*")
+            result = "won"
+        except ClientError as err:
+            result = err.response["Error"]["Code"]
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("won") == 1, outcomes
+    assert set(outcomes) == {"won", "PreconditionFailed"}, outcomes
+
+
+def test_request_log_counts_aws_calls(aws: Any, endpoint: str) -> None:
+    control(endpoint, "requests/clear", {})
+    aws("cloudformation").describe_stacks()
+    aws("s3").list_buckets()
+    with urllib.request.urlopen(f"{endpoint}/_local-aws/requests") as response:
+        calls = json.load(response)["requests"]
+    assert [(call["service"], call["operation"]) for call in calls] == [
+        ("cloudformation", "DescribeStacks"),
+        ("s3", "GET /"),
+    ]
