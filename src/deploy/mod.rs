@@ -535,11 +535,12 @@ impl Deployment<'_> {
         let watched = tokio::select! {
             watched = watch_stack(self.aws, &stack, total, &mut cursor, self.progress) => watched?,
             _ = tokio::signal::ctrl_c() => {
+                self.progress.report(crate::progress::Event::WatchFinished);
                 return Err(CommandError::Interrupted(format!(
-                    "interrupted: the stack operation continues in AWS.\n  \
-                     watch it:     aws cloudformation describe-stack-events --stack-name {stack}\n  \
-                     or run again: pixelctl deploy {env} (waits for it to settle)\n  \
-                     roll it back: aws cloudformation cancel-update-stack --stack-name {stack}",
+                    "interrupted: the stack operation continues in AWS (it is not recorded as a release).\n  \
+                     follow it:    pixelctl deploy {env} (waits for it to settle, showing its events)\n  \
+                     or:           aws cloudformation describe-stack-events --stack-name {stack}\n  \
+                     roll it back: pixelctl rollback {env} (cancels an update in progress)",
                     env = self.environment.name
                 )));
             }
