@@ -44,13 +44,26 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| v.parse::<u64>().map_err(|_| format!("{flag}: `{v}` is not a number"));
+        let number = |v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: `{v}` is not a number"))
+        };
         match flag.as_str() {
-            "--users" => args.users = usize::try_from(number(value()?)?).unwrap_or(100).clamp(1, 1000),
+            "--users" => {
+                args.users = usize::try_from(number(value()?)?)
+                    .unwrap_or(100)
+                    .clamp(1, 1000)
+            }
             "--seconds" => args.seconds = number(value()?)?.clamp(1, 300),
             "--max-requests" => args.max_requests = number(value()?)?.clamp(1, 1_000_000),
-            "--models" => args.models = usize::try_from(number(value()?)?).unwrap_or(9).clamp(1, 20),
-            "--image-size" => args.image_size = u32::try_from(number(value()?)?).unwrap_or(256).clamp(8, 2048),
+            "--models" => {
+                args.models = usize::try_from(number(value()?)?).unwrap_or(9).clamp(1, 20)
+            }
+            "--image-size" => {
+                args.image_size = u32::try_from(number(value()?)?)
+                    .unwrap_or(256)
+                    .clamp(8, 2048)
+            }
             "--fake-delay-ms" => args.fake_delay_ms = number(value()?)?,
             "--serve" => args.serve = Some(value()?),
             other => return Err(format!("unknown flag `{other}`")),
@@ -141,7 +154,11 @@ async fn user(
     budget: Arc<AtomicU64>,
     samples: Arc<Mutex<Samples>>,
 ) {
-    let take = || budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let take = || {
+        budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    };
     while Instant::now() < deadline && take() {
         let started = Instant::now();
         let answer = http
@@ -174,11 +191,14 @@ async fn user(
             let started = Instant::now();
             let answer = http.get(format!("{base}/status/{job_id}")).send().await;
             let finished = match answer {
-                Ok(r) if r.status().is_success() => r
-                    .json::<serde_json::Value>()
-                    .await
-                    .ok()
-                    .map(|v| matches!(v["status"].as_str(), Some("completed" | "partial" | "failed"))),
+                Ok(r) if r.status().is_success() => {
+                    r.json::<serde_json::Value>().await.ok().map(|v| {
+                        matches!(
+                            v["status"].as_str(),
+                            Some("completed" | "partial" | "failed")
+                        )
+                    })
+                }
                 _ => None,
             };
             let elapsed = started.elapsed();
@@ -262,7 +282,13 @@ async fn main() -> ExitCode {
     let deadline = started + Duration::from_secs(args.seconds);
     let mut users = tokio::task::JoinSet::new();
     for _ in 0..args.users {
-        users.spawn(user(http.clone(), base.clone(), deadline, Arc::clone(&budget), Arc::clone(&samples)));
+        users.spawn(user(
+            http.clone(),
+            base.clone(),
+            deadline,
+            Arc::clone(&budget),
+            Arc::clone(&samples),
+        ));
     }
     while users.join_next().await.is_some() {}
     let wall = started.elapsed();

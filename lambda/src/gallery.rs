@@ -1,5 +1,5 @@
 //! Galleries: one per job, its images under `images/<galleryId>/`. A small index
-//! object per gallery under `galleries/`, named by inverted time, lets S3's ascending
+//! object per gallery under `jobs/gallery-index/`, named by inverted time, lets S3's ascending
 //! listing return the newest first and gives a stable pagination cursor.
 
 use std::time::SystemTime;
@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock;
 use crate::store::{ObjectStore, PutCondition, StoreError};
 
-const INDEX_PREFIX: &str = "galleries/";
+/// Under `jobs/`, so the function role's S3 prefixes (`images/`, `jobs/`, `ratelimit/`) cover it.
+const INDEX_PREFIX: &str = "jobs/gallery-index/";
 /// Larger than any millisecond timestamp this service will see (year 2286).
 const TIME_CEILING: u64 = 9_999_999_999_999;
 

@@ -128,6 +128,16 @@ pub async fn handle_event(
     state: AppState,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_http::Error> {
+    let router = app(state.clone());
+    handle_event_with(state, router, event).await
+}
+
+/// [`handle_event`] with a router built once per instance.
+pub async fn handle_event_with(
+    state: AppState,
+    router: Router,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_http::Error> {
     let LambdaEvent { payload, context } = event;
     if let Some(worker_event) = WorkerEvent::from_payload(&payload) {
         let job_id = worker_event.task.job_id;
@@ -146,7 +156,7 @@ pub async fn handle_event(
         };
     }
     let request: LambdaRequest = serde_json::from_value(payload)?;
-    let mut adapter = Adapter::from(StageStripping(app(state)));
+    let mut adapter = Adapter::from(StageStripping(router));
     let response = adapter
         .call(LambdaEvent::new(request, context))
         .await
@@ -157,8 +167,9 @@ pub async fn handle_event(
 /// Runs the Lambda runtime loop until the instance is shut down.
 pub async fn run() -> Result<(), lambda_http::Error> {
     let state = state_from_env().await?;
+    let router = app(state.clone());
     lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
-        handle_event(state.clone(), event)
+        handle_event_with(state.clone(), router.clone(), event)
     }))
     .await
 }

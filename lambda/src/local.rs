@@ -282,10 +282,10 @@ pub async fn bind(options: LocalOptions) -> Result<LocalServer, LocalError> {
         (
             Generator {
                 models: options.models.clone(),
-                backend: Backend::Fake(FakeProvider {
-                    delay: options.fake_delay,
-                    size: options.fake_image_size,
-                }),
+                backend: Backend::Fake(FakeProvider::new(
+                    options.fake_delay,
+                    options.fake_image_size,
+                )),
                 model_timeout: options.model_timeout,
             },
             Enhancer::Fake,

@@ -84,7 +84,11 @@ impl FolderStore {
         condition: PutCondition,
     ) -> Result<PutOutcome, StoreError> {
         let path = self.path(key)?;
-        let _guard = self.write_lock.lock().await;
+        // Only compare-and-swap needs the lock; a plain write is an atomic rename.
+        let _guard = match condition {
+            PutCondition::Always => None,
+            _ => Some(self.write_lock.lock().await),
+        };
         if condition != PutCondition::Always {
             let current = self.get(key).await?;
             let holds = match (&condition, &current) {

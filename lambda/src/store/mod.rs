@@ -2,7 +2,7 @@
 //! enum so the same code runs on S3 (Lambda, or the local AWS) and on a local folder.
 //!
 //! Key layout: `images/<galleryId>/...` (the only prefix CloudFront may read),
-//! `jobs/<jobId>.json`, `galleries/<inverted-time>-<galleryId>.json`, `ratelimit/...`.
+//! `jobs/<jobId>.json`, `jobs/gallery-index/<inverted-time>-<galleryId>.json`, `ratelimit/...`.
 
 mod folder;
 mod s3;
@@ -62,6 +62,8 @@ pub enum StoreError {
     },
     #[error("key `{0}` is not a valid object key")]
     InvalidKey(String),
+    #[error("object `{key}` is not the expected JSON: {message}")]
+    Json { key: String, message: String },
 }
 
 /// Where objects live.
@@ -128,8 +130,7 @@ impl ObjectStore {
         let Some(object) = self.get(key).await? else {
             return Ok(None);
         };
-        let value = serde_json::from_slice(&object.bytes).map_err(|e| StoreError::S3 {
-            operation: "decode",
+        let value = serde_json::from_slice(&object.bytes).map_err(|e| StoreError::Json {
             key: key.to_owned(),
             message: e.to_string(),
         })?;
@@ -142,8 +143,7 @@ impl ObjectStore {
         value: &T,
         condition: PutCondition,
     ) -> Result<PutOutcome, StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::S3 {
-            operation: "encode",
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Json {
             key: key.to_owned(),
             message: e.to_string(),
         })?;

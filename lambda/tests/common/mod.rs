@@ -52,10 +52,7 @@ pub fn parts(dir: &std::path::Path, generator: Generator, enhancer: Enhancer) ->
 pub fn fake_generator(n: usize) -> Generator {
     Generator {
         models: models(n),
-        backend: Backend::Fake(FakeProvider {
-            delay: Duration::from_millis(20),
-            size: 16,
-        }),
+        backend: Backend::Fake(FakeProvider::new(Duration::from_millis(20), 16)),
         model_timeout: Duration::from_secs(5),
     }
 }
