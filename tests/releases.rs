@@ -435,26 +435,13 @@ fn prune_keeps_recent_and_live_artifacts() {
         .json();
     let b = first["artifact"]["key"].as_str().unwrap().to_owned();
     // A third artifact that dev stops using.
-    let third = std::env::temp_dir().join(format!("pixelctl-prune-{}", std::process::id()));
-    std::fs::create_dir_all(&third).unwrap();
-    std::fs::write(third.join("bootstrap.c"), "int main(void) { return 7; }\n").unwrap();
-    assert!(
-        std::process::Command::new("gcc")
-            .args(["-o"])
-            .arg(third.join("bootstrap"))
-            .arg(third.join("bootstrap.c"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    let third = common::compile_bootstrap(7);
     project.edit(
         "environments/dev.yaml",
         "lambda:\n",
         "lambda:\n  memory_mb: 640\n",
     );
-    let c = project
-        .deploy_with(&aws, "dev", &third.join("bootstrap"), &[], 0)
-        .json()["artifact"]["key"]
+    let c = project.deploy_with(&aws, "dev", &third, &[], 0).json()["artifact"]["key"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -178,47 +178,37 @@ pub fn http(
     body.to_owned()
 }
 
-/// A real `bootstrap` executable (a tiny C program): it passes the glibc check
-/// like the Lambda does, and builds in milliseconds.
+/// Compiles a tiny C program exiting with `code` into a `bootstrap`: a real
+/// executable that passes the glibc check like the Lambda does, built in milliseconds.
+pub fn compile_bootstrap(code: u8) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "pixelctl-test-bootstrap-{}-{code}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("bootstrap.c");
+    std::fs::write(&source, format!("int main(void) {{ return {code}; }}\n")).unwrap();
+    let binary = dir.join("bootstrap");
+    let status = Process::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("gcc builds the test bootstrap");
+    assert!(status.success());
+    binary
+}
+
+/// The test bootstrap most tests deploy.
 pub fn bootstrap() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("pixelctl-test-bootstrap-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let source = dir.join("bootstrap.c");
-        std::fs::write(&source, "int main(void) { return 0; }\n").unwrap();
-        let binary = dir.join("bootstrap");
-        let status = Process::new("gcc")
-            .args(["-O2", "-o"])
-            .arg(&binary)
-            .arg(&source)
-            .status()
-            .expect("gcc builds the test bootstrap");
-        assert!(status.success());
-        binary
-    })
+    PATH.get_or_init(|| compile_bootstrap(0))
 }
 
 /// A second, different bootstrap, for tests that deploy a new artifact.
 pub fn other_bootstrap() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("pixelctl-test-bootstrap2-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let source = dir.join("bootstrap.c");
-        std::fs::write(&source, "int main(void) { return 1; }\n").unwrap();
-        let binary = dir.join("bootstrap");
-        let status = Process::new("gcc")
-            .args(["-O2", "-o"])
-            .arg(&binary)
-            .arg(&source)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        binary
-    })
+    PATH.get_or_init(|| compile_bootstrap(1))
 }
 
 /// A throwaway copy of the project (environments, template, frontend).
