@@ -19,19 +19,6 @@ pub const LAMBDA_PACKAGE: &str = "pixel-prompt-api";
 /// The binary the `provided.*` runtimes start.
 pub const LAMBDA_BINARY: &str = "bootstrap";
 
-/// Which cargo front end builds the binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BuilderChoice {
-    /// `cargo zigbuild` if `cargo-zigbuild` is on PATH, else plain `cargo build`.
-    #[default]
-    Auto,
-    /// `cargo zigbuild`, which links against the requested glibc; an error if missing.
-    Zigbuild,
-    /// Plain `cargo build`: links against the build machine's glibc.
-    Cargo,
-}
-
 /// What to build and what it must run on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildRequest {
@@ -44,7 +31,6 @@ pub struct BuildRequest {
     pub architecture: Architecture,
     /// The newest glibc the binary may need (the runtime's).
     pub glibc_max: GlibcVersion,
-    pub builder: BuilderChoice,
 }
 
 impl BuildRequest {
@@ -59,7 +45,6 @@ impl BuildRequest {
             binary: LAMBDA_BINARY.to_owned(),
             architecture,
             glibc_max: GlibcVersion::PROVIDED_AL2023,
-            builder: BuilderChoice::Auto,
         }
     }
 }
@@ -107,20 +92,17 @@ fn shell_quote(word: &str) -> String {
     }
 }
 
-/// Decides the cargo command for `req`. Pure: `zigbuild_on_path` says whether
-/// `cargo-zigbuild` can be run.
+/// Decides the cargo command for `req`: `cargo zigbuild` when `zigbuild_on_path`, else plain
+/// `cargo build`. Pure.
 ///
 /// The target triple is always passed, so the binary lands in
 /// `<target_dir>/<triple>/release/` with either front end; `cargo zigbuild` gets the glibc
 /// suffix (`x86_64-unknown-linux-gnu.2.34`) that makes zig link against that glibc.
-pub fn build_command(
-    req: &BuildRequest,
-    zigbuild_on_path: bool,
-) -> Result<BuildCommand, PackageError> {
-    let builder = match (req.builder, zigbuild_on_path) {
-        (BuilderChoice::Zigbuild, false) => return Err(PackageError::ZigbuildNotFound),
-        (BuilderChoice::Auto | BuilderChoice::Zigbuild, true) => Builder::Zigbuild,
-        (BuilderChoice::Auto, false) | (BuilderChoice::Cargo, _) => Builder::Cargo,
+pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand {
+    let builder = if zigbuild_on_path {
+        Builder::Zigbuild
+    } else {
+        Builder::Cargo
     };
     let triple = req.architecture.rust_target();
     let (subcommand, target) = match builder {
@@ -142,7 +124,7 @@ pub fn build_command(
     .map(str::to_owned)
     .chain([req.target_dir.to_string_lossy().into_owned()])
     .collect();
-    Ok(BuildCommand {
+    BuildCommand {
         builder,
         program: "cargo".to_owned(),
         args,
@@ -152,7 +134,7 @@ pub fn build_command(
             .join(triple)
             .join("release")
             .join(&req.binary),
-    })
+    }
 }
 
 /// Whether an executable named `cargo-zigbuild` is in one of the `path` directories.
@@ -175,7 +157,8 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// Builds `req.binary` in release mode and returns its path.
+/// Builds `req.binary` in release mode and returns its path. Uses `cargo zigbuild` when
+/// `cargo-zigbuild` is on PATH (put it there, or not, to choose).
 ///
 /// Cargo's output (progress and compiler errors) goes straight to this process's stderr;
 /// stdout stays clean for pixelctl's own output. The command line is reported before it runs.
@@ -184,8 +167,8 @@ pub fn build_lambda(
     reporter: &mut dyn FnMut(BuildEvent),
 ) -> Result<PathBuf, PackageError> {
     let has_zigbuild = zigbuild_on_path(std::env::var_os("PATH"));
-    let command = build_command(req, has_zigbuild)?;
-    if command.builder == Builder::Cargo && req.builder == BuilderChoice::Auto {
+    let command = build_command(req, has_zigbuild);
+    if command.builder == Builder::Cargo {
         reporter(BuildEvent::Warning(PackageWarning::ZigbuildMissing {
             glibc_max: req.glibc_max,
         }));
@@ -224,7 +207,6 @@ pub fn build_lambda(
         });
     }
     reporter(BuildEvent::BuildFinished {
-        binary: command.output.clone(),
         elapsed: started.elapsed(),
     });
     Ok(command.output)
@@ -260,8 +242,8 @@ fn failure_hint(command: &BuildCommand, req: &BuildRequest) -> String {
     }
     if command.builder == Builder::Zigbuild {
         hint.push_str(
-            "; `cargo zigbuild` also needs zig (`pip install ziglang`), or use the plain cargo \
-             builder",
+            "; `cargo zigbuild` also needs zig (`pip install ziglang`), or take `cargo-zigbuild` off \
+             PATH to build with plain cargo",
         );
     }
     hint.push('.');
@@ -272,56 +254,41 @@ fn failure_hint(command: &BuildCommand, req: &BuildRequest) -> String {
 mod tests {
     use super::*;
 
-    fn request(arch: Architecture, builder: BuilderChoice) -> BuildRequest {
-        BuildRequest {
-            builder,
-            ..BuildRequest::new("/ws", arch)
-        }
+    fn request(arch: Architecture) -> BuildRequest {
+        BuildRequest::new("/ws", arch)
     }
 
     #[test]
-    fn the_command_follows_builder_and_architecture() {
+    fn the_command_follows_zigbuild_availability_and_architecture() {
         use Architecture::*;
-        use BuilderChoice::*;
         let cases = [
             (
                 X86_64,
-                Auto,
                 true,
                 "cargo zigbuild --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu.2.34 --target-dir /ws/target",
                 "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
             ),
             (
                 X86_64,
-                Auto,
                 false,
                 "cargo build --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu --target-dir /ws/target",
                 "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
             ),
             (
-                X86_64,
-                Cargo,
-                true,
-                "cargo build --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu --target-dir /ws/target",
-                "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
-            ),
-            (
                 Arm64,
-                Zigbuild,
                 true,
                 "cargo zigbuild --release -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu.2.34 --target-dir /ws/target",
                 "/ws/target/aarch64-unknown-linux-gnu/release/bootstrap",
             ),
             (
                 Arm64,
-                Auto,
                 false,
                 "cargo build --release -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu --target-dir /ws/target",
                 "/ws/target/aarch64-unknown-linux-gnu/release/bootstrap",
             ),
         ];
-        for (arch, builder, on_path, shown, output) in cases {
-            let command = build_command(&request(arch, builder), on_path).unwrap();
+        for (arch, on_path, shown, output) in cases {
+            let command = build_command(&request(arch), on_path);
             assert_eq!(command.to_string(), shown);
             assert_eq!(command.output, PathBuf::from(output));
             assert_eq!(command.current_dir, PathBuf::from("/ws"));
@@ -329,26 +296,12 @@ mod tests {
     }
 
     #[test]
-    fn asking_for_zigbuild_without_it_is_an_error_that_says_how_to_install_it() {
-        let err = build_command(
-            &request(Architecture::X86_64, BuilderChoice::Zigbuild),
-            false,
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("pip install cargo-zigbuild ziglang"),
-            "{err}"
-        );
-    }
-
-    #[test]
     fn the_glibc_suffix_follows_the_request() {
         let req = BuildRequest {
             glibc_max: GlibcVersion::PROVIDED_AL2,
-            ..request(Architecture::X86_64, BuilderChoice::Zigbuild)
+            ..request(Architecture::X86_64)
         };
-        let command = build_command(&req, true).unwrap();
+        let command = build_command(&req, true);
         assert!(
             command
                 .args
@@ -359,7 +312,7 @@ mod tests {
     #[test]
     fn paths_with_spaces_are_quoted_in_the_shown_command() {
         let req = BuildRequest::new("/my work", Architecture::X86_64);
-        let shown = build_command(&req, false).unwrap().to_string();
+        let shown = build_command(&req, false).to_string();
         assert!(shown.ends_with("--target-dir '/my work/target'"), "{shown}");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
@@ -384,9 +337,16 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_zigbuild_hints_at_zig() {
+        let req = request(Architecture::X86_64);
+        let hint = failure_hint(&build_command(&req, true), &req);
+        assert!(hint.contains("pip install ziglang"), "{hint}");
+    }
+
+    #[test]
     fn a_failed_cross_build_hints_at_the_missing_target() {
-        let req = request(Architecture::Arm64, BuilderChoice::Cargo);
-        let command = build_command(&req, false).unwrap();
+        let req = request(Architecture::Arm64);
+        let command = build_command(&req, false);
         let hint = failure_hint(&command, &req);
         if Architecture::host() == Some(Architecture::X86_64) {
             assert!(

@@ -19,12 +19,6 @@ pub enum PackageError {
     InvalidGlibcVersion { value: String },
 
     #[error(
-        "`cargo-zigbuild` was asked for but is not on PATH; install it with \
-         `pip install cargo-zigbuild ziglang` or build with plain cargo"
-    )]
-    ZigbuildNotFound,
-
-    #[error(
         "could not start `{program}` (for `{command}`): is the Rust toolchain installed and on PATH?"
     )]
     SpawnBuild {

@@ -1,16 +1,20 @@
 //! Turns the `lambda/` crate into a Lambda zip that is known to start on `provided.al2023`.
 //!
-//! Pipeline: [`build_lambda`] runs cargo, [`check_elf`] refuses a binary the runtime cannot
-//! load (architecture, glibc), [`zip_bootstrap`] makes a reproducible zip named by its
-//! sha256, and [`size_report`] compares it with Lambda's limits. [`package`] runs them all.
-//! Only [`build_lambda`] and the final write touch the outside world.
+//! Pipeline: [`cargo_build::build_lambda`] runs cargo, [`elf::check_elf`] refuses a binary
+//! the runtime cannot load (architecture, glibc), [`archive::zip_bootstrap`] makes a
+//! reproducible zip named by its sha256, and [`size::size_report`] compares it with Lambda's
+//! limits. [`package`] runs them all. Only the cargo run and the final write touch the
+//! outside world.
+//!
+//! The root re-exports only what the CLI uses (an unused `pub use` is a warning in a binary
+//! crate); everything else is reachable through the public submodules.
 
-mod archive;
-mod cargo_build;
-mod elf;
+pub mod archive;
+pub mod cargo_build;
+pub mod elf;
 mod error;
-mod size;
-mod target;
+pub mod size;
+pub mod target;
 
 #[cfg(test)]
 mod tests;
@@ -21,17 +25,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use archive::{ENTRY_MODE, ENTRY_NAME, sha256_hex, zip_bootstrap};
-pub use cargo_build::{
-    BuildCommand, BuildRequest, Builder, BuilderChoice, LAMBDA_BINARY, LAMBDA_PACKAGE,
-    build_command, build_lambda, zigbuild_on_path,
-};
-pub use elf::{ElfReport, check_elf};
+use archive::sha256_hex;
+use cargo_build::{BuildCommand, build_lambda};
+use elf::{ElfReport, check_elf};
+use size::{SizeReport, SizeVerdict, size_report};
+
+pub use archive::{ENTRY_NAME, zip_bootstrap};
+pub use cargo_build::BuildRequest;
 pub use error::PackageError;
-pub use size::{
-    SizeCheck, SizeReport, SizeVerdict, UNZIPPED_LIMIT_BYTES, WARN_AT_PERCENT, ZIPPED_LIMIT_BYTES,
-    megabytes, size_report,
-};
 pub use target::{Architecture, GlibcVersion};
 
 /// Progress of packaging, for the UI to show; the core never prints.
@@ -42,7 +43,6 @@ pub enum BuildEvent {
         command: BuildCommand,
     },
     BuildFinished {
-        binary: PathBuf,
         elapsed: Duration,
     },
     ElfChecked {
@@ -61,7 +61,7 @@ pub enum BuildEvent {
 pub enum PackageWarning {
     /// Plain cargo links against this machine's glibc; only the ELF check guards the result.
     ZigbuildMissing { glibc_max: GlibcVersion },
-    /// The artifact is within [`WARN_AT_PERCENT`] of a Lambda limit.
+    /// The artifact is within [`size::WARN_AT_PERCENT`] percent of a Lambda limit.
     NearSizeLimit { report: SizeReport },
 }
 

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::time::Instant;
 
+use super::archive::sha256_hex;
+use super::size::{SizeVerdict, size_report};
 use super::*;
 
 const X86_64_2_34: &[u8] = include_bytes!("fixtures/x86_64-glibc-2.34");
@@ -127,7 +129,8 @@ fn size_and_warning_messages_say_what_to_do() {
 
 /// Builds the real `lambda/` crate and packages it. Slow (a release build), so run by hand:
 /// `PIXELCTL_WORKSPACE=/path/to/pixelctl cargo test -- --ignored --nocapture real_lambda`.
-/// `PIXELCTL_BUILDER=cargo|zigbuild` forces a builder.
+/// It uses `cargo zigbuild` if `cargo-zigbuild` is on PATH; `PIXELCTL_TARGET_DIR` moves
+/// the build out of `<workspace>/target`.
 #[test]
 #[ignore = "runs a release build of lambda/"]
 fn real_lambda_builds_checks_and_zips() {
@@ -136,11 +139,6 @@ fn real_lambda_builds_checks_and_zips() {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_owned());
     let arch = Architecture::host().expect("Lambda has this host's architecture");
     let mut req = BuildRequest::new(&workspace, arch);
-    req.builder = match std::env::var("PIXELCTL_BUILDER").as_deref() {
-        Ok("cargo") => BuilderChoice::Cargo,
-        Ok("zigbuild") => BuilderChoice::Zigbuild,
-        _ => BuilderChoice::Auto,
-    };
     if let Some(target_dir) = std::env::var_os("PIXELCTL_TARGET_DIR") {
         req.target_dir = target_dir.into();
     }
