@@ -22,7 +22,7 @@ pub enum Event<'a> {
         total: usize,
     },
     /// A new stack event arrived.
-    StackEvent(&'a StackEvent),
+    Stack(&'a StackEvent),
     /// The watched operation settled.
     WatchFinished,
     /// A wait with nothing to count begins (CloudFront, a settling stack).

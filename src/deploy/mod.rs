@@ -420,12 +420,12 @@ impl Deployment<'_> {
 
         // Step 4: plan.
         self.progress.step("Planning");
-        if let Some(existing) = &target.existing {
-            if self.already_deployed(existing, &parameters).await? {
-                self.progress.note("no changes: the stack already runs this template, these parameters and this artifact");
-                report.outputs = existing.outputs.clone();
-                return self.finish(report, existing.clone(), started, false).await;
-            }
+        if let Some(existing) = &target.existing
+            && self.already_deployed(existing, &parameters).await?
+        {
+            self.progress.note("no changes: the stack already runs this template, these parameters and this artifact");
+            report.outputs = existing.outputs.clone();
+            return self.finish(report, existing.clone(), started, false).await;
         }
         if target.existing.is_some() {
             for stale in self.aws.pixelctl_change_sets(&stack).await? {

@@ -72,7 +72,7 @@ pub async fn watch_stack(
         };
         let mut stack_settled = false;
         for event in &events {
-            progress.report(Event::StackEvent(event));
+            progress.report(Event::Stack(event));
             if stack_state::is_failure_event(&event.status) && !event.is_stack() {
                 failures.push(event.clone());
             }

@@ -137,6 +137,33 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
     }
 }
 
+/// `RUSTFLAGS` for a reproducible binary: the user's own flags plus path
+/// remaps, so the absolute paths compiled into panic locations (the cargo
+/// registry, the checkout) read the same on every machine and the zip's hash
+/// depends on the source alone.
+pub fn reproducible_rustflags(
+    existing: Option<&str>,
+    cargo_home: &Path,
+    workspace_root: &Path,
+) -> String {
+    let remaps = format!(
+        "--remap-path-prefix={}=/cargo --remap-path-prefix={}=/build",
+        cargo_home.display(),
+        workspace_root.display()
+    );
+    match existing.map(str::trim).filter(|flags| !flags.is_empty()) {
+        Some(flags) => format!("{flags} {remaps}"),
+        None => remaps,
+    }
+}
+
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent-cargo-home"))
+}
+
 /// Whether an executable named `cargo-zigbuild` is in one of the `path` directories.
 pub fn zigbuild_on_path(path: Option<OsString>) -> bool {
     path.is_some_and(|path| {
@@ -179,9 +206,19 @@ pub fn build_lambda(
 
     let shown = command.to_string();
     let started = Instant::now();
+    let workspace_root = req
+        .workspace_root
+        .canonicalize()
+        .unwrap_or_else(|_| req.workspace_root.clone());
+    let rustflags = reproducible_rustflags(
+        std::env::var("RUSTFLAGS").ok().as_deref(),
+        &cargo_home(),
+        &workspace_root,
+    );
     let status = Command::new(&command.program)
         .args(&command.args)
         .current_dir(&command.current_dir)
+        .env("RUSTFLAGS", rustflags)
         .stdin(Stdio::null())
         .stdout(stdout_to_stderr())
         .stderr(Stdio::inherit())

@@ -159,3 +159,26 @@ fn real_lambda_builds_checks_and_zips() {
         Err(err) => panic!("after {:.1}s: {err}", elapsed.as_secs_f64()),
     }
 }
+
+#[test]
+fn rustflags_remap_machine_paths_and_keep_the_users_flags() {
+    use std::path::Path;
+    let flags = cargo_build::reproducible_rustflags(
+        None,
+        Path::new("/home/a/.cargo"),
+        Path::new("/src/pixelctl"),
+    );
+    assert_eq!(
+        flags,
+        "--remap-path-prefix=/home/a/.cargo=/cargo --remap-path-prefix=/src/pixelctl=/build"
+    );
+    let flags = cargo_build::reproducible_rustflags(
+        Some(" -C target-cpu=x86-64-v2 "),
+        Path::new("/c"),
+        Path::new("/w"),
+    );
+    assert_eq!(
+        flags,
+        "-C target-cpu=x86-64-v2 --remap-path-prefix=/c=/cargo --remap-path-prefix=/w=/build"
+    );
+}

@@ -122,7 +122,7 @@ impl Progress for TerminalProgress {
                     state.bar = Some(bar);
                 }
             }
-            Event::StackEvent(stack_event) => {
+            Event::Stack(stack_event) => {
                 let finished = !stack_event.is_stack()
                     && (stack_event.status.ends_with("_COMPLETE")
                         || stack_event.status.ends_with("_SKIPPED"));
