@@ -132,6 +132,18 @@ impl Job {
         self.status = overall_status(self.results.iter().map(|r| r.status));
     }
 
+    /// Marks every pending model as started (they all start together).
+    pub fn start_all(&mut self, now: SystemTime) {
+        for r in &mut self.results {
+            if r.status == ModelStatus::Pending {
+                r.status = ModelStatus::InProgress;
+                r.started_at = Some(clock::rfc3339(now));
+                r.started = Some(now);
+            }
+        }
+        self.touch(now);
+    }
+
     pub fn start_model(&mut self, index: usize, now: SystemTime) {
         if let Some(r) = self.results.get_mut(index) {
             r.status = ModelStatus::InProgress;
@@ -186,13 +198,6 @@ impl Job {
             }
         }
         self.touch(now);
-    }
-
-    pub fn mark_in_progress(&mut self, now: SystemTime) {
-        self.touch(now);
-        if self.status == JobStatus::Pending {
-            self.status = JobStatus::InProgress;
-        }
     }
 }
 
@@ -293,10 +298,10 @@ mod tests {
             t0,
         );
         assert_eq!(job.status, JobStatus::Pending);
-        job.mark_in_progress(t0);
-        assert_eq!(job.status, JobStatus::InProgress);
         job.start_model(0, t0);
-        job.start_model(1, t0);
+        assert_eq!(job.status, JobStatus::InProgress);
+        job.start_all(t0);
+        assert_eq!(job.results[1].status, ModelStatus::InProgress);
         job.complete_model(
             0,
             "https://cdn/images/id/00.png".into(),

@@ -46,7 +46,8 @@ impl Worker {
             return Ok(job.status);
         }
         let created = SystemTime::now();
-        job.mark_in_progress(created);
+        // Every model starts now: one write records them all as in progress.
+        job.start_all(created);
         self.jobs.save(&job).await?;
         let shared = Arc::new(Mutex::new(job));
 
@@ -68,9 +69,11 @@ impl Worker {
         }
 
         let mut job = shared.lock().await;
-        // A task that died without recording leaves its model unfinished.
-        job.fail_unfinished("the model task ended unexpectedly", SystemTime::now());
-        self.jobs.save(&job).await?;
+        if !job.status.is_finished() {
+            // A task that died without recording leaves its model unfinished.
+            job.fail_unfinished("the model task ended unexpectedly", SystemTime::now());
+            self.jobs.save(&job).await?;
+        }
         let images: Vec<&str> = job
             .results
             .iter()
@@ -99,9 +102,7 @@ impl Worker {
 
     async fn run_model(&self, shared: &Mutex<Job>, index: usize) -> Result<(), StoreError> {
         let (prompt, params, gallery_id, model_name) = {
-            let mut job = shared.lock().await;
-            job.start_model(index, SystemTime::now());
-            self.jobs.save(&job).await?;
+            let job = shared.lock().await;
             let r = &job.results[index];
             (
                 job.prompt.clone(),

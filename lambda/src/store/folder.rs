@@ -46,6 +46,15 @@ fn content_type_for(key: &str) -> Option<String> {
     )
 }
 
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", fastrand::u64(..)));
+    std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
 impl FolderStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
@@ -100,19 +109,15 @@ impl FolderStore {
                 return Ok(PutOutcome::ConditionFailed);
             }
         }
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| io(parent, e))?;
-        }
-        // Write then rename, so a reader never sees half a file.
-        let tmp = path.with_extension(format!("tmp-{}", fastrand::u64(..)));
-        tokio::fs::write(&tmp, &bytes)
+        // One blocking task for folder, write and rename: fewer hops through tokio's
+        // blocking pool under load. Write then rename, so a reader never sees half a file.
+        let written = tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
             .await
-            .map_err(|e| io(&tmp, e))?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| io(&path, e))?;
+            .map_err(|e| StoreError::Io {
+                path: key.to_owned(),
+                source: std::io::Error::other(e),
+            })?;
+        written?;
         Ok(PutOutcome::Written)
     }
 
