@@ -132,6 +132,46 @@ template body, with the target environment's own parameters.\n\nExample:\n  pixe
 
     /// Delete stored artifacts no recent release and no live stack uses
     Prune(PruneArgs),
+
+    /// Run the Pixel Prompt API on 127.0.0.1 for frontend development (no AWS needed)
+    #[command(after_help = "Examples:\n  pixelctl local --fake-providers\n  \
+pixelctl local staging --port 8080 --data-dir /tmp/pixel\n  \
+pixelctl local --s3-endpoint http://127.0.0.1:4566 --bucket local-images --fake-providers\n\n\
+The router is the deployed Lambda's own, configured from the environment file as the stack \
+would configure it. With --fake-providers a built-in provider returns generated placeholder \
+images after a short delay (and /enhance a canned rewrite), so no API key is needed.")]
+    Local(LocalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// Environment whose models, limits and origins to use
+    #[arg(default_value = "dev")]
+    pub env: String,
+
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 3001)]
+    pub port: u16,
+
+    /// Keep jobs and images in this folder [default: target/pixelctl/local]
+    #[arg(long, value_name = "DIR", conflicts_with = "s3_endpoint")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Keep jobs and images in S3 at this endpoint (e.g. the local AWS)
+    #[arg(long, value_name = "URL", requires = "bucket")]
+    pub s3_endpoint: Option<String>,
+
+    /// The bucket to use with --s3-endpoint (created if missing)
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
+
+    /// Answer with generated placeholder images instead of calling any provider
+    #[arg(long)]
+    pub fake_providers: bool,
+
+    /// Send a provider's calls to another base URL, e.g. a stub: --provider-base-url openai=http://127.0.0.1:9000
+    #[arg(long, value_name = "PROVIDER=URL")]
+    pub provider_base_url: Vec<String>,
 }
 
 #[derive(Debug, Args)]

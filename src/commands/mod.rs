@@ -4,6 +4,7 @@ mod build;
 mod deploy;
 mod destroy;
 mod history;
+mod local;
 mod outputs;
 mod promote;
 mod prune;
@@ -108,5 +109,6 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Tag(args) => tag::run(&settings, &args),
         Command::Destroy(args) => destroy::run(&settings, &args),
         Command::Prune(args) => prune::run(&settings, &args),
+        Command::Local(args) => local::run(&settings, &args),
     }
 }
