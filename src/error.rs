@@ -18,6 +18,10 @@ pub enum CommandError {
     /// the report is still shown.
     #[error("the API did not pass its health check")]
     Unhealthy(Box<crate::deploy::DeployReport>),
+    /// Bad input whose details the command already printed as its result
+    /// (`validate`): exit 2, no second JSON object.
+    #[error("{0}")]
+    Invalid(String),
     /// Ctrl-C while AWS kept working; the message says how to follow up.
     #[error("{0}")]
     Interrupted(String),
@@ -32,9 +36,23 @@ impl CommandError {
         match self {
             Self::Failed(_) | Self::Unhealthy(_) => ExitCode::from(1),
             Self::Interrupted(_) => ExitCode::from(130),
-            Self::Usage(_) => ExitCode::from(2),
+            Self::Usage(_) | Self::Invalid(_) => ExitCode::from(2),
             Self::Rejected(_) => ExitCode::from(3),
         }
+    }
+
+    /// With `--output json`, a failure still leaves one JSON object on stdout
+    /// (unless the command already printed its report).
+    pub fn emit_json(&self) {
+        let (kind, message) = match self {
+            Self::Usage(error) => ("usage", format!("{error:#}")),
+            Self::Rejected(message) => ("rejected", message.clone()),
+            Self::Failed(error) => ("failed", format!("{error:#}")),
+            Self::Interrupted(message) => ("interrupted", message.clone()),
+            Self::Unhealthy(_) | Self::Invalid(_) => return,
+        };
+        let object = serde_json::json!({"error": {"kind": kind, "message": message}});
+        println!("{object}");
     }
 
     /// Prints the error and its causes to stderr, one line each.
@@ -45,7 +63,7 @@ impl CommandError {
                 eprintln!("{message}");
                 return;
             }
-            Self::Unhealthy(_) => {
+            Self::Unhealthy(_) | Self::Invalid(_) => {
                 eprintln!("error: {self}");
                 return;
             }

@@ -25,10 +25,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let json = cli.global.output == cli::OutputFormat::Json;
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             error.report();
+            if json {
+                error.emit_json();
+            }
             error.exit_code()
         }
     }

@@ -11,6 +11,18 @@ use crate::progress::Progress;
 use crate::project::Project;
 use crate::release::{self, Bump, Version, ledger};
 
+/// What `pixelctl tag` reports.
+#[derive(Debug, serde::Serialize)]
+struct Tagged {
+    tag: String,
+}
+
+impl std::fmt::Display for Tagged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.tag)
+    }
+}
+
 /// Which version the tag gets.
 #[derive(Debug, Clone, Copy)]
 pub enum TagVersion {
@@ -126,6 +138,6 @@ pub fn run(settings: &Settings, args: &TagArgs) -> CommandResult {
         .await
         .map_err(CommandError::Failed)
     })?;
-    println!("{name}");
+    crate::ui::emit(settings.output, &Tagged { tag: name })?;
     Ok(())
 }

@@ -73,7 +73,7 @@ pub fn run(settings: &Settings) -> CommandResult {
     };
     ui::emit(settings.output, &report)?;
     if count > 0 {
-        return Err(CommandError::usage(anyhow::anyhow!(
+        return Err(CommandError::Invalid(format!(
             "{count} problem{} found",
             if count == 1 { "" } else { "s" }
         )));
