@@ -2,12 +2,12 @@
 //!
 //! `cargo run --release -p pixel-prompt-api --example load -- [--users 100]
 //! [--seconds 20] [--max-requests 40000] [--models 9] [--image-size 256]
-//! [--fake-delay-ms 300]`
+//! [--fake-delay-ms 300] [--poll-ms 100]`
 //!
 //! The program starts itself a second time as the server (`--serve DIR`), so the
 //! server's peak RSS (`VmHWM`) is measured apart from the load generator. Each simulated
-//! user loops: `POST /generate`, then `GET /status/{jobId}` every 100 ms until the job
-//! finishes. It stops after `--seconds` or `--max-requests`, whichever comes first, and
+//! user loops: `POST /generate`, then `GET /status/{jobId}` every `--poll-ms` (100 ms:
+//! a stress pace; the web client polls every 2000 ms) until the job finishes. It stops after `--seconds` or `--max-requests`, whichever comes first, and
 //! prints p50/p95/p99 latency and the error rate per route.
 #![allow(clippy::print_stderr)]
 
@@ -28,6 +28,7 @@ struct Args {
     models: usize,
     image_size: u32,
     fake_delay_ms: u64,
+    poll_ms: u64,
     serve: Option<String>,
 }
 
@@ -39,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         models: 9,
         image_size: 256,
         fake_delay_ms: 300,
+        poll_ms: 100,
         serve: None,
     };
     let mut it = std::env::args().skip(1);
@@ -65,6 +67,7 @@ fn parse_args() -> Result<Args, String> {
                     .clamp(8, 2048)
             }
             "--fake-delay-ms" => args.fake_delay_ms = number(value()?)?,
+            "--poll-ms" => args.poll_ms = number(value()?)?.clamp(10, 10_000),
             "--serve" => args.serve = Some(value()?),
             other => return Err(format!("unknown flag `{other}`")),
         }
@@ -148,6 +151,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 async fn user(
+    poll: Duration,
     http: reqwest::Client,
     base: String,
     deadline: Instant,
@@ -184,7 +188,7 @@ async fn user(
         }
         let Some(job_id) = job_id else { continue };
         loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(poll).await;
             if Instant::now() >= deadline || !take() {
                 return;
             }
@@ -283,6 +287,7 @@ async fn main() -> ExitCode {
     let mut users = tokio::task::JoinSet::new();
     for _ in 0..args.users {
         users.spawn(user(
+            Duration::from_millis(args.poll_ms),
             http.clone(),
             base.clone(),
             deadline,
@@ -303,8 +308,9 @@ async fn main() -> ExitCode {
     s.status.sort();
     let total = (s.generate.len() + s.status.len()) as f64;
     println!(
-        "users={} models={} image={}px fake_delay={}ms wall={:.1}s requests={} throughput={:.0} req/s",
+        "users={} poll={}ms models={} image={}px fake_delay={}ms wall={:.1}s requests={} throughput={:.0} req/s",
         args.users,
+        args.poll_ms,
         args.models,
         args.image_size,
         args.fake_delay_ms,
