@@ -55,7 +55,8 @@ impl RateLimiter {
 
     /// Admits one request from `ip` or answers `RATE_LIMIT_EXCEEDED` with `retryAfter`.
     /// The per-IP counter is taken first; if the global limit then refuses, the IP's
-    /// unit is given back.
+    /// unit is given back. Sequential on purpose: a client over its own limit never
+    /// writes the shared global counter, so one abusive IP cannot make it contended.
     pub async fn admit(
         &self,
         scope: LimitScope,
