@@ -121,10 +121,15 @@ async fn against_the_local_aws() {
             ip_allowlist: vec![],
         },
     );
+    let burst = std::time::Instant::now();
     assert_eq!(
         admitted(per_ip, 50, false).await,
         (7, 43),
         "per-IP limit on S3"
+    );
+    eprintln!(
+        "50 concurrent admissions, one IP, on S3: {:?}",
+        burst.elapsed()
     );
     let store = s3_store(&sdk, "ratelimit-global").await;
     let global = RateLimiter::new(
@@ -135,10 +140,15 @@ async fn against_the_local_aws() {
             ip_allowlist: vec![],
         },
     );
+    let burst = std::time::Instant::now();
     assert_eq!(
         admitted(global, 50, true).await,
         (20, 30),
         "global limit on S3"
+    );
+    eprintln!(
+        "50 concurrent admissions, 50 IPs, on S3: {:?}",
+        burst.elapsed()
     );
 
     // 2. Keys from SSM SecureString and Secrets Manager.
