@@ -9,6 +9,8 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use serde::{Deserialize, Serialize};
 
+use tracing::Instrument;
+
 use crate::worker::Worker;
 
 /// The payload of a worker invocation; `main` tells it from an HTTP event by its key.
@@ -22,6 +24,9 @@ pub struct WorkerEvent {
 #[serde(rename_all = "camelCase")]
 pub struct WorkerTask {
     pub job_id: String,
+    /// The `X-Correlation-ID` of the request that created the job, for the worker's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 impl WorkerEvent {
@@ -52,7 +57,11 @@ pub enum Dispatcher {
 }
 
 impl Dispatcher {
-    pub async fn dispatch(&self, job_id: &str) -> Result<(), DispatchError> {
+    pub async fn dispatch(
+        &self,
+        job_id: &str,
+        correlation_id: Option<&str>,
+    ) -> Result<(), DispatchError> {
         match self {
             Self::Lambda {
                 client,
@@ -61,6 +70,7 @@ impl Dispatcher {
                 let event = WorkerEvent {
                     task: WorkerTask {
                         job_id: job_id.to_owned(),
+                        correlation_id: correlation_id.map(str::to_owned),
                     },
                 };
                 let payload = serde_json::to_vec(&event).map_err(|e| DispatchError {
@@ -83,11 +93,19 @@ impl Dispatcher {
             Self::Spawn(worker) => {
                 let worker = Arc::clone(worker);
                 let job_id = job_id.to_owned();
-                tokio::spawn(async move {
-                    if let Err(e) = worker.run(&job_id).await {
-                        tracing::error!(job_id, error = %e, "worker failed");
+                let span = tracing::info_span!(
+                    "worker",
+                    job_id = %job_id,
+                    correlation_id = correlation_id.unwrap_or_default(),
+                );
+                tokio::spawn(
+                    async move {
+                        if let Err(e) = worker.run(&job_id).await {
+                            tracing::error!(error = %e, "worker failed");
+                        }
                     }
-                });
+                    .instrument(span),
+                );
                 Ok(())
             }
         }
@@ -103,14 +121,20 @@ mod tests {
         let event = WorkerEvent {
             task: WorkerTask {
                 job_id: "abc".into(),
+                correlation_id: Some("c-1".into()),
             },
         };
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"pixelPromptWorker": {"jobId": "abc"}})
+            serde_json::json!({"pixelPromptWorker": {"jobId": "abc", "correlationId": "c-1"}})
         );
         assert_eq!(WorkerEvent::from_payload(&json), Some(event));
+        let old = serde_json::json!({"pixelPromptWorker": {"jobId": "abc"}});
+        assert_eq!(
+            WorkerEvent::from_payload(&old).unwrap().task.correlation_id,
+            None
+        );
         let http_event = serde_json::json!({"version": "2.0", "rawPath": "/generate"});
         assert_eq!(WorkerEvent::from_payload(&http_event), None);
     }

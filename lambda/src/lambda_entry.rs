@@ -12,6 +12,7 @@ use axum::http::Uri;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Adapter, LambdaEvent, Service};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::config::{ConfigError, Settings};
 use crate::dispatch::WorkerEvent;
@@ -141,10 +142,13 @@ pub async fn handle_event_with(
     let LambdaEvent { payload, context } = event;
     if let Some(worker_event) = WorkerEvent::from_payload(&payload) {
         let job_id = worker_event.task.job_id;
-        let span =
-            tracing::info_span!("worker", job_id = %job_id, request_id = %context.request_id);
-        let _entered = span.enter();
-        return match state.worker.run(&job_id).await {
+        let span = tracing::info_span!(
+            "worker",
+            job_id = %job_id,
+            correlation_id = worker_event.task.correlation_id.as_deref().unwrap_or_default(),
+            request_id = %context.request_id,
+        );
+        return match state.worker.run(&job_id).instrument(span).await {
             Ok(status) => Ok(json!({"jobId": job_id, "status": status})),
             // Retrying cannot make a missing job appear: report and finish.
             Err(WorkerError::JobMissing(id)) => {

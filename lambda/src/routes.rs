@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::gallery;
 use crate::job::Job;
-use crate::middleware::{ClientIp, around_request};
+use crate::middleware::{ClientIp, CorrelationId, around_request};
 use crate::ratelimit::LimitScope;
 use crate::validation::{self, MAX_ENHANCE_PROMPT};
 
@@ -56,6 +56,7 @@ async fn not_found(method: Method, uri: Uri) -> Response {
 async fn generate(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
+    Extension(CorrelationId(correlation_id)): Extension<CorrelationId>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
     let input = validation::check_generate(&body)?;
@@ -66,7 +67,11 @@ async fn generate(
     let models = &state.worker.generator.models;
     let mut job = Job::new(job_id.clone(), input.prompt, input.params, models, now);
     state.jobs.save(&job).await.map_err(AppError::internal)?;
-    if let Err(e) = state.dispatcher.dispatch(&job_id).await {
+    if let Err(e) = state
+        .dispatcher
+        .dispatch(&job_id, Some(&correlation_id))
+        .await
+    {
         job.fail_unfinished("the job could not be started", SystemTime::now());
         if let Err(save) = state.jobs.save(&job).await {
             tracing::error!(error = %save, "could not record the failed dispatch");
@@ -211,10 +216,11 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 async fn image_file(
     State(state): State<AppState>,
     Path(key): Path<String>,
+    uri: Uri,
 ) -> Result<Response, AppError> {
     let key = format!("images/{key}");
     if crate::store::check_key(&key).is_err() {
-        return Ok(not_found(Method::GET, Uri::from_static("/images")).await);
+        return Ok(not_found(Method::GET, uri).await);
     }
     match state.store.get(&key).await.map_err(AppError::internal)? {
         Some(object) => {
@@ -230,6 +236,6 @@ async fn image_file(
             )
                 .into_response())
         }
-        None => Ok(not_found(Method::GET, Uri::from_static("/images")).await),
+        None => Ok(not_found(Method::GET, uri).await),
     }
 }

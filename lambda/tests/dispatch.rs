@@ -73,11 +73,11 @@ async fn generate_invokes_the_function_asynchronously_with_the_worker_payload() 
             function_name: "pixel-prompt-dev-api".into(),
         };
     });
-    let response = common::call(
-        &app.state,
-        common::post("/generate", r#"{"prompt":"a fox"}"#, common::ip(1)),
-    )
-    .await;
+    let mut request = common::post("/generate", r#"{"prompt":"a fox"}"#, common::ip(1));
+    request
+        .headers_mut()
+        .insert("x-correlation-id", "trace-7".parse().unwrap());
+    let response = common::call(&app.state, request).await;
     assert_eq!(response.status(), StatusCode::OK);
     let job_id = common::json(response).await["jobId"]
         .as_str()
@@ -89,7 +89,7 @@ async fn generate_invokes_the_function_asynchronously_with_the_worker_payload() 
         [(
             "pixel-prompt-dev-api".to_owned(),
             "Event".to_owned(),
-            json!({"pixelPromptWorker": {"jobId": job_id}})
+            json!({"pixelPromptWorker": {"jobId": job_id, "correlationId": "trace-7"}})
         )]
     );
     // Nothing ran in the request: the job waits for the worker.
