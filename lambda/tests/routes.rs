@@ -524,3 +524,26 @@ async fn lambda_worker_event_runs_the_job_once() {
     .unwrap();
     assert_eq!(answer["error"], "JOB_NOT_FOUND");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_generates_admit_exactly_the_limit() {
+    let app = app_with(|p| {
+        p.rate_limits.ip_per_day = 10;
+        p.generator = fake_generator(1);
+    });
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let state = app.state.clone();
+        calls.spawn(async move {
+            call(&state, post("/generate", r#"{"prompt":"cat"}"#, ip(3)))
+                .await
+                .status()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = calls.join_next().await {
+        statuses.push(status.unwrap().as_u16());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 10);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40);
+}
