@@ -242,11 +242,12 @@ impl Settings {
         let domain = require("CLOUDFRONT_DOMAIN")?;
         let image_base_url = cloudfront_base_url(&domain);
         let allowed_origins = parse_origins(get("ALLOWED_ORIGINS").as_deref().unwrap_or("*"));
-        let model_timeout = Duration::from_secs(u64::from(parse_number(
-            "MODEL_TIMEOUT_SECONDS",
-            get("MODEL_TIMEOUT_SECONDS"),
-            120,
-        )?));
+        let timeout_secs =
+            parse_number("MODEL_TIMEOUT_SECONDS", get("MODEL_TIMEOUT_SECONDS"), 120)?;
+        if timeout_secs == 0 {
+            return Err(invalid("MODEL_TIMEOUT_SECONDS", "must be at least 1"));
+        }
+        let model_timeout = Duration::from_secs(u64::from(timeout_secs));
         let provider_base_urls = match get("PROVIDER_BASE_URLS") {
             Some(raw) => parse_base_urls(&raw)?,
             None => BTreeMap::new(),
@@ -437,7 +438,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_values_naming_the_variable() {
-        let cases: [(&'static str, &'static str, &str); 7] = [
+        let cases: [(&'static str, &'static str, &str); 8] = [
+            ("MODEL_TIMEOUT_SECONDS", "0", "MODEL_TIMEOUT_SECONDS"),
             ("ENVIRONMENT", "qa", "ENVIRONMENT"),
             ("MODELS", "[]", "MODELS"),
             (
