@@ -87,6 +87,9 @@ fn models(n: usize) -> Vec<ModelSpec> {
 
 /// Server side: local mode on a folder, fake providers, 127.0.0.1 exempt from limits.
 async fn serve(args: &Args, dir: &str) -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_some() {
+        pixel_prompt_api::telemetry::init_json_logs();
+    }
     let mut options = LocalOptions::new(Environment::Dev, LocalStorage::Folder(dir.into()));
     options.port = 0;
     options.fake_providers = true;

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use axum::body::Bytes;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use crate::gallery;
 use crate::image;
@@ -56,7 +57,12 @@ impl Worker {
         for index in 0..count {
             let worker = Arc::clone(self);
             let shared = Arc::clone(&shared);
-            tasks.spawn(async move { worker.run_model(&shared, index).await });
+            // Spawned tasks do not inherit the span: pass it on so model logs keep the
+            // job and correlation ids.
+            tasks.spawn(
+                async move { worker.run_model(&shared, index).await }
+                    .instrument(tracing::Span::current()),
+            );
         }
         while let Some(joined) = tasks.join_next().await {
             match joined {
