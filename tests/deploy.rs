@@ -55,7 +55,7 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
             .send(),
     )
     .unwrap();
-    assert_eq!(function.memory_size(), Some(512));
+    assert_eq!(function.memory_size(), Some(256));
     assert_eq!(
         function.runtime().map(|runtime| runtime.as_str()),
         Some("provided.al2023")
@@ -122,7 +122,7 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
         diff.stdout
     );
     assert!(
-        diff.stdout.contains("LambdaMemoryMb: 512 -> 1024"),
+        diff.stdout.contains("LambdaMemoryMb: 256 -> 1024"),
         "{}",
         diff.stdout
     );
@@ -144,7 +144,7 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
     let parameters = report["plan"]["parameters"].as_array().unwrap();
     assert_eq!(parameters.len(), 1, "{parameters:?}");
     assert_eq!(parameters[0]["key"], "LambdaMemoryMb");
-    assert_eq!(parameters[0]["old"], "512");
+    assert_eq!(parameters[0]["old"], "256");
     assert_eq!(parameters[0]["new"], "1024");
 
     let function = block_on(

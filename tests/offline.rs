@@ -139,7 +139,7 @@ fn unknown_key_names_file_line_and_suggests_the_right_key() {
     let project = Project::copy();
     project.edit(
         "environments/dev.yaml",
-        "  reserved_concurrency: 2",
+        "  reserved_concurrency: 5",
         "  reserved_concurency: 2",
     );
     let (_, stderr) = project.run(&["render", "dev"], 2);
@@ -173,13 +173,13 @@ fn out_of_range_value_names_the_file_that_set_it() {
     );
     project.edit(
         "environments/defaults.yaml",
-        "  memory_mb: 512",
+        "  memory_mb: 256",
         "  memory_mb: 64",
     );
     let (_, stderr) = project.run(&["render", "prod"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 2 problems in environment files:
-      environments/defaults.yaml:15: `lambda.memory_mb`: 64 is out of range
+      environments/defaults.yaml:16: `lambda.memory_mb`: 64 is out of range
         hint: use a value from 128 to 10240
       environments/prod.yaml:8: `lambda.log_retention_days`: 31 is not a retention CloudWatch Logs offers
         hint: use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
@@ -258,11 +258,11 @@ fn key_locations_must_exist_and_stay_in_the_environments_path() {
     let (_, stderr) = project.run(&["render", "staging"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 3 problems in environment files:
-      environments/defaults.yaml:54: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
+      environments/defaults.yaml:57: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
         hint: name it `/pixel-prompt/staging/<name>`: the Lambda may read keys there and nowhere else
-      environments/defaults.yaml:88: `models[4].provider`: model `Flux Pro 1.1` uses `bfl`, which has no API key location
+      environments/defaults.yaml:91: `models[4].provider`: model `Flux Pro 1.1` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
-      environments/defaults.yaml:100: `models[8].provider`: model `Flux Dev` uses `bfl`, which has no API key location
+      environments/defaults.yaml:103: `models[8].provider`: model `Flux Dev` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
     ");
 }

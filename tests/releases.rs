@@ -137,7 +137,7 @@ fn history_and_rollback_restore_an_earlier_release_exactly() {
     project.expect(&aws, &["rollback", "dev", "--to", "1", "--yes"], 0);
     assert_eq!(
         stack_parameter(&aws, "pixel-prompt-dev", "ReservedConcurrency"),
-        "2"
+        "5"
     );
     assert_eq!(
         function_code(&aws, "pixel-prompt-dev-api").0,

@@ -16,6 +16,11 @@ use super::{BuildEvent, PackageError, PackageWarning};
 
 /// The Lambda workspace member pixelctl builds by default.
 pub const LAMBDA_PACKAGE: &str = "pixel-prompt-api";
+/// The Cargo profile the Lambda is built with: release, tuned for size (see
+/// the workspace `Cargo.toml`: half the binary and less than half the build
+/// time of the default release profile, measured in docs/PERFORMANCE.md).
+pub const LAMBDA_PROFILE: &str = "lambda";
+
 /// The binary the `provided.*` runtimes start.
 pub const LAMBDA_BINARY: &str = "bootstrap";
 
@@ -96,7 +101,7 @@ fn shell_quote(word: &str) -> String {
 /// `cargo build`. Pure.
 ///
 /// The target triple is always passed, so the binary lands in
-/// `<target_dir>/<triple>/release/` with either front end; `cargo zigbuild` gets the glibc
+/// `<target_dir>/<triple>/lambda/` with either front end; `cargo zigbuild` gets the glibc
 /// suffix (`x86_64-unknown-linux-gnu.2.34`) that makes zig link against that glibc.
 pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand {
     let builder = if zigbuild_on_path {
@@ -111,7 +116,8 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
     };
     let args = [
         subcommand,
-        "--release",
+        "--profile",
+        LAMBDA_PROFILE,
         "-p",
         &req.package,
         "--bin",
@@ -132,7 +138,7 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
         output: req
             .target_dir
             .join(triple)
-            .join("release")
+            .join(LAMBDA_PROFILE)
             .join(&req.binary),
     }
 }
@@ -184,7 +190,7 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// Builds `req.binary` in release mode and returns its path. Uses `cargo zigbuild` when
+/// Builds `req.binary` with the size-tuned `lambda` profile and returns its path. Uses `cargo zigbuild` when
 /// `cargo-zigbuild` is on PATH (put it there, or not, to choose).
 ///
 /// Cargo's output (progress and compiler errors) goes straight to this process's stderr;
@@ -302,26 +308,26 @@ mod tests {
             (
                 X86_64,
                 true,
-                "cargo zigbuild --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu.2.34 --target-dir /ws/target",
-                "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
+                "cargo zigbuild --profile lambda -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu.2.34 --target-dir /ws/target",
+                "/ws/target/x86_64-unknown-linux-gnu/lambda/bootstrap",
             ),
             (
                 X86_64,
                 false,
-                "cargo build --release -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu --target-dir /ws/target",
-                "/ws/target/x86_64-unknown-linux-gnu/release/bootstrap",
+                "cargo build --profile lambda -p pixel-prompt-api --bin bootstrap --target x86_64-unknown-linux-gnu --target-dir /ws/target",
+                "/ws/target/x86_64-unknown-linux-gnu/lambda/bootstrap",
             ),
             (
                 Arm64,
                 true,
-                "cargo zigbuild --release -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu.2.34 --target-dir /ws/target",
-                "/ws/target/aarch64-unknown-linux-gnu/release/bootstrap",
+                "cargo zigbuild --profile lambda -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu.2.34 --target-dir /ws/target",
+                "/ws/target/aarch64-unknown-linux-gnu/lambda/bootstrap",
             ),
             (
                 Arm64,
                 false,
-                "cargo build --release -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu --target-dir /ws/target",
-                "/ws/target/aarch64-unknown-linux-gnu/release/bootstrap",
+                "cargo build --profile lambda -p pixel-prompt-api --bin bootstrap --target aarch64-unknown-linux-gnu --target-dir /ws/target",
+                "/ws/target/aarch64-unknown-linux-gnu/lambda/bootstrap",
             ),
         ];
         for (arch, on_path, shown, output) in cases {

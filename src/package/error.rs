@@ -108,9 +108,9 @@ pub enum PackageError {
 
     #[error(
         "`bootstrap` needs GLIBC_{needed} ({}) but {} has glibc {allowed}, so it would fail at \
-         cold start with \"GLIBC_{needed} not found\"; build with `cargo zigbuild --release \
-         --target {}.{allowed}` (`pip install cargo-zigbuild ziglang`) or on a machine with \
-         glibc {allowed} or older",
+         cold start with \"GLIBC_{needed} not found\"; put `cargo-zigbuild` on PATH \
+         (`pip install cargo-zigbuild ziglang`) so pixelctl links with `cargo zigbuild --target \
+         {}.{allowed}`, or build on a machine with glibc {allowed} or older",
         summarize(needed_by),
         allowed.runtime_name().map_or_else(|| "the Lambda runtime".to_owned(), |n| format!("`{n}`")),
         arch.rust_target()
@@ -131,7 +131,7 @@ pub enum PackageError {
 
     #[error(
         "the Lambda package is too large for Lambda: {report}; shrink `bootstrap` (`strip = \
-         true`, `lto = true`, `opt-level = \"s\"` in `[profile.release]`, fewer dependencies) or \
+         true`, `lto = true`, `opt-level = \"s\"` in `[profile.lambda]`, fewer dependencies) or \
          deploy it as a container image"
     )]
     TooLarge { report: SizeReport },
