@@ -506,3 +506,83 @@ fn missing_credentials_are_one_actionable_line() {
     assert!(stderr.contains("no AWS credentials found"), "{stderr}");
     assert!(stderr.contains("--profile"), "{stderr}");
 }
+
+#[test]
+fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
+    use std::io::{BufRead, BufReader};
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    // The API itself, served locally, answers the health check.
+    let mut api = std::process::Command::new(assert_cmd::cargo::cargo_bin("pixelctl"))
+        .current_dir(project.dir.path())
+        .args([
+            "local",
+            "dev",
+            "--fake-providers",
+            "--port",
+            "0",
+            "--data-dir",
+        ])
+        .arg(project.path("api-data"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(api.stderr.take().unwrap());
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "pixelctl local exited"
+        );
+        if let Some(rest) = line.split("API on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+
+    let healthy_url = format!("{base}/gallery/list");
+    let report = project
+        .deploy(
+            &aws,
+            "dev",
+            &["--health-url", &healthy_url, "--require-healthy"],
+            0,
+        )
+        .json();
+    assert_eq!(report["health"]["healthy"], true);
+    assert_eq!(report["health"]["status"], 200);
+
+    // Without --health-url, the stack's real AWS hostname is never contacted.
+    let skipped = project.deploy(&aws, "dev", &[], 0).json();
+    assert_eq!(skipped["health"]["checked"], false);
+    assert!(
+        skipped["health"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--health-url")
+    );
+
+    // A dead API fails the deploy with --require-healthy, and the report is still printed.
+    api.kill().unwrap();
+    api.wait().unwrap();
+    let failed = project.deploy(
+        &aws,
+        "dev",
+        &[
+            "--health-url",
+            &healthy_url,
+            "--require-healthy",
+            "--health-timeout",
+            "2",
+        ],
+        1,
+    );
+    assert_eq!(failed.json()["health"]["healthy"], false);
+    assert!(
+        failed.stderr.contains("did not pass its health check"),
+        "{}",
+        failed.stderr
+    );
+}
