@@ -48,13 +48,7 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
     );
     assert_eq!(env, expected);
 
-    let function = block_on(
-        aws.lambda()
-            .get_function_configuration()
-            .function_name("pixel-prompt-dev-api")
-            .send(),
-    )
-    .unwrap();
+    let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
     assert_eq!(function.memory_size(), Some(256));
     assert_eq!(
         function.runtime().map(|runtime| runtime.as_str()),
@@ -147,13 +141,7 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
     assert_eq!(parameters[0]["old"], "256");
     assert_eq!(parameters[0]["new"], "1024");
 
-    let function = block_on(
-        aws.lambda()
-            .get_function_configuration()
-            .function_name("pixel-prompt-dev-api")
-            .send(),
-    )
-    .unwrap();
+    let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
     assert_eq!(function.memory_size(), Some(1024));
 
     // diff left nothing behind: no change set waits on the stack.
@@ -249,24 +237,12 @@ fn a_failing_update_rolls_back_to_the_running_version() {
         "{}",
         failed.stderr
     );
-    let function = block_on(
-        aws.lambda()
-            .get_function_configuration()
-            .function_name("pixel-prompt-dev-api")
-            .send(),
-    )
-    .unwrap();
+    let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
     assert_eq!(function.timeout(), Some(300));
 
     let retried = project.deploy(&aws, "dev", &[], 0).json();
     assert_eq!(retried["outcome"], "updated");
-    let function = block_on(
-        aws.lambda()
-            .get_function_configuration()
-            .function_name("pixel-prompt-dev-api")
-            .send(),
-    )
-    .unwrap();
+    let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
     assert_eq!(function.timeout(), Some(120));
 }
 
@@ -509,38 +485,10 @@ fn missing_credentials_are_one_actionable_line() {
 
 #[test]
 fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
-    use std::io::{BufRead, BufReader};
     let aws = LocalAws::start();
     let project = Project::copy();
     // The API itself, served locally, answers the health check.
-    let mut api = std::process::Command::new(assert_cmd::cargo::cargo_bin("pixelctl"))
-        .current_dir(project.dir.path())
-        .args([
-            "local",
-            "dev",
-            "--fake-providers",
-            "--port",
-            "0",
-            "--data-dir",
-        ])
-        .arg(project.path("api-data"))
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(api.stderr.take().unwrap());
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "pixelctl local exited"
-        );
-        if let Some(rest) = line.split("API on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let (mut api, base) = project.serve_api("dev");
 
     let healthy_url = format!("{base}/gallery/list");
     let report = project

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Sends a request with an optional JSON body; returns (status line, body bytes).
@@ -37,37 +36,8 @@ fn request(base: &str, method: &str, path: &str, body: Option<&str>) -> (String,
 #[test]
 fn local_serves_the_api_with_fake_providers_and_its_images() {
     let project = common::Project::copy();
-    let data = project.path("data");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pixelctl"))
-        .current_dir(project.dir.path())
-        .args([
-            "local",
-            "staging",
-            "--fake-providers",
-            "--port",
-            "0",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "pixelctl local exited"
-        );
-        if let Some(rest) = line.split("API on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let (mut child, base) = project.serve_api("staging");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    assert!(line.contains("FAKE"), "fake providers are labelled: {line}");
 
     let (status, body) = request(
         &base,

@@ -366,19 +366,59 @@ impl Project {
 
     /// `deploy ENV --yes` with the test bootstrap, as JSON.
     pub fn deploy(&self, aws: &LocalAws, env: &str, extra: &[&str], code: i32) -> Run {
-        let artifact = bootstrap().to_str().unwrap().to_owned();
-        let mut args = vec![
-            "deploy",
-            env,
-            "--yes",
-            "--artifact",
-            artifact.as_str(),
-            "--output",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        self.expect(aws, &args, code)
+        self.deploy_with(aws, env, bootstrap(), extra, code)
     }
+
+    /// Starts `pixelctl local ENV --fake-providers` on a free port; returns the
+    /// process and the API's base URL (read from what it prints).
+    pub fn serve_api(&self, env: &str) -> (Child, String) {
+        let mut child = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"))
+            .current_dir(self.dir.path())
+            .args([
+                "local",
+                env,
+                "--fake-providers",
+                "--port",
+                "0",
+                "--data-dir",
+            ])
+            .arg(self.path("api-data"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "pixelctl local exited"
+            );
+            if let Some(rest) = line.split("API on ").nth(1) {
+                assert!(line.contains("FAKE"), "fake providers are labelled: {line}");
+                let base = rest.split_whitespace().next().unwrap().to_owned();
+                // Keep reading its stderr so the server never blocks on a full pipe.
+                std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+                return (child, base);
+            }
+        }
+    }
+}
+
+/// What Lambda reports about a function's configuration.
+pub fn function_configuration(
+    aws: &LocalAws,
+    function: &str,
+) -> aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput {
+    block_on(
+        aws.lambda()
+            .get_function_configuration()
+            .function_name(function)
+            .send(),
+    )
+    .unwrap()
 }
 
 /// Runs a future to completion on a small runtime (for SDK checks in tests).
