@@ -488,7 +488,8 @@ fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
     let aws = LocalAws::start();
     let project = Project::copy();
     // The API itself, served locally, answers the health check.
-    let (mut api, base) = project.serve_api("dev");
+    let mut api = project.serve_api("dev");
+    let base = api.base.clone();
 
     let healthy_url = format!("{base}/gallery/list");
     let report = project
@@ -513,8 +514,7 @@ fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
     );
 
     // A dead API fails the deploy with --require-healthy, and the report is still printed.
-    api.kill().unwrap();
-    api.wait().unwrap();
+    api.stop();
     let failed = project.deploy(
         &aws,
         "dev",

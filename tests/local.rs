@@ -36,7 +36,8 @@ fn request(base: &str, method: &str, path: &str, body: Option<&str>) -> (String,
 #[test]
 fn local_serves_the_api_with_fake_providers_and_its_images() {
     let project = common::Project::copy();
-    let (mut child, base) = project.serve_api("staging");
+    let api = project.serve_api("staging");
+    let base = api.base.clone();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
     let (status, body) = request(
@@ -76,8 +77,6 @@ fn local_serves_the_api_with_fake_providers_and_its_images() {
         serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"],
         "Not found"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]

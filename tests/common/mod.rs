@@ -369,10 +369,9 @@ impl Project {
         self.deploy_with(aws, env, bootstrap(), extra, code)
     }
 
-    /// Starts `pixelctl local ENV --fake-providers` on a free port; returns the
-    /// process and the API's base URL (read from what it prints).
-    pub fn serve_api(&self, env: &str) -> (Child, String) {
-        let mut child = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"))
+    /// Starts `pixelctl local ENV --fake-providers` on a free port.
+    pub fn serve_api(&self, env: &str) -> LocalApi {
+        let child = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"))
             .current_dir(self.dir.path())
             .args([
                 "local",
@@ -388,7 +387,11 @@ impl Project {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut api = LocalApi {
+            child,
+            base: String::new(),
+        };
+        let mut stderr = BufReader::new(api.child.stderr.take().unwrap());
         let mut line = String::new();
         loop {
             line.clear();
@@ -398,12 +401,31 @@ impl Project {
             );
             if let Some(rest) = line.split("API on ").nth(1) {
                 assert!(line.contains("FAKE"), "fake providers are labelled: {line}");
-                let base = rest.split_whitespace().next().unwrap().to_owned();
+                api.base = rest.split_whitespace().next().unwrap().to_owned();
                 // Keep reading its stderr so the server never blocks on a full pipe.
                 std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-                return (child, base);
+                return api;
             }
         }
+    }
+}
+
+/// The API served by `pixelctl local`, stopped when dropped.
+pub struct LocalApi {
+    child: Child,
+    pub base: String,
+}
+
+impl LocalApi {
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LocalApi {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
