@@ -9,7 +9,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success, including a deploy with no changes
   1  the operation failed (AWS error, failed stack update, unhealthy API with --require-healthy)
-  2  usage error: bad flags, unknown environment, invalid environment files
+  2  usage error: bad flags, unknown environment, invalid environment files, no credentials,
+     a confirmation needed but no terminal to ask on (pass --yes)
   3  rejected: the change set was not confirmed
   130 interrupted (Ctrl-C); a stack operation already started continues in AWS";
 
