@@ -534,3 +534,57 @@ fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
         failed.stderr
     );
 }
+
+#[test]
+fn a_deploy_waits_for_an_operation_in_progress_then_goes_on() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    project.deploy(&aws, "dev", &[], 0);
+    aws.control("/_local-aws/config", r#"{"resource_delay_ms": 300}"#);
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  memory_mb: 768\n",
+    );
+    let artifact = common::bootstrap().to_str().unwrap().to_owned();
+    let mut first = project.spawn(&aws, &["deploy", "dev", "--yes", "--artifact", &artifact]);
+    let started = std::time::Instant::now();
+    loop {
+        let stacks = block_on(
+            aws.cloudformation()
+                .describe_stacks()
+                .stack_name("pixel-prompt-dev")
+                .send(),
+        )
+        .unwrap();
+        if stacks.stacks()[0].stack_status().unwrap().as_str() == "UPDATE_IN_PROGRESS" {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the first update never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // The second deploy of the same configuration waits, shows the events, then finds nothing to do.
+    let second = project.deploy(&aws, "dev", &[], 0);
+    assert!(
+        second
+            .stderr
+            .contains("is UPDATE_IN_PROGRESS: waiting for that operation to settle"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("UPDATE_COMPLETE ApiFunction"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(second.json()["outcome"], "no_changes");
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert_eq!(
+        common::function_configuration(&aws, "pixel-prompt-dev-api").memory_size(),
+        Some(768)
+    );
+}

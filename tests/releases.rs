@@ -229,23 +229,8 @@ fn rollback_cancels_an_update_in_progress() {
         "lambda:\n",
         "lambda:\n  memory_mb: 768\n",
     );
-    let mut deploy = std::process::Command::new(assert_cmd::cargo::cargo_bin("pixelctl"));
-    deploy
-        .current_dir(project.dir.path())
-        .args([
-            "deploy",
-            "dev",
-            "--yes",
-            "--artifact",
-            bootstrap().to_str().unwrap(),
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &aws.endpoint)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut running = deploy.spawn().unwrap();
+    let artifact = bootstrap().to_str().unwrap().to_owned();
+    let mut running = project.spawn(&aws, &["deploy", "dev", "--yes", "--artifact", &artifact]);
     let started = std::time::Instant::now();
     while stack_status(&aws, "pixel-prompt-dev") != "UPDATE_IN_PROGRESS" {
         assert!(started.elapsed().as_secs() < 30, "the update never started");

@@ -278,7 +278,7 @@ impl Deployment<'_> {
                         "Stack {stack} is {}: waiting for that operation to settle",
                         status.unwrap_or_default()
                     ));
-                    *cursor = EventCursor::starting(SystemTime::now() - Duration::from_secs(300));
+                    *cursor = EventCursor::join_operation(self.aws, &stack, self.progress).await?;
                     watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
                 }
                 Preflight::DeleteFailedCreate => {

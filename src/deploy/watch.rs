@@ -34,6 +34,39 @@ impl EventCursor {
     }
 }
 
+impl EventCursor {
+    /// A cursor for joining an operation already under way: shows the events
+    /// since that operation began (its "User Initiated" stack event), not
+    /// the stack's whole history.
+    pub async fn join_operation(
+        aws: &Aws,
+        stack: &str,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<Self> {
+        let mut cursor = Self::starting(SystemTime::now() - Duration::from_secs(3600));
+        let since = cursor.since.unwrap_or(SystemTime::UNIX_EPOCH);
+        let recent = aws
+            .new_events(stack, &mut cursor.seen, since)
+            .await?
+            .unwrap_or_default();
+        let began = recent
+            .iter()
+            .rposition(|event| {
+                event.is_stack()
+                    && event.status.ends_with("_IN_PROGRESS")
+                    && event
+                        .reason
+                        .as_deref()
+                        .is_some_and(|reason| reason.contains("User Initiated"))
+            })
+            .unwrap_or(0);
+        for event in &recent[began..] {
+            progress.report(Event::Stack(event));
+        }
+        Ok(cursor)
+    }
+}
+
 /// A stack that no longer exists: its delete finished.
 fn gone(stack: &str, failures: Vec<StackEvent>) -> Watched {
     Watched {

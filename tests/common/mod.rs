@@ -267,7 +267,21 @@ impl Project {
 
     /// pixelctl with dummy credentials, pointed at `aws`, with no terminal.
     pub fn pixelctl(&self, aws: &LocalAws) -> Command {
-        let mut command = Command::cargo_bin("pixelctl").unwrap();
+        Command::from_std(self.pixelctl_process(aws))
+    }
+
+    /// Starts pixelctl in the background (output discarded), e.g. a deploy to race.
+    pub fn spawn(&self, aws: &LocalAws, args: &[&str]) -> Child {
+        self.pixelctl_process(aws)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    fn pixelctl_process(&self, aws: &LocalAws) -> Process {
+        let mut command = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"));
         command
             .current_dir(self.dir.path())
             .env_remove("PIXELCTL_PROJECT_DIR")
