@@ -226,19 +226,20 @@ impl Deployment<'_> {
         &self.environment.stack_name
     }
 
-    fn is_prod(&self) -> bool {
-        self.environment.termination_protection || self.environment.name == "prod"
+    /// A protected environment (prod): destructive repairs need a person at a terminal.
+    fn is_protected(&self) -> bool {
+        self.environment.termination_protection
     }
 
-    /// Asks before a destructive repair; `--yes` answers outside prod.
+    /// Asks before a destructive repair; `--yes` answers outside protected environments.
     fn approve_repair(&self, question: &str) -> Result<bool, CommandError> {
-        if self.options.yes && !self.is_prod() {
+        if self.options.yes && !self.is_protected() {
             return Ok(true);
         }
         if !self.options.interactive {
             return Err(CommandError::usage(anyhow!(
                 "{question} needs a confirmation and there is no terminal to ask on{}",
-                if self.is_prod() {
+                if self.is_protected() {
                     "; for a protected environment run it from a terminal"
                 } else {
                     "; pass --yes to allow it"
