@@ -461,7 +461,7 @@ impl Resolver<'_> {
                 provider: Provider::Openai,
                 model: String::new(),
             });
-        if !enhance.provider.can_enhance() {
+        if !can_enhance(enhance.provider) {
             self.report(
                 "enhance.provider",
                 format!(
@@ -533,7 +533,7 @@ impl Resolver<'_> {
         let path = secrets_path(self.name);
         for (provider, location) in providers {
             let key = format!("providers.{provider}.api_key");
-            if !provider.needs_api_key() {
+            if !needs_api_key(*provider) {
                 self.report(
                     &format!("providers.{provider}"),
                     "Bedrock is called with the function's IAM role and takes no API key",

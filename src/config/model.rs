@@ -2,7 +2,6 @@
 //! optional so files can layer) and what a resolved environment is (`Environment`).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -217,72 +216,24 @@ impl KeyLocation {
     }
 }
 
-/// Who serves a model. Chosen by this field, never by a model's display name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Openai,
-    Gemini,
-    Imagen,
-    Bfl,
-    Recraft,
-    Stability,
-    Bedrock,
+/// Who serves a model, chosen by this field, never by a model's display name.
+/// It is the API's own type, so the CLI accepts exactly the providers the
+/// Lambda can call.
+pub use pixel_prompt_api::config::ProviderKind as Provider;
+
+/// Whether the provider is called with an API key (Bedrock uses the IAM role).
+pub fn needs_api_key(provider: Provider) -> bool {
+    provider != Provider::Bedrock
 }
 
-impl Provider {
-    /// Whether the provider is called with an API key (Bedrock uses the IAM role).
-    pub fn needs_api_key(self) -> bool {
-        self != Self::Bedrock
-    }
-
-    /// Whether the provider can serve the chat model behind `/enhance`.
-    pub fn can_enhance(self) -> bool {
-        matches!(self, Self::Openai | Self::Gemini)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Openai => "openai",
-            Self::Gemini => "gemini",
-            Self::Imagen => "imagen",
-            Self::Bfl => "bfl",
-            Self::Recraft => "recraft",
-            Self::Stability => "stability",
-            Self::Bedrock => "bedrock",
-        }
-    }
+/// Whether the provider can serve the chat model behind `/enhance`.
+pub fn can_enhance(provider: Provider) -> bool {
+    matches!(provider, Provider::Openai | Provider::Gemini)
 }
 
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The Lambda's instruction set, spelled as CloudFormation spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum Architecture {
-    #[serde(rename = "x86_64")]
-    X86_64,
-    #[serde(rename = "arm64")]
-    Arm64,
-}
-
-impl Architecture {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
-}
-
-impl fmt::Display for Architecture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The Lambda's instruction set, spelled as CloudFormation spells it: the
+/// packaging step's own type, so what the file says is what gets built.
+pub use crate::package::Architecture;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum PriceClass {

@@ -13,13 +13,6 @@ use crate::progress::Progress;
 use crate::project::Project;
 use crate::template::ArtifactLocation;
 
-fn package_architecture(architecture: Architecture) -> package::Architecture {
-    match architecture {
-        Architecture::X86_64 => package::Architecture::X86_64,
-        Architecture::Arm64 => package::Architecture::Arm64,
-    }
-}
-
 /// Shows packaging events as progress lines.
 fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
     move |event| match event {
@@ -42,7 +35,7 @@ pub fn build(
     progress: &dyn Progress,
 ) -> Result<Artifact, PackageError> {
     progress.step("Packaging the Lambda");
-    let request = BuildRequest::new(&project.root, package_architecture(architecture));
+    let request = BuildRequest::new(&project.root, architecture);
     package::package(&request, &mut report_build(progress))
 }
 
@@ -78,7 +71,7 @@ pub fn prebuilt(
     };
     let artifact = package::package_bootstrap(
         &binary,
-        package_architecture(architecture),
+        architecture,
         GlibcVersion::PROVIDED_AL2023,
         &project.build_dir(),
         &mut report_build(progress),
