@@ -5,6 +5,7 @@ mod artifacts;
 mod cdn;
 mod stack;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -12,6 +13,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use tokio::sync::OnceCell;
 
 pub use artifacts::{Written, artifact_bucket_name};
 pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
@@ -34,6 +36,8 @@ pub struct Aws {
     s3: aws_sdk_s3::Client,
     cloudfront: aws_sdk_cloudfront::Client,
     sts: aws_sdk_sts::Client,
+    /// The caller's (account, ARN), asked of STS once per connection.
+    identity: Arc<OnceCell<(String, String)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +113,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
         s3: aws_sdk_s3::Client::from_conf(s3_config),
         cloudfront: aws_sdk_cloudfront::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
+        identity: Arc::default(),
     })
 }
 
@@ -138,25 +143,33 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             cloudfront: aws_sdk_cloudfront::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            identity: Arc::default(),
         }
     }
 
-    /// The account the credentials belong to, and who they are.
+    /// The account the credentials belong to, and who they are. Asked once:
+    /// storing an artifact and recording its release both need it.
     pub async fn caller_identity(&self) -> anyhow::Result<(String, String)> {
         let identity = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|error| {
-                anyhow::anyhow!(
-                    "cannot tell which AWS account to use: {}",
-                    describe_error(&error)
-                )
-            })?;
-        Ok((
-            identity.account().unwrap_or_default().to_owned(),
-            identity.arn().unwrap_or_default().to_owned(),
-        ))
+            .identity
+            .get_or_try_init(|| async {
+                let identity = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        anyhow::anyhow!(
+                            "cannot tell which AWS account to use: {}",
+                            describe_error(&error)
+                        )
+                    })?;
+                Ok::<_, anyhow::Error>((
+                    identity.account().unwrap_or_default().to_owned(),
+                    identity.arn().unwrap_or_default().to_owned(),
+                ))
+            })
+            .await?;
+        Ok(identity.clone())
     }
 }
