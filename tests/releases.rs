@@ -162,6 +162,9 @@ fn history_and_rollback_restore_an_earlier_release_exactly() {
 fn rollback_with_nothing_earlier_is_a_clear_error() {
     let aws = LocalAws::start();
     let project = Project::copy();
+    // Before any deploy there is no artifact store yet: an empty history, not an S3 error.
+    let empty = project.expect(&aws, &["history", "dev"], 0);
+    assert_eq!(empty.stdout, "no releases of dev yet\n");
     let none = project.expect(&aws, &["rollback", "dev", "--yes"], 1);
     assert!(
         none.stderr

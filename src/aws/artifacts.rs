@@ -246,7 +246,7 @@ impl Aws {
         }
     }
 
-    /// Every key under `prefix`.
+    /// Every key under `prefix`; none when the bucket does not exist yet.
     pub async fn list_keys(&self, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
@@ -258,13 +258,24 @@ impl Aws {
                 .prefix(prefix)
                 .set_continuation_token(token.take())
                 .send()
-                .await
-                .map_err(|error| {
-                    anyhow!(
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                // No store yet (nothing was ever deployed here): nothing under any prefix.
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|error| error.is_no_such_bucket()) =>
+                {
+                    return Ok(Vec::new());
+                }
+                Err(error) => {
+                    return Err(anyhow!(
                         "cannot list `s3://{bucket}/{prefix}`: {}",
                         describe_error(&error)
-                    )
-                })?;
+                    ));
+                }
+            };
             keys.extend(
                 response
                     .contents()
