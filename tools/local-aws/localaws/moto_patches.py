@@ -4,6 +4,9 @@
   moto 5.2.5 parses but never returns.
 - CloudFront distributions report `InProgress` for a configurable time after
   each create or update (moto jumps straight to `Deployed`).
+- CloudFront invalidations report `InProgress` for a configurable time, or
+  while a hold is on (`INVALIDATION_TIMING`), then `Completed` (moto answers
+  `COMPLETED` at once).
 - Lambda functions return the `LoggingConfig` they were deployed with.
 - Policy statements whose `Condition` does not match are neutral, as in IAM;
   moto 5.2.5 denies instead, so any conditional Deny (the TLS-only bucket
@@ -20,7 +23,7 @@ import time
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
-from moto.cloudfront.models import CloudFrontBackend, Distribution, Origin
+from moto.cloudfront.models import CloudFrontBackend, Distribution, Invalidation, Origin
 from moto.iam import policy_conditions
 from moto.s3.responses import S3Response
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
@@ -34,6 +37,38 @@ class CloudFrontTiming:
 
 
 CLOUDFRONT_TIMING = CloudFrontTiming()
+
+
+class InvalidationTiming:
+    """How long a new invalidation stays `InProgress`, and the hold that keeps new ones there.
+
+    `hold()` makes every invalidation created from then on wait for
+    `release()`, so a test sees `InProgress` without depending on time.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+        self.gate: threading.Event | None = None
+
+    def hold(self) -> None:
+        with self.lock:
+            if self.gate is None:
+                self.gate = threading.Event()
+
+    def release(self) -> None:
+        with self.lock:
+            if self.gate is not None:
+                self.gate.set()
+                self.gate = None
+
+    def stamp(self, invalidation: Invalidation) -> None:
+        with self.lock:
+            invalidation.local_aws_gate = self.gate
+        invalidation.local_aws_ready_at = time.monotonic() + self.seconds
+
+
+INVALIDATION_TIMING = InvalidationTiming()
 
 
 def _origin_init(original: Any) -> Any:
@@ -60,6 +95,25 @@ def _stamp(original: Any) -> Any:
         return result
 
     return wrapper
+
+
+def _invalidation_init(original: Any) -> Any:
+    def init(self: Invalidation, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        INVALIDATION_TIMING.stamp(self)
+
+    return init
+
+
+def _invalidation_status(self: Invalidation) -> str:
+    gate = getattr(self, "local_aws_gate", None)
+    if gate is not None and not gate.is_set():
+        return "InProgress"
+    return "InProgress" if time.monotonic() < getattr(self, "local_aws_ready_at", 0.0) else "Completed"
+
+
+def _ignore_status(self: Invalidation, value: str) -> None:
+    """moto's constructor writes `COMPLETED`; the status is derived from the timing instead."""
 
 
 def _lambda_configuration(original: Any) -> Any:
@@ -116,6 +170,8 @@ def install() -> None:
     Distribution.status = property(_distribution_status)
     CloudFrontBackend.create_distribution_with_tags = _stamp(CloudFrontBackend.create_distribution_with_tags)
     CloudFrontBackend.update_distribution = _stamp(CloudFrontBackend.update_distribution)
+    Invalidation.__init__ = _invalidation_init(Invalidation.__init__)
+    Invalidation.status = property(_invalidation_status, _ignore_status)
     LambdaFunction.get_configuration = _lambda_configuration(LambdaFunction.get_configuration)
     IAMPolicyStatement.is_action_permitted = _statement_permission(IAMPolicyStatement.is_action_permitted)
     policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_operation)
