@@ -1,0 +1,554 @@
+"""The fake AI providers and Bedrock InvokeModel, over real HTTP, as the deployed function uses them.
+
+Each provider's request answers a decodable PNG in that provider's own answer shape; a
+missing key, an injected failure and a refusal answer each provider's own error shapes;
+a held provider keeps requests open until released; the request log never holds a key.
+Bedrock is called with boto3's `bedrock-runtime` client against the local AWS started
+with `--fake-providers`. Run: `.venv/bin/pytest tools/local-aws/test_fake_providers.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import signal
+import struct
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from localaws.fake_providers import HTTP_PROVIDERS, FakeProviders
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+KEY = "sk-fake-test-key-7f3a9c"
+Answer = tuple[int, dict[str, str], bytes]
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def http(method: str, url: str, body: bytes | dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None) -> Answer:
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    headers = {"Content-Type": "application/json", **(headers or {})} if isinstance(body, dict) else headers or {}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def as_json(answer: Answer) -> Any:
+    return json.loads(answer[2])
+
+
+def assert_png(data: bytes) -> tuple[int, int]:
+    """Checks the signature, the IHDR chunk and that the pixel data inflates to the right size."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:16]
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert (kind, length) == (b"IHDR", 13)
+    ihdr = data[16:29]
+    assert struct.unpack(">I", data[29:33])[0] == zlib.crc32(b"IHDR" + ihdr)
+    width, height, depth, colour = struct.unpack(">IIBB", ihdr[:10])
+    assert (depth, colour) == (8, 2)
+    idat_at = data.index(b"IDAT")
+    idat_length = struct.unpack(">I", data[idat_at - 4:idat_at])[0]
+    pixels = zlib.decompress(data[idat_at + 4:idat_at + 4 + idat_length])
+    assert len(pixels) == height * (1 + 3 * width)
+    assert data.endswith(b"IEND\xaeB`\x82")
+    return width, height
+
+
+def multipart(fields: dict[str, str]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                    for name, value in fields.items())
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def wait_for(condition: Callable[[], Any], what: str, deadline_seconds: float = 5.0) -> Any:
+    """Polls until `condition` returns something truthy (waiting, not deciding)."""
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# --- the fake providers, in this process -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProviders]:
+    server = FakeProviders()
+    server.start(0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_controls(request: pytest.FixtureRequest) -> None:
+    if "fake" in request.fixturenames:
+        origin = request.getfixturevalue("fake").origin
+        assert http("POST", f"{origin}/_fake/reset", {})[0] == 200
+
+
+def control(fake: FakeProviders, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, _, answer = http("POST", f"{fake.origin}/_fake/{name}", body)
+    assert status == 200, answer
+    return json.loads(answer)
+
+
+def logged(fake: FakeProviders) -> list[dict[str, Any]]:
+    return as_json(http("GET", f"{fake.origin}/_fake/requests"))["requests"]
+
+
+class Client:
+    """One request per provider as the Rust clients send it (the key optional)."""
+
+    def __init__(self, fake: FakeProviders, key: str | None = KEY) -> None:
+        self.urls = fake.base_urls()
+        self.key = key
+
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+
+    def openai(self, model: str = "gpt-image-1", prompt: str = "a red fox") -> Answer:
+        return http("POST", f"{self.urls['openai']}/v1/images/generations",
+                    {"model": model, "prompt": prompt, "size": "1024x1024", "n": 1}, self.bearer())
+
+    def recraft(self, prompt: str = "a red fox") -> Answer:
+        return http("POST", f"{self.urls['recraft']}/v1/images/generations",
+                    {"model": "recraftv3", "prompt": prompt, "size": "1024x1024", "n": 1}, self.bearer())
+
+    def gemini(self, prompt: str = "a red fox", image: bool = True, key_in_query: bool = False) -> Answer:
+        body: dict[str, Any] = {"contents": [{"parts": [{"text": prompt}]}]}
+        model = "gemini-2.0-flash"
+        if image:
+            body["generationConfig"] = {"responseModalities": ["TEXT", "IMAGE"]}
+            model = "gemini-2.0-flash-preview-image-generation"
+        url = f"{self.urls['gemini']}/v1beta/models/{model}:generateContent"
+        headers = {}
+        if self.key and key_in_query:
+            url += f"?key={self.key}"
+        elif self.key:
+            headers["x-goog-api-key"] = self.key
+        return http("POST", url, body, headers)
+
+    def imagen(self, prompt: str = "a red fox") -> Answer:
+        headers = {"x-goog-api-key": self.key} if self.key else {}
+        return http("POST", f"{self.urls['imagen']}/v1beta/models/imagen-3.0-generate-002:predict",
+                    {"instances": [{"prompt": prompt}], "parameters": {"sampleCount": 1}}, headers)
+
+    def bfl(self, prompt: str = "a red fox") -> Answer:
+        headers = {"x-key": self.key} if self.key else {}
+        return http("POST", f"{self.urls['bfl']}/v1/flux-pro-1.1", {"prompt": prompt, "width": 1024, "height": 1024},
+                    headers)
+
+    def bfl_poll(self, polling_url: str) -> Answer:
+        return http("GET", polling_url, headers={"x-key": self.key} if self.key else {})
+
+    def stability(self, prompt: str = "a red fox", accept: str = "image/*") -> Answer:
+        body, content_type = multipart({"prompt": prompt, "model": "sd3-large-turbo", "output_format": "png",
+                                        "aspect_ratio": "1:1"})
+        return http("POST", f"{self.urls['stability']}/v2beta/stable-image/generate/sd3", body,
+                    {**self.bearer(), "Accept": accept, "Content-Type": content_type})
+
+    def call(self, provider: str, prompt: str = "a red fox") -> Answer:
+        method: Callable[..., Answer] = getattr(self, provider)
+        return method(prompt=prompt)
+
+
+def image_of(fake: FakeProviders, provider: str, answer: Answer) -> bytes:
+    """The image bytes inside a successful answer, downloading URLs as the clients do."""
+    status, headers, body = answer
+    assert status == 200, body
+    if provider == "stability":
+        assert headers["content-type"] == "image/png" and headers["finish-reason"] == "SUCCESS"
+        return body
+    found = json.loads(body)
+    if provider == "gemini":
+        return base64.b64decode(found["candidates"][0]["content"]["parts"][1]["inlineData"]["data"])
+    if provider == "imagen":
+        return base64.b64decode(found["predictions"][0]["bytesBase64Encoded"])
+    if provider == "bfl":
+        poll = Client(fake).bfl_poll
+        assert as_json(poll(found["polling_url"]))["status"] == "Pending"
+        url = as_json(poll(found["polling_url"]))["result"]["sample"]
+    else:
+        item = found["data"][0]
+        if "b64_json" in item:
+            return base64.b64decode(item["b64_json"])
+        url = item["url"]
+    assert url.startswith(f"{fake.origin}/{provider}/"), url
+    downloaded = http("GET", url)  # signed-URL style: no key
+    assert downloaded[0] == 200 and downloaded[1]["content-type"] == "image/png"
+    return downloaded[2]
+
+
+# --- images ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", HTTP_PROVIDERS)
+def test_each_provider_answers_a_real_png_in_its_own_shape(fake: FakeProviders, provider: str) -> None:
+    png = image_of(fake, provider, Client(fake).call(provider))
+    assert assert_png(png) == (64, 64)
+    entries = logged(fake)
+    assert entries and all(e["provider"] == provider and e["key_present"] and e["status"] == 200 for e in entries)
+
+
+def test_openai_answers_a_url_for_dall_e_and_base64_for_gpt_image(fake: FakeProviders) -> None:
+    client = Client(fake)
+    dalle = as_json(client.openai("dall-e-3"))["data"][0]
+    assert set(dalle) == {"url", "revised_prompt"} and len(dalle["revised_prompt"]) > len("a red fox")
+    assert set(as_json(client.openai("gpt-image-1"))["data"][0]) == {"b64_json"}
+    b64_dalle = http("POST", f"{client.urls['openai']}/v1/images/generations",
+                     {"model": "dall-e-3", "prompt": "x", "response_format": "b64_json"}, client.bearer())
+    assert_png(base64.b64decode(as_json(b64_dalle)["data"][0]["b64_json"]))
+
+
+def test_stability_answers_json_when_asked(fake: FakeProviders) -> None:
+    found = as_json(Client(fake).stability(accept="application/json"))
+    assert found["finish_reason"] == "SUCCESS" and isinstance(found["seed"], int)
+    assert_png(base64.b64decode(found["image"]))
+
+
+def test_images_differ_by_prompt_and_model(fake: FakeProviders) -> None:
+    client = Client(fake)
+    fox, owl = (image_of(fake, "imagen", client.imagen(p)) for p in ("a fox", "an owl"))
+    gpt = base64.b64decode(as_json(client.openai("gpt-image-1", "a fox"))["data"][0]["b64_json"])
+    assert len({fox, owl, gpt}) == 3
+    assert image_of(fake, "imagen", client.imagen("a fox")) == fox
+
+
+def test_bfl_submit_poll_download(fake: FakeProviders) -> None:
+    client = Client(fake)
+    task = as_json(client.bfl())
+    assert task["polling_url"] == f"{fake.origin}/bfl/v1/get_result?id={task['id']}"
+    assert as_json(client.bfl_poll(task["polling_url"])) == {
+        "id": task["id"], "status": "Pending", "result": None, "progress": 0.5}
+    ready = as_json(client.bfl_poll(task["polling_url"]))
+    assert ready["status"] == "Ready" and ready["result"]["prompt"] == "a red fox"
+    assert ready["result"]["sample"].startswith("http://127.0.0.1:")
+    assert_png(http("GET", ready["result"]["sample"])[2])
+    assert as_json(client.bfl_poll(f"{fake.origin}/bfl/v1/get_result?id=nope"))["status"] == "Task not found"
+    assert as_json(http("POST", f"{client.urls['bfl']}/v1/flux-pro-1.1", {"prompt": "x", "width": 1000},
+                        {"x-key": KEY}))["detail"][0]["loc"] == ["body", "width"]
+
+
+def test_chat_models_answer_a_longer_prompt(fake: FakeProviders) -> None:
+    client = Client(fake)
+    chat = as_json(http("POST", f"{client.urls['openai']}/v1/chat/completions", {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": "Improve prompts."}, {"role": "user", "content": "a fox"}],
+    }, client.bearer()))
+    assert chat["object"] == "chat.completion" and chat["choices"][0]["finish_reason"] == "stop"
+    enhanced = chat["choices"][0]["message"]["content"]
+    assert enhanced.startswith("a fox, ") and len(enhanced) > len("a fox")
+    gemini = as_json(client.gemini("a fox", image=False))
+    text = gemini["candidates"][0]["content"]["parts"][0]["text"]
+    assert text.startswith("a fox, ") and len(text) > len("a fox")
+
+
+def test_requests_outside_a_providers_api_get_its_errors(fake: FakeProviders) -> None:
+    client = Client(fake)
+    bad_size = http("POST", f"{client.urls['openai']}/v1/images/generations",
+                    {"model": "dall-e-3", "prompt": "x", "size": "999x999"}, client.bearer())
+    assert bad_size[0] == 400 and as_json(bad_size)["error"]["param"] == "size"
+    unknown = http("POST", f"{client.urls['gemini']}/v1beta/models/palm-2:generateContent",
+                   {"contents": [{"parts": [{"text": "x"}]}]}, {"x-goog-api-key": KEY})
+    assert unknown[0] == 404 and as_json(unknown)["error"]["status"] == "NOT_FOUND"
+    text_model_image = http("POST", f"{client.urls['gemini']}/v1beta/models/gemini-2.0-flash:generateContent",
+                            {"contents": [{"parts": [{"text": "x"}]}],
+                             "generationConfig": {"responseModalities": ["TEXT", "IMAGE"]}}, {"x-goog-api-key": KEY})
+    assert text_model_image[0] == 400 and as_json(text_model_image)["error"]["status"] == "INVALID_ARGUMENT"
+    assert http("GET", f"{client.urls['recraft']}/v2/nothing")[:3:2] == (404, b"404 page not found")
+
+
+# --- keys -------------------------------------------------------------------------------
+
+# provider -> (status, a check of the body) for a request without a key
+MISSING_KEY: dict[str, tuple[int, Callable[[bytes], bool]]] = {
+    "openai": (401, lambda b: "didn't provide an API key" in json.loads(b)["error"]["message"]),
+    "recraft": (401, lambda b: b == b"request unauthorized"),
+    "gemini": (403, lambda b: json.loads(b)["error"]["status"] == "PERMISSION_DENIED"),
+    "imagen": (403, lambda b: json.loads(b)["error"]["status"] == "PERMISSION_DENIED"),
+    "bfl": (403, lambda b: json.loads(b) == {"detail": "Not authenticated - Invalid Authentication"}),
+    "stability": (401, lambda b: json.loads(b)["name"] == "unauthorized"),
+}
+
+
+@pytest.mark.parametrize("provider", HTTP_PROVIDERS)
+def test_missing_key_answers_the_providers_own_error(fake: FakeProviders, provider: str) -> None:
+    status, _, body = Client(fake, key=None).call(provider)
+    expected_status, check = MISSING_KEY[provider]
+    assert status == expected_status and check(body), body
+    assert [(e["provider"], e["key_present"], e["status"]) for e in logged(fake)] == [(provider, False, status)]
+
+
+def test_gemini_takes_the_key_in_the_query_too(fake: FakeProviders) -> None:
+    assert Client(fake).gemini(key_in_query=True)[0] == 200
+
+
+def test_no_key_value_reaches_the_request_log_or_the_server_log(
+        fake: FakeProviders, caplog: pytest.LogCaptureFixture) -> None:
+    client = Client(fake)
+    with caplog.at_level(logging.INFO, logger="localaws.fake_providers"):
+        for provider in HTTP_PROVIDERS:
+            image_of(fake, provider, client.call(provider))
+        client.gemini(key_in_query=True)
+    entries = logged(fake)
+    assert len(entries) >= len(HTTP_PROVIDERS) + 1
+    assert KEY not in json.dumps(entries)
+    assert any(e["path"].endswith(":generateContent") and e["key_present"] for e in entries)
+    assert caplog.records and KEY not in caplog.text
+
+
+# --- failures, refusals, holds ----------------------------------------------------------
+
+# provider -> a check that the body is that provider's error shape with the injected message
+ERROR_SHAPE: dict[str, Callable[[bytes], bool]] = {
+    "openai": lambda b: json.loads(b)["error"] == {"message": "boom", "type": "server_error", "param": None,
+                                                   "code": None},
+    "recraft": lambda b: json.loads(b) == {"code": "service_unavailable", "message": "boom"},
+    "gemini": lambda b: json.loads(b) == {"error": {"code": 503, "message": "boom", "status": "UNAVAILABLE"}},
+    "imagen": lambda b: json.loads(b) == {"error": {"code": 503, "message": "boom", "status": "UNAVAILABLE"}},
+    "bfl": lambda b: json.loads(b) == {"detail": "boom"},
+    "stability": lambda b: json.loads(b)["name"] == "service_unavailable" and json.loads(b)["errors"] == ["boom"],
+}
+
+
+@pytest.mark.parametrize("provider", HTTP_PROVIDERS)
+def test_fail_answers_the_providers_error_format_for_the_given_times(fake: FakeProviders, provider: str) -> None:
+    client = Client(fake)
+    armed = control(fake, "fail", {"provider": provider, "status": 503, "message": "boom", "times": 2})
+    assert armed["fail"]["times"] == 2
+    for _ in range(2):
+        status, _, body = client.call(provider)
+        assert status == 503 and ERROR_SHAPE[provider](body), body
+    image_of(fake, provider, client.call(provider))
+
+
+def test_fail_lasts_until_cleared_and_only_for_that_provider(fake: FakeProviders) -> None:
+    client = Client(fake)
+    control(fake, "fail", {"provider": "openai", "status": 429})
+    for _ in range(3):
+        status, _, body = client.openai()
+        assert status == 429 and json.loads(body)["error"]["code"] == "rate_limit_exceeded"
+    assert client.recraft()[0] == 200
+    control(fake, "clear", {"provider": "openai"})
+    assert client.openai()[0] == 200
+
+
+# provider -> a check that the answer is that provider's refusal
+REFUSAL: dict[str, Callable[[Answer], bool]] = {
+    "openai": lambda a: a[0] == 400 and json.loads(a[2])["error"]["code"] == "moderation_blocked",
+    "recraft": lambda a: a[0] == 400 and json.loads(a[2])["code"] == "content_moderation",
+    "gemini": lambda a: a[0] == 200 and json.loads(a[2])["promptFeedback"]["blockReason"] == "SAFETY"
+    and "candidates" not in json.loads(a[2]),
+    "imagen": lambda a: a[0] == 200 and json.loads(a[2]) == {},
+    "bfl": lambda a: a[0] == 200 and json.loads(a[2])["status"] == "Request Moderated",
+    "stability": lambda a: a[0] == 403 and json.loads(a[2])["name"] == "content_moderation",
+}
+
+
+@pytest.mark.parametrize("provider", HTTP_PROVIDERS)
+def test_refuse_answers_the_providers_content_policy_shape_once(fake: FakeProviders, provider: str) -> None:
+    client = Client(fake)
+    control(fake, "refuse", {"provider": provider, "times": 1})
+    answer = client.call(provider)
+    if provider == "bfl":  # BFL accepts the task and reports the moderation when polled
+        answer = client.bfl_poll(as_json(answer)["polling_url"])
+    assert REFUSAL[provider](answer), answer
+    image_of(fake, provider, client.call(provider))
+
+
+def test_refused_chat_answers_a_refusal_instead_of_content(fake: FakeProviders) -> None:
+    client = Client(fake)
+    control(fake, "refuse", {"provider": "openai"})
+    chat = as_json(http("POST", f"{client.urls['openai']}/v1/chat/completions",
+                        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}, client.bearer()))
+    message = chat["choices"][0]["message"]
+    assert message["content"] is None and message["refusal"]
+    dalle = client.openai("dall-e-3")
+    assert dalle[0] == 400 and as_json(dalle)["error"]["code"] == "content_policy_violation"
+
+
+def test_hold_keeps_requests_open_until_released(fake: FakeProviders) -> None:
+    client = Client(fake)
+    control(fake, "hold", {"provider": "imagen"})
+    answers: list[Answer] = []
+    worker = threading.Thread(target=lambda: answers.append(client.imagen()))
+    worker.start()
+    wait_for(lambda: any(e["held"] for e in logged(fake)), "the imagen request to be held")
+    assert client.openai()[0] == 200  # other providers are not held
+    assert answers == [] and worker.is_alive()
+    assert control(fake, "release", {"provider": "imagen"}) == {"held": []}
+    worker.join(timeout=5)
+    assert_png(image_of(fake, "imagen", answers[0]))
+    assert [e["held"] for e in logged(fake)] == [False, False]
+
+
+def test_controls_reject_what_they_cannot_do(fake: FakeProviders) -> None:
+    for name, body in [("fail", {"provider": "midjourney"}), ("fail", {"provider": "openai", "status": 200}),
+                       ("refuse", {"provider": "openai", "times": 0}), ("hold", {})]:
+        status, _, answer = http("POST", f"{fake.origin}/_fake/{name}", body)
+        assert status == 400 and json.loads(answer)["error"], (name, body)
+    assert http("POST", f"{fake.origin}/_fake/explode", {})[0] == 404
+
+
+# --- the standalone command ---------------------------------------------------------------
+
+
+def test_fake_providers_command_prints_its_base_urls_and_stops_on_sigterm() -> None:
+    process = subprocess.Popen([str(REPO / "tools" / "fake-providers"), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert line.startswith("FAKE_PROVIDERS_BASE_URLS="), line
+        urls = json.loads(line.split("=", 1)[1])
+        assert sorted(urls) == sorted(HTTP_PROVIDERS)
+        assert all(url.startswith("http://127.0.0.1:") and url.endswith(f"/{p}") for p, url in urls.items())
+        answer = http("POST", f"{urls['imagen']}/v1beta/models/imagen-4.0-generate-001:predict",
+                      {"instances": [{"prompt": "x"}], "parameters": {"sampleCount": 2}}, {"x-goog-api-key": KEY})
+        assert len(as_json(answer)["predictions"]) == 2
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+
+
+# --- Bedrock in the local AWS, with --fake-providers ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_aws_process() -> Iterator[tuple[str, dict[str, str]]]:
+    process = subprocess.Popen([str(HERE / "run"), "--port", "0", "--fake-providers"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first, second = process.stdout.readline().strip(), process.stdout.readline().strip()
+    if not first.startswith("LOCAL_AWS_ENDPOINT=") or not second.startswith("FAKE_PROVIDERS="):
+        process.kill()
+        raise AssertionError(f"unexpected lines {first!r} {second!r}; stderr: {process.stderr.read() if process.stderr else ''}")
+    yield first.split("=", 1)[1], json.loads(second.split("=", 1)[1])
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def local_aws(local_aws_process: tuple[str, dict[str, str]]) -> tuple[str, dict[str, str]]:
+    """The local AWS's endpoint and fake providers' base URLs, with the provider controls reset."""
+    assert http("POST", f"{local_aws_process[0]}/_local-aws/providers/reset", {})[0] == 200
+    return local_aws_process
+
+
+def bedrock(endpoint: str, region: str) -> Any:
+    return boto3.client("bedrock-runtime", region_name=region, endpoint_url=endpoint,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def invoke(endpoint: str, region: str, model: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = bedrock(endpoint, region).invoke_model(modelId=model, body=json.dumps(body),
+                                                    contentType="application/json", accept="application/json")
+    assert answer["contentType"] == "application/json"
+    return json.loads(answer["body"].read())
+
+
+NOVA = "amazon.nova-canvas-v1:0"
+NOVA_BODY = {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": "a fox"},
+             "imageGenerationConfig": {"numberOfImages": 1, "height": 1024, "width": 1024, "cfgScale": 7.0}}
+SD35 = "stability.sd3-5-large-v1:0"
+SD35_BODY = {"prompt": "a fox", "mode": "text-to-image", "aspect_ratio": "1:1", "output_format": "png"}
+
+
+def providers_control(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, _, answer = http("POST", f"{endpoint}/_local-aws/providers/{name}", body)
+    assert status == 200, answer
+    return json.loads(answer)
+
+
+def test_bedrock_nova_canvas_and_sd35_answer_pngs(local_aws: tuple[str, dict[str, str]]) -> None:
+    endpoint, _ = local_aws
+    nova = invoke(endpoint, "us-east-1", NOVA, NOVA_BODY)
+    assert nova["error"] is None and len(nova["images"]) == 1
+    assert_png(base64.b64decode(nova["images"][0]))
+    sd = invoke(endpoint, "us-west-2", SD35, SD35_BODY)
+    assert sd["finish_reasons"] == [None] and isinstance(sd["seeds"][0], int)
+    assert_png(base64.b64decode(sd["images"][0]))
+    arn = f"arn:aws:bedrock:us-east-1::foundation-model/{NOVA}"
+    assert len(invoke(endpoint, "us-east-1", arn, {**NOVA_BODY, "imageGenerationConfig": {"numberOfImages": 2}})
+               ["images"]) == 2
+    entries = as_json(http("GET", f"{endpoint}/_local-aws/providers/requests"))["requests"]
+    # boto3 sends the ids percent-encoded (`amazon.nova-canvas-v1%3A0`); the model is read decoded
+    assert [(e["provider"], e["model"], e["status"]) for e in entries] == [
+        ("bedrock", NOVA, 200), ("bedrock", SD35, 200), ("bedrock", NOVA, 200)]
+
+
+@pytest.mark.parametrize("region, model, body, code, message", [
+    ("us-east-1", "amazon.nova-reel-v9:0", NOVA_BODY, "ValidationException", "The provided model identifier is invalid."),
+    ("us-west-2", NOVA, NOVA_BODY, "ValidationException", "The provided model identifier is invalid."),
+    ("us-west-2", "stability.stable-diffusion-xl-v1", SD35_BODY, "ResourceNotFoundException", "end of its life"),
+    ("us-east-1", NOVA, {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": ""}}, "ValidationException",
+     "Malformed input request"),
+    ("us-west-2", SD35, {"mode": "text-to-image"}, "ValidationException", "required key [prompt]"),
+])
+def test_bedrock_rejects_like_bedrock(local_aws: tuple[str, dict[str, str]], region: str, model: str,
+                                      body: dict[str, Any], code: str, message: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        invoke(local_aws[0], region, model, body)
+    assert raised.value.response["Error"]["Code"] == code
+    assert message in raised.value.response["Error"]["Message"]
+
+
+def test_bedrock_fail_and_refuse_through_the_local_aws_controls(local_aws: tuple[str, dict[str, str]]) -> None:
+    endpoint, _ = local_aws
+    providers_control(endpoint, "fail", {"provider": "bedrock", "status": 429, "message": "Too many requests",
+                                         "times": 1})
+    with pytest.raises(ClientError) as raised:
+        invoke(endpoint, "us-east-1", NOVA, NOVA_BODY)
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    providers_control(endpoint, "refuse", {"provider": "bedrock", "times": 2})
+    with pytest.raises(ClientError) as refused:
+        invoke(endpoint, "us-east-1", NOVA, NOVA_BODY)
+    assert refused.value.response["Error"]["Message"] == "This request has been blocked by our content filters."
+    filtered = invoke(endpoint, "us-west-2", SD35, SD35_BODY)
+    assert filtered["finish_reasons"] == ["Filter reason: prompt"] and filtered["images"] == []
+    assert invoke(endpoint, "us-east-1", NOVA, NOVA_BODY)["images"]
+
+
+def test_local_aws_fake_providers_share_its_controls(local_aws: tuple[str, dict[str, str]]) -> None:
+    endpoint, urls = local_aws
+    assert sorted(urls) == sorted(HTTP_PROVIDERS)
+    providers_control(endpoint, "fail", {"provider": "recraft", "status": 500, "message": "down", "times": 1})
+    request = {"model": "recraftv3", "prompt": "x"}
+    failed = http("POST", f"{urls['recraft']}/v1/images/generations", request, {"Authorization": f"Bearer {KEY}"})
+    assert failed[0] == 500 and as_json(failed) == {"code": "internal_error", "message": "down"}
+    ok = http("POST", f"{urls['recraft']}/v1/images/generations", request, {"Authorization": f"Bearer {KEY}"})
+    assert ok[0] == 200
+    assert http("POST", f"{endpoint}/_local-aws/providers/fail", {"provider": "midjourney"})[0] == 400
+
+
+def test_unsigned_or_other_service_requests_are_left_to_moto(local_aws: tuple[str, dict[str, str]]) -> None:
+    endpoint, _ = local_aws
+    before = len(as_json(http("GET", f"{endpoint}/_local-aws/providers/requests"))["requests"])
+    http("POST", f"{endpoint}/model/{NOVA}/invoke", NOVA_BODY)  # unsigned: not Bedrock's to answer
+    after = as_json(http("GET", f"{endpoint}/_local-aws/providers/requests"))["requests"]
+    assert len(after) == before
