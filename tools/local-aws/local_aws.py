@@ -1,20 +1,26 @@
 """Start the local AWS: moto 5.2.5 in server mode with pixelctl's CloudFormation extensions.
 
-Usage: tools/local-aws/run [--port N] [--cloudfront-deploy-seconds S] [--verbose]
+Usage: tools/local-aws/run [--port N] [--cloudfront-deploy-seconds S] [--fake-providers] [--verbose]
 
 Prints `LOCAL_AWS_ENDPOINT=http://127.0.0.1:PORT` once it accepts requests and
-runs until SIGINT or SIGTERM. Binds 127.0.0.1 only.
+runs until SIGINT or SIGTERM. Binds 127.0.0.1 only. With `--fake-providers` a
+second line `FAKE_PROVIDERS=<json base urls>` follows.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from localaws import MotoVersionError, check_moto_version
+
+if TYPE_CHECKING:
+    from localaws.fake_providers import FakeProviders
 
 HOST = "127.0.0.1"
 
@@ -27,6 +33,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=float,
         default=0.0,
         help="how long created or updated distributions report InProgress (default 0)",
+    )
+    parser.add_argument(
+        "--fake-providers",
+        action="store_true",
+        help="serve fake AI providers on a free port and give every function PROVIDER_BASE_URLS pointing at them",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
@@ -44,6 +55,26 @@ def configure_logging(verbose: bool) -> None:
     if not verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
+
+
+def start_providers(fake_providers: bool) -> FakeProviders | None:
+    """Bedrock InvokeModel, plus the fake AI providers when asked, sharing one set of controls."""
+    from localaws import server
+    from localaws.bedrock import BedrockInvoke
+    from localaws.fake_providers import HTTP_PROVIDERS, FakeProviders, ProviderControls
+    from localaws.lambda_runtime import RUNTIME
+
+    controls = ProviderControls(("bedrock", *HTTP_PROVIDERS) if fake_providers else ("bedrock",))
+    server.PROVIDER_CONTROLS = controls
+    server.INTERCEPTORS.append(BedrockInvoke(controls))
+    if not fake_providers:
+        return None
+    fake = FakeProviders(controls)
+    fake.start()
+    # Bedrock stays out: functions reach it through AWS_ENDPOINT_URL (this server), signed, as on AWS.
+    # An explicit `--function-env PROVIDER_BASE_URLS=...` wins.
+    RUNTIME.extra_env.setdefault("PROVIDER_BASE_URLS", json.dumps(fake.base_urls(), separators=(",", ":")))
+    return fake
 
 
 def main(argv: list[str]) -> int:
@@ -67,12 +98,17 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
+    fake = start_providers(args.fake_providers)
     server = LocalAwsServer(ip_address=HOST, port=args.port, verbose=args.verbose)
     server.start()
     _, port = server.get_host_and_port()
     print(f"LOCAL_AWS_ENDPOINT=http://{HOST}:{port}", flush=True)
+    if fake is not None:
+        print(f"FAKE_PROVIDERS={json.dumps(fake.base_urls(), separators=(',', ':'))}", flush=True)
     stop.wait()
     server.stop()
+    if fake is not None:
+        fake.stop()
     return 0
 
 

@@ -9,6 +9,9 @@ Control endpoints (JSON bodies, JSON answers):
 - `GET /_local-aws/requests` lists the AWS calls served so far (`service`,
   `operation`), oldest first, so a test or benchmark can count them;
   `POST /_local-aws/requests/clear` starts the list afresh.
+- `/_local-aws/providers/<control>`: Bedrock's and the fake AI providers' controls
+  (`fail`, `refuse`, `hold`, `release`, `clear`, `reset`, `GET requests`; see
+  fake_providers.ProviderControls).
 """
 
 from __future__ import annotations
@@ -30,10 +33,21 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from .engine import ENGINE, FailureMarker
+from .fake_providers import ProviderControls
 from .moto_patches import CLOUDFRONT_TIMING
 
 CONTROL_PREFIX = "/_local-aws/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# Answers a request itself (a data plane: Lambda Invoke, an HTTP API, a CloudFront
+# distribution, Bedrock) or returns None to let moto answer. Registered by the
+# launcher; tried in order before moto sees the request.
+Interceptor = Callable[[Request], "Response | None"]
+INTERCEPTORS: list[Interceptor] = []
+
+
+# The controls behind `/_local-aws/providers/<control>`, set by the launcher.
+PROVIDER_CONTROLS: ProviderControls | None = None
 
 
 class RequestLog:
@@ -155,12 +169,21 @@ class ControlApp:
         if not path.startswith(CONTROL_PREFIX):
             if not path.startswith("/moto-api"):
                 REQUEST_LOG.record(environ)
+            if INTERCEPTORS:
+                request = Request(environ)
+                for intercept in INTERCEPTORS:
+                    response = intercept(request)
+                    if response is not None:
+                        return response(environ, start_response)
             return self.moto_app(environ, start_response)
         return self._answer(Request(environ))(environ, start_response)
 
     @staticmethod
     def _answer(request: Request) -> Response:
         name = request.path[len(CONTROL_PREFIX):].strip("/")
+        if name.startswith("providers/") and PROVIDER_CONTROLS is not None:
+            status, answer = PROVIDER_CONTROLS.control(request.method, name[len("providers/"):], request.get_data())
+            return _json(status, answer)
         if request.method == "GET" and name == "config":
             return _json(200, current_config())
         if request.method == "GET" and name == "requests":
