@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 mod error;
 mod git;
+mod local_hosts;
 mod package;
 mod plan;
 mod progress;

@@ -39,14 +39,35 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
             "output {name}: {outputs}"
         );
     }
+    // Against the local AWS, .env names the URLs it serves them at: a
+    // browser on this machine can open them.
+    let port = aws.endpoint.rsplit(':').next().unwrap();
+    let api_id = outputs["ApiEndpoint"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    let label = outputs["CloudFrontDomain"]
+        .as_str()
+        .unwrap()
+        .strip_suffix(".cloudfront.net")
+        .unwrap()
+        .to_owned();
     let env = project.read("frontend/.env");
     let expected = format!(
-        "# my settings\nVITE_FEATURE_FLAG=on\nVITE_API_ENDPOINT={}\nVITE_CLOUDFRONT_DOMAIN={}\nVITE_S3_BUCKET={}\nVITE_ENVIRONMENT=dev\n",
-        outputs["ApiEndpoint"].as_str().unwrap(),
-        outputs["CloudFrontDomain"].as_str().unwrap(),
+        "# my settings\nVITE_FEATURE_FLAG=on\nVITE_API_ENDPOINT=http://{}.execute-api.localhost:{port}\nVITE_CLOUDFRONT_DOMAIN={}.cloudfront.localhost:{port}\nVITE_S3_BUCKET={}\nVITE_ENVIRONMENT=dev\n",
+        api_id.to_lowercase(),
+        label.to_lowercase(),
         outputs["ImagesBucket"].as_str().unwrap(),
     );
     assert_eq!(env, expected);
+    let dotenv = project
+        .expect(&aws, &["outputs", "dev", "--format", "dotenv"], 0)
+        .stdout;
+    assert!(env.ends_with(&dotenv), "outputs --format dotenv:\n{dotenv}");
 
     let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
     assert_eq!(function.memory_size(), Some(256));
@@ -401,13 +422,28 @@ fn outputs_come_as_table_json_and_dotenv() {
     let dotenv = project
         .expect(&aws, &["outputs", "dev", "--format", "dotenv"], 0)
         .stdout;
+    let local = project
+        .expect(&aws, &["outputs", "dev", "--format", "json"], 0)
+        .json()["served_locally"]
+        .clone();
     assert!(
         dotenv.contains(&format!(
             "VITE_CLOUDFRONT_DOMAIN={}\n",
-            json["CloudFrontDomain"].as_str().unwrap()
+            local["CloudFrontDomain"].as_str().unwrap()
         )),
         "{dotenv}"
     );
+    assert!(
+        local["CloudFrontDomain"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(
+                ".cloudfront.localhost:{}",
+                aws.endpoint.rsplit(':').next().unwrap()
+            )),
+        "{local}"
+    );
+    assert!(table.contains("served by the local AWS at:"), "{table}");
     assert!(dotenv.ends_with("VITE_ENVIRONMENT=dev\n"), "{dotenv}");
 }
 
@@ -503,14 +539,15 @@ fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
     assert_eq!(report["health"]["healthy"], true);
     assert_eq!(report["health"]["status"], 200);
 
-    // Without --health-url, the stack's real AWS hostname is never contacted.
-    let skipped = project.deploy(&aws, "dev", &[], 0).json();
-    assert_eq!(skipped["health"]["checked"], false);
+    // Without --health-url, the deployed API is checked where the local AWS
+    // serves it, never at the stack's real AWS hostname.
+    let local = project.deploy(&aws, "dev", &[], 0).json();
+    assert_eq!(local["health"]["checked"], true, "{local}");
+    assert_eq!(local["health"]["healthy"], true, "{local}");
+    let url = local["health"]["url"].as_str().unwrap();
     assert!(
-        skipped["health"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("--health-url")
+        url.starts_with("http://") && url.contains(".execute-api.localhost:"),
+        "{url}"
     );
 
     // A dead API fails the deploy with --require-healthy, and the report is still printed.

@@ -201,7 +201,8 @@ pub struct Settings {
     pub enhance: Option<EnhanceSpec>,
     pub rate_limits: RateLimits,
     pub images_bucket: String,
-    /// `https://{CLOUDFRONT_DOMAIN}`: the prefix of every returned image URL.
+    /// `https://{CLOUDFRONT_DOMAIN}` (or the value itself when it names its
+    /// scheme): the prefix of every returned image URL.
     pub image_base_url: String,
     pub allowed_origins: Vec<String>,
     pub model_timeout: Duration,
@@ -268,13 +269,15 @@ impl Settings {
     }
 }
 
+/// `https://{domain}`; a value that names its scheme keeps it, so a local AWS
+/// can hand its functions `http://{id}.cloudfront.localhost:{port}`.
 fn cloudfront_base_url(domain: &str) -> String {
     let domain = domain.trim().trim_end_matches('/');
-    let domain = domain
-        .strip_prefix("https://")
-        .or_else(|| domain.strip_prefix("http://"))
-        .unwrap_or(domain);
-    format!("https://{domain}")
+    if domain.starts_with("https://") || domain.starts_with("http://") {
+        domain.to_owned()
+    } else {
+        format!("https://{domain}")
+    }
 }
 
 /// Parses `MODELS`: a non-empty JSON array of `{name, provider, model}`.
@@ -487,5 +490,24 @@ mod tests {
         let s = settings(&env).unwrap();
         assert!(s.rate_limits.ip_allowlist.is_empty());
         assert_eq!(s.allowed_origins, vec!["*"]);
+    }
+
+    #[test]
+    fn image_base_url_adds_https_unless_a_scheme_is_named() {
+        let cases = [
+            ("d111.cloudfront.net", "https://d111.cloudfront.net"),
+            (" d111.cloudfront.net/ ", "https://d111.cloudfront.net"),
+            (
+                "https://d111.cloudfront.net/",
+                "https://d111.cloudfront.net",
+            ),
+            (
+                "http://e2abc.cloudfront.localhost:4566",
+                "http://e2abc.cloudfront.localhost:4566",
+            ),
+        ];
+        for (domain, expected) in cases {
+            assert_eq!(cloudfront_base_url(domain), expected, "{domain:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! ([`store`]), which CloudFront serves.
 
 pub mod assemble;
+pub mod build;
 pub mod clock;
 pub mod config;
 pub mod dispatch;

@@ -209,6 +209,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "environment": state.environment,
         "models": state.worker.generator.models.len(),
         "fakeProviders": state.is_fake(),
+        "build": crate::build::current().await,
     }))
 }
 

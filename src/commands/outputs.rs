@@ -10,6 +10,7 @@ use super::{Settings, runtime};
 use crate::cli::{OutputFormat, OutputsArgs, OutputsFormat};
 use crate::config;
 use crate::error::{CommandError, CommandResult};
+use crate::local_hosts::LocalAws;
 use crate::ui;
 
 #[derive(Debug, Serialize)]
@@ -18,6 +19,9 @@ struct Outputs {
     stack_name: String,
     stack_status: String,
     outputs: BTreeMap<String, String>,
+    /// Against a local AWS: `ApiEndpoint` and `CloudFrontDomain` where it serves them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    served_locally: Option<BTreeMap<String, String>>,
     #[serde(skip)]
     dotenv: bool,
 }
@@ -25,9 +29,12 @@ struct Outputs {
 impl fmt::Display for Outputs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.dotenv {
+            // The lines `deploy` writes to frontend/.env: local forms when local.
             let get = |key: &str| {
-                self.outputs
-                    .get(key)
+                self.served_locally
+                    .as_ref()
+                    .and_then(|local| local.get(key))
+                    .or_else(|| self.outputs.get(key))
                     .map(String::as_str)
                     .unwrap_or_default()
             };
@@ -46,6 +53,12 @@ impl fmt::Display for Outputs {
         writeln!(f, "{:<width$}  VALUE", "OUTPUT")?;
         for (key, value) in &self.outputs {
             writeln!(f, "{key:<width$}  {value}")?;
+        }
+        if let Some(local) = &self.served_locally {
+            writeln!(f, "\nserved by the local AWS at:")?;
+            for (key, value) in local {
+                writeln!(f, "{key:<width$}  {value}")?;
+            }
         }
         Ok(())
     }
@@ -73,11 +86,24 @@ pub fn run(settings: &Settings, args: &OutputsArgs) -> CommandResult {
         (None, OutputFormat::Json) => OutputsFormat::Json,
         (None, OutputFormat::Text) => OutputsFormat::Table,
     };
+    let served_locally = settings
+        .endpoint_url
+        .as_deref()
+        .and_then(LocalAws::from_endpoint)
+        .map(|local| {
+            let localized = local.localize_outputs(&stack.outputs);
+            localized
+                .into_iter()
+                .filter(|(key, value)| stack.outputs.get(key) != Some(value))
+                .collect::<BTreeMap<_, _>>()
+        })
+        .filter(|local| !local.is_empty());
     let outputs = Outputs {
         environment: environment.name.clone(),
         stack_name: stack.name,
         stack_status: stack.status,
         outputs: stack.outputs,
+        served_locally,
         dotenv: format == OutputsFormat::Dotenv,
     };
     let output = if format == OutputsFormat::Json {

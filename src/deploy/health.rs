@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::local_hosts::{LocalAws, loopback_address};
 use crate::progress::Progress;
 
 /// What the health check found.
@@ -35,9 +36,10 @@ impl HealthReport {
     }
 }
 
-/// Which URL to check, if any: `--health-url` wins; with a custom AWS
-/// endpoint the stack's outputs name real AWS hosts nothing here serves, so
-/// the check is skipped rather than sent there.
+/// Which URL to check, if any: `--health-url` wins; with a loopback AWS
+/// endpoint (the local AWS) the stack's API is checked where that endpoint
+/// serves it; with any other custom endpoint the outputs name real AWS hosts
+/// nothing there serves, so the check is skipped rather than sent to them.
 pub fn health_target(
     api_endpoint: Option<&str>,
     health_url: Option<&str>,
@@ -46,26 +48,39 @@ pub fn health_target(
     if let Some(url) = health_url {
         return Ok(url.to_owned());
     }
-    if let Some(endpoint) = custom_endpoint {
-        return Err(format!(
-            "AWS calls go to {endpoint}, so the stack's ApiEndpoint names a host that isn't served here; pass --health-url to check one that is"
-        ));
+    let Some(endpoint) = api_endpoint.filter(|e| !e.is_empty()) else {
+        return Err("the stack has no ApiEndpoint output".to_owned());
+    };
+    let endpoint = match custom_endpoint {
+        None => endpoint.to_owned(),
+        Some(custom) => match LocalAws::from_endpoint(custom) {
+            Some(local) => local.api_url(endpoint).ok_or_else(|| {
+                format!("the ApiEndpoint output `{endpoint}` is not an HTTP API URL the local AWS at {custom} serves; pass --health-url")
+            })?,
+            None => {
+                return Err(format!(
+                    "AWS calls go to {custom}, so the stack's ApiEndpoint names a host that isn't served here; pass --health-url to check one that is"
+                ));
+            }
+        },
+    };
+    Ok(format!("{}/gallery/list", endpoint.trim_end_matches('/')))
+}
+
+/// An HTTP client for `url` that connects `*.localhost` hosts to 127.0.0.1
+/// itself rather than asking the system resolver, which may not know them.
+pub fn client_for(url: &str, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    if let Some((host, address)) = loopback_address(url) {
+        builder = builder.resolve(&host, address);
     }
-    match api_endpoint {
-        Some(endpoint) if !endpoint.is_empty() => {
-            Ok(format!("{}/gallery/list", endpoint.trim_end_matches('/')))
-        }
-        _ => Err("the stack has no ApiEndpoint output".to_owned()),
-    }
+    builder.build()
 }
 
 /// GETs `url` until it answers 2xx or `budget` runs out, backing off between tries.
 pub async fn check(url: &str, budget: Duration, progress: &dyn Progress) -> HealthReport {
     progress.step(&format!("Checking health: GET {url}"));
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
+    let client = match client_for(url, Duration::from_secs(10)) {
         Ok(client) => client,
         Err(error) => {
             return HealthReport {
@@ -118,10 +133,23 @@ mod tests {
             health_target(api, None, None).unwrap(),
             "https://abc123.execute-api.us-west-2.amazonaws.com/gallery/list"
         );
+        assert_eq!(
+            health_target(api, None, Some("http://127.0.0.1:4566")).unwrap(),
+            "http://abc123.execute-api.localhost:4566/gallery/list"
+        );
         assert!(
-            health_target(api, None, Some("http://127.0.0.1:4566"))
+            health_target(api, None, Some("http://10.1.2.3:4566"))
                 .unwrap_err()
                 .contains("--health-url")
+        );
+        assert!(
+            health_target(
+                Some("https://example.com"),
+                None,
+                Some("http://127.0.0.1:4566")
+            )
+            .unwrap_err()
+            .contains("--health-url")
         );
         assert_eq!(
             health_target(

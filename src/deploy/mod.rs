@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription};
 use crate::config::Environment;
 use crate::error::CommandError;
+use crate::local_hosts::LocalAws;
 use crate::package::Artifact;
 use crate::plan::{ChangeSetPlan, parameter_diff};
 use crate::progress::Progress;
@@ -671,13 +672,17 @@ impl Deployment<'_> {
         if self.options.write_env_file {
             let path = self.project.frontend_env_path();
             let existing = std::fs::read_to_string(&path).unwrap_or_default();
-            let output = |key: &str| {
-                stack
-                    .outputs
-                    .get(key)
-                    .map(String::as_str)
-                    .unwrap_or_default()
+            // Against the local AWS, URLs a browser on this machine can open.
+            let outputs = match self
+                .aws
+                .endpoint_url
+                .as_deref()
+                .and_then(LocalAws::from_endpoint)
+            {
+                Some(local) => local.localize_outputs(&stack.outputs),
+                None => stack.outputs.clone(),
             };
+            let output = |key: &str| outputs.get(key).map(String::as_str).unwrap_or_default();
             let updates = [
                 ("VITE_API_ENDPOINT", output("ApiEndpoint")),
                 ("VITE_CLOUDFRONT_DOMAIN", output("CloudFrontDomain")),

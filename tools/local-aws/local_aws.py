@@ -39,8 +39,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="serve fake AI providers on a free port and give every function PROVIDER_BASE_URLS pointing at them",
     )
+    parser.add_argument(
+        "--function-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="add KEY=VALUE to every Lambda function's environment, overriding (repeatable)",
+    )
+    parser.add_argument(
+        "--lambda-concurrency",
+        type=int,
+        default=10,
+        help="instances per function without ReservedConcurrentExecutions (default 10)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for pair in args.function_env:
+        if "=" not in pair or pair.startswith("="):
+            parser.error(f"--function-env takes KEY=VALUE, got `{pair}`")
+    return args
 
 
 def configure_moto() -> None:
@@ -98,15 +115,27 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
+    from localaws import edge, gateway, lambda_runtime
+    from localaws.server import INTERCEPTORS
+
+    INTERCEPTORS.extend([gateway.intercept, edge.intercept])
+    lambda_runtime.install()
+    INTERCEPTORS.append(lambda_runtime.intercept)
+    lambda_runtime.RUNTIME.default_concurrency = max(1, args.lambda_concurrency)
+    lambda_runtime.RUNTIME.extra_env.update(pair.split("=", 1) for pair in args.function_env)
     fake = start_providers(args.fake_providers)
     server = LocalAwsServer(ip_address=HOST, port=args.port, verbose=args.verbose)
     server.start()
     _, port = server.get_host_and_port()
+    from localaws.hosts import HOSTS
+
+    HOSTS.port = port
     print(f"LOCAL_AWS_ENDPOINT=http://{HOST}:{port}", flush=True)
     if fake is not None:
         print(f"FAKE_PROVIDERS={json.dumps(fake.base_urls(), separators=(',', ':'))}", flush=True)
     stop.wait()
     server.stop()
+    lambda_runtime.RUNTIME.shutdown()
     if fake is not None:
         fake.stop()
     return 0

@@ -3,9 +3,13 @@
 Control endpoints (JSON bodies, JSON answers):
 - `POST /_local-aws/fail` `{"stack_name", "logical_id", "reason", "mode"?}` arms a
   one-shot failure (`mode`: `fail`, default, or `rollback_fails`).
-- `GET|POST /_local-aws/config` reads or changes `cloudfront_deploy_seconds` and
-  `resource_delay_ms`.
+- `GET|POST /_local-aws/config` reads or changes `cloudfront_deploy_seconds`,
+  `resource_delay_ms`, `cloudfront_invalidation_seconds` and
+  `integration_timeout_cap_seconds`.
+- `POST /_local-aws/hold` / `release` `{"what": "cloudfront-invalidations"}`
+  keeps new invalidations `InProgress` until released.
 - `POST /_local-aws/reset` forgets every resource and stack.
+- `GET /_local-aws/lambda` lists the running Lambda instances (lambda_runtime).
 - `GET /_local-aws/requests` lists the AWS calls served so far (`service`,
   `operation`), oldest first, so a test or benchmark can count them;
   `POST /_local-aws/requests/clear` starts the list afresh.
@@ -34,7 +38,9 @@ from werkzeug.wrappers import Request, Response
 
 from .engine import ENGINE, FailureMarker
 from .fake_providers import ProviderControls
-from .moto_patches import CLOUDFRONT_TIMING
+from .gateway import GATEWAY_SETTINGS
+from .lambda_runtime import RUNTIME
+from .moto_patches import CLOUDFRONT_TIMING, INVALIDATION_TIMING
 
 CONTROL_PREFIX = "/_local-aws/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -114,6 +120,10 @@ def current_config() -> dict[str, Any]:
     return {
         "cloudfront_deploy_seconds": CLOUDFRONT_TIMING.deploy_seconds,
         "resource_delay_ms": ENGINE.resource_delay_ms,
+        "cloudfront_invalidation_seconds": INVALIDATION_TIMING.seconds,
+        "integration_timeout_cap_seconds": GATEWAY_SETTINGS.integration_timeout_cap_seconds,
+        "async_retry_delay_seconds": RUNTIME.async_retry_delay_seconds,
+        "lambda_default_concurrency": RUNTIME.default_concurrency,
     }
 
 
@@ -139,22 +149,56 @@ def _configure(body: dict[str, Any]) -> dict[str, Any]:
             CLOUDFRONT_TIMING.deploy_seconds = max(0.0, float(body["cloudfront_deploy_seconds"]))
         if "resource_delay_ms" in body:
             ENGINE.resource_delay_ms = max(0, int(body["resource_delay_ms"]))
+        if "cloudfront_invalidation_seconds" in body:
+            INVALIDATION_TIMING.seconds = max(0.0, float(body["cloudfront_invalidation_seconds"]))
+        if "integration_timeout_cap_seconds" in body:
+            GATEWAY_SETTINGS.integration_timeout_cap_seconds = min(30.0, max(0.0, float(body["integration_timeout_cap_seconds"])))
+        if "async_retry_delay_seconds" in body:
+            RUNTIME.async_retry_delay_seconds = max(0.0, float(body["async_retry_delay_seconds"]))
+        if "lambda_default_concurrency" in body:
+            RUNTIME.default_concurrency = max(1, int(body["lambda_default_concurrency"]))
     except (TypeError, ValueError) as err:
         raise ControlError(f"settings must be numbers: {err}") from err
     return current_config()
 
 
 def _reset(_: dict[str, Any]) -> dict[str, Any]:
+    RUNTIME.reset()
     with ENGINE.lock:
         moto_api_backend.reset()
         ENGINE.reset()
     return {"reset": True}
 
 
+# What `POST /_local-aws/hold` and `/release` `{"what": ...}` hold: name -> (hold, release).
+HOLDS: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
+    "cloudfront-invalidations": (INVALIDATION_TIMING.hold, INVALIDATION_TIMING.release),
+}
+
+
+def _holdable(body: dict[str, Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+    found = HOLDS.get(body.get("what", ""))
+    if found is None:
+        raise ControlError(f"`what` must be one of: {', '.join(sorted(HOLDS))}")
+    return found
+
+
+def _hold(body: dict[str, Any]) -> dict[str, Any]:
+    _holdable(body)[0]()
+    return {"held": body["what"]}
+
+
+def _release(body: dict[str, Any]) -> dict[str, Any]:
+    _holdable(body)[1]()
+    return {"released": body["what"]}
+
+
 _POST_ROUTES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "fail": _arm_failure,
     "config": _configure,
     "reset": _reset,
+    "hold": _hold,
+    "release": _release,
 }
 
 
@@ -186,6 +230,8 @@ class ControlApp:
             return _json(status, answer)
         if request.method == "GET" and name == "config":
             return _json(200, current_config())
+        if request.method == "GET" and name == "lambda":
+            return _json(200, RUNTIME.describe())
         if request.method == "GET" and name == "requests":
             return _json(200, {"requests": REQUEST_LOG.snapshot()})
         if request.method == "POST" and name == "requests/clear":
