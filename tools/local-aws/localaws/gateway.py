@@ -248,16 +248,16 @@ class Invocation:
     """What the gateway knows about one request when it calls the integration."""
 
     account_id: str
+    region: str
     api_id: str
     stage: str
-    route: RouteMatch
     raw_path: str
     request_id: str
     source_ip: str
     port: int
 
 
-def build_event(request: Request, invocation: Invocation, body: bytes, now: float) -> dict[str, Any]:
+def build_event(request: Request, invocation: Invocation, route: RouteMatch, body: bytes, now: float) -> dict[str, Any]:
     """The Lambda proxy payload, format 2.0, as API Gateway builds it."""
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -276,7 +276,7 @@ def build_event(request: Request, invocation: Invocation, body: bytes, now: floa
     domain_name = f"{invocation.api_id}.execute-api.localhost"
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": invocation.route.route_key,
+        "routeKey": route.route_key,
         "rawPath": invocation.raw_path,
         "rawQueryString": request.query_string.decode("latin-1"),
     }
@@ -301,7 +301,7 @@ def build_event(request: Request, invocation: Invocation, body: bytes, now: floa
             "userAgent": request.headers.get("User-Agent", ""),
         },
         "requestId": invocation.request_id,
-        "routeKey": invocation.route.route_key,
+        "routeKey": route.route_key,
         "stage": invocation.stage,
         "time": _request_time(now),
         "timeEpoch": int(now * 1000),
@@ -312,8 +312,8 @@ def build_event(request: Request, invocation: Invocation, body: bytes, now: floa
         event["isBase64Encoded"] = not text
     else:
         event["isBase64Encoded"] = False
-    if invocation.route.path_parameters:
-        event["pathParameters"] = dict(invocation.route.path_parameters)
+    if route.path_parameters:
+        event["pathParameters"] = dict(route.path_parameters)
     return event
 
 
@@ -454,7 +454,7 @@ def _serve(request: Request, api_id: str, raw_path: str, request_id: str) -> Res
     located = _find_api(api_id)
     if located is None:
         return _message(NOT_FOUND)
-    account_id, _, api = located
+    account_id, region, api = located
     selected = _select_stage(api, raw_path)
     if selected is None:
         return _message(NOT_FOUND)
@@ -463,13 +463,23 @@ def _serve(request: Request, api_id: str, raw_path: str, request_id: str) -> Res
     is_preflight = request.method == "OPTIONS" and "Origin" in request.headers and "Access-Control-Request-Method" in request.headers
     if cors and is_preflight:
         return _preflight(cors, request)
-    response = _route(request, api, account_id, stage, path, raw_path, request_id)
+    invocation = Invocation(
+        account_id=account_id,
+        region=region,
+        api_id=api.api_id,
+        stage=stage.name,
+        raw_path=raw_path,
+        request_id=request_id,
+        source_ip=request.remote_addr or "127.0.0.1",
+        port=int(request.environ.get("SERVER_PORT") or 0),
+    )
+    response = _route(request, api, stage, path, invocation)
     if cors:
         _apply_cors(cors, request, response)
     return response
 
 
-def _route(request: Request, api: Api, account_id: str, stage: Stage, path: str, raw_path: str, request_id: str) -> Response:
+def _route(request: Request, api: Api, stage: Stage, path: str, invocation: Invocation) -> Response:
     routes = {route.route_key: route for route in list(api.routes.values())}
     matched = match_route(routes, request.method, path)
     if matched is None:
@@ -484,36 +494,26 @@ def _route(request: Request, api: Api, account_id: str, stage: Stage, path: str,
     function = lambda_target(integration.integration_uri)
     if integration.integration_type != "AWS_PROXY" or function is None or integration.payload_format_version != "2.0":
         return _message(INTERNAL_ERROR)
-    invocation = Invocation(
-        account_id=account_id,
-        api_id=api.api_id,
-        stage=stage.name,
-        route=matched,
-        raw_path=raw_path,
-        request_id=request_id,
-        source_ip=request.remote_addr or "127.0.0.1",
-        port=int(request.environ.get("SERVER_PORT") or 0),
-    )
-    return _invoke(request, invocation, function, integration.timeout_in_millis, path)
+    return _invoke(request, invocation, matched, function, integration.timeout_in_millis, path)
 
 
-def source_arn(region: str, account_id: str, api_id: str, stage: str, route_key: str, method: str, path: str) -> str:
+def source_arn(invocation: Invocation, route_key: str, method: str, path: str) -> str:
     """The execute-api ARN the gateway presents to Lambda: `{api}/{stage}/{METHOD}/{path}`, or `.../$default`."""
     resource = "$default" if route_key == "$default" else f"{method.upper()}/{path.lstrip('/')}"
-    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{resource}"
+    return f"arn:aws:execute-api:{invocation.region}:{invocation.account_id}:{invocation.api_id}/{invocation.stage}/{resource}"
 
 
-def _invoke(request: Request, invocation: Invocation, function: tuple[str, str, str], timeout_ms: int | None, path: str) -> Response:
+def _invoke(
+    request: Request, invocation: Invocation, route: RouteMatch, function: tuple[str, str, str], timeout_ms: int | None, path: str
+) -> Response:
     function_account, function_region, function_name = function
-    arn = source_arn(
-        function_region, invocation.account_id, invocation.api_id, invocation.stage, invocation.route.route_key, request.method, path
-    )
-    if not RUNTIME.function_policy_allows(function_account, function_region, function_name, "apigateway.amazonaws.com", arn):
-        return _message(INTERNAL_ERROR)
+    arn = source_arn(invocation, route.route_key, request.method, path)
     limit = min(MAX_INTEGRATION_TIMEOUT_SECONDS, (timeout_ms or 30000) / 1000, GATEWAY_SETTINGS.integration_timeout_cap_seconds)
     now = time.time()
-    event = build_event(request, invocation, request.get_data(), now)
+    event = build_event(request, invocation, route, request.get_data(), now)
     try:
+        if not RUNTIME.function_policy_allows(function_account, function_region, function_name, "apigateway.amazonaws.com", arn):
+            return _message(INTERNAL_ERROR)
         result = RUNTIME.invoke(function_account, function_region, function_name, json.dumps(event).encode(), wait_timeout=limit)
     except TimeoutError:
         return _message(SERVICE_UNAVAILABLE)
