@@ -143,8 +143,13 @@ def start_local_aws(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, as a user stops it (the launcher then kills its instances and removes its files)."""
     if process.poll() is None:
-        process.kill()
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
     process.wait()
 
 
@@ -225,7 +230,11 @@ def endpoint() -> Iterator[str]:
     process, url = start_local_aws("--function-env", "EXTRA_FLAG=from-launcher",
                                    "--function-env", "OVERRIDDEN=by-launcher")
     yield url
+    temp_dir = control(url, "lambda")["temp_dir"]
     stop(process)
+    stderr = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, stderr
+    assert temp_dir is None or not Path(temp_dir).exists(), f"{temp_dir} left behind; stderr: {stderr}"
 
 
 @pytest.fixture(scope="module")
@@ -432,9 +441,15 @@ def test_stopping_the_local_aws_leaves_no_function_process(how: signal.Signals) 
         _, answer = deployer.invoke(name)
         pid = answer["pid"]
         assert alive(pid)
+        temp_dir = Path(control(url, "lambda")["temp_dir"])
+        assert Path(answer["cwd"]).is_relative_to(temp_dir) and temp_dir.is_dir()
         process.send_signal(how)
         assert process.wait(timeout=15) == (0 if how == signal.SIGTERM else -signal.SIGKILL)
         wait_until(f"instance {pid} to die with the launcher", lambda: not alive(pid))
+        if how == signal.SIGTERM:
+            assert not temp_dir.exists(), "a stopped local AWS removes its functions' files"
+        else:
+            shutil.rmtree(temp_dir)  # nothing can clean up after SIGKILL
     finally:
         stop(process)
 

@@ -939,8 +939,14 @@ class LambdaRuntime:
     def function_policy_allows(
         self, account_id: str, region: str, function: str, principal_service: str, source_arn: str
     ) -> bool:
-        """Whether the function's resource policy lets `principal_service` invoke it from `source_arn`."""
-        fn = self._function(account_id, region, function)
+        """Whether the function's resource policy lets `principal_service` invoke it from `source_arn`.
+
+        False for a function that doesn't exist (no policy grants anything).
+        """
+        try:
+            fn = self._function(account_id, region, function)
+        except FunctionNotFound:
+            return False
         return any(_statement_allows(statement, principal_service, source_arn, account_id)
                    for statement in fn.policy.statements)
 
@@ -983,7 +989,7 @@ class LambdaRuntime:
         for pool in pools:
             with pool.cond:
                 instances += [instance.describe() for instance in pool.instances]
-        return {"instances": instances}
+        return {"instances": instances, "temp_dir": str(self._root) if self._root is not None else None}
 
     # -- internals -------------------------------------------------------------------------
 
