@@ -16,7 +16,8 @@ if (config.cloudfrontDomain) {
   // Images come from there: open the connection while the user types.
   const hint = document.createElement('link');
   hint.rel = 'preconnect';
-  hint.href = `https://${config.cloudfrontDomain.replace(/^https?:\/\//, '')}`;
+  // A bare domain is HTTPS (CloudFront); the local AWS gives one with its scheme.
+  hint.href = /^https?:\/\//.test(config.cloudfrontDomain) ? config.cloudfrontDomain : `https://${config.cloudfrontDomain}`;
   document.head.append(hint);
 }
 

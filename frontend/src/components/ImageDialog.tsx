@@ -1,7 +1,7 @@
 // The large view of one image: a modal dialog that takes focus, keeps Tab inside,
 // closes on Esc, the Close button or a click outside, and gives focus back.
 
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
 export interface DialogImage {
   url: string;
@@ -22,7 +22,8 @@ export function ImageDialog({ image, onClose, onDownload }: Props) {
   const dialog = useRef<HTMLDivElement>(null);
   const closeButton = useRef<HTMLButtonElement>(null);
 
-  useEffect(() => {
+  // A layout effect: focus must be back on the opener as soon as the dialog is gone.
+  useLayoutEffect(() => {
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     closeButton.current?.focus();
     const root = document.getElementById('app-shell');
