@@ -18,7 +18,6 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import urllib.request
 import uuid
@@ -32,7 +31,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localaws.lambda_runtime import _arn_like, _statement_allows
+from localaws.lambda_runtime import arn_like, statement_allows
 
 HERE = Path(__file__).resolve().parent
 REGION = "us-west-2"
@@ -376,7 +375,10 @@ def test_crash_at_init_fails_the_invoke_and_the_next_starts_fresh(tmp_path: Path
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Runtime.ExitError"
     assert error["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
-    assert "config error: PROVIDER_KEYS is not set" in base64.b64decode(response["LogResult"]).decode()
+    tail = base64.b64decode(response["LogResult"]).decode().splitlines()
+    assert "config error: PROVIDER_KEYS is not set" in tail
+    report = REPORT_LINE.match(tail[-1])
+    assert report and int(report["used"]) > 0, "the peak memory of a crashed process is reported too"
     assert instances(endpoint, name) == []
     again, answer = deployer.invoke(name)
     assert "FunctionError" not in again and answer["pid"] > 0
@@ -478,12 +480,12 @@ STATEMENT = {
     ],
 )
 def test_resource_policy_matching(statement: dict[str, Any], principal: str, source_arn: str, allowed: bool) -> None:
-    assert _statement_allows(statement, principal, source_arn, ACCOUNT) is allowed
+    assert statement_allows(statement, principal, source_arn, ACCOUNT) is allowed
 
 
 def test_arn_like_matches_each_part_with_wildcards() -> None:
-    assert _arn_like("arn:aws:execute-api:*:123456789012:abc/*/*/generate",
+    assert arn_like("arn:aws:execute-api:*:123456789012:abc/*/*/generate",
                      "arn:aws:execute-api:us-west-2:123456789012:abc/prod/POST/generate")
-    assert not _arn_like("arn:aws:execute-api:*:123456789012:abc/*/*/generate",
+    assert not arn_like("arn:aws:execute-api:*:123456789012:abc/*/*/generate",
                          "arn:aws:execute-api:us-west-2:123456789012:abc/prod/POST/other")
-    assert not _arn_like("arn:aws:execute-api:us-?est-2:*:abc/*", "arn:aws:execute-api:eu-west-1:1:abc/x")
+    assert not arn_like("arn:aws:execute-api:us-?est-2:*:abc/*", "arn:aws:execute-api:eu-west-1:1:abc/x")

@@ -428,9 +428,12 @@ class Instance:
 
     def _watch(self) -> None:
         assert self.process is not None
-        code = self.process.wait()
+        # wait4 rather than Popen.wait: its rusage has the peak memory of a process that died unsampled.
+        _, status, usage = os.wait4(self.process.pid, 0)
+        code = self.process.returncode = os.waitstatus_to_exitcode(status)
         _killpg(self.process.pid)  # whatever it left behind in its group
         with self.pool.cond:
+            self.max_memory_mb = max(self.max_memory_mb, math.ceil(usage.ru_maxrss / 1024))
             self.exit_code = code
             self.stopping = True
             self.pool.cond.notify_all()
@@ -947,7 +950,7 @@ class LambdaRuntime:
             fn = self._function(account_id, region, function)
         except FunctionNotFound:
             return False
-        return any(_statement_allows(statement, principal_service, source_arn, account_id)
+        return any(statement_allows(statement, principal_service, source_arn, account_id)
                    for statement in fn.policy.statements)
 
     def shutdown(self) -> None:
@@ -1075,7 +1078,8 @@ class LambdaRuntime:
         return env
 
 
-def _statement_allows(statement: dict[str, Any], principal_service: str, source_arn: str, account_id: str) -> bool:
+def statement_allows(statement: dict[str, Any], principal_service: str, source_arn: str, account_id: str) -> bool:
+    """Whether one resource-policy statement (as moto stores AddPermission's) grants the invoke."""
     if statement.get("Effect", "Allow") != "Allow":
         return False
     actions = statement.get("Action", [])
@@ -1093,7 +1097,7 @@ def _statement_allows(statement: dict[str, Any], principal_service: str, source_
             wanted = [expected] if isinstance(expected, str) else list(expected)
             if key.lower() == "aws:sourcearn":
                 if operator in ("ArnLike", "ArnEquals"):
-                    if not any(_arn_like(pattern, source_arn) for pattern in wanted):
+                    if not any(arn_like(pattern, source_arn) for pattern in wanted):
                         return False
                 elif operator == "StringEquals":
                     if source_arn not in wanted:
@@ -1109,7 +1113,7 @@ def _statement_allows(statement: dict[str, Any], principal_service: str, source_
     return True
 
 
-def _arn_like(pattern: str, arn: str) -> bool:
+def arn_like(pattern: str, arn: str) -> bool:
     """IAM's ArnLike: each of the six colon-separated parts matched with `*` and `?` wildcards."""
     pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
     if len(pattern_parts) != 6 or len(arn_parts) != 6:
