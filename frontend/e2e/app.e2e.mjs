@@ -16,30 +16,18 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
-import { build } from 'vite';
 
+import { buildPage, FRONTEND } from './build-page.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium } from './chromium.mjs';
 import { serveStatic } from './static-server.mjs';
 
-const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = resolve(FRONTEND, '..');
 const ARTIFACTS = join(FRONTEND, 'e2e', 'artifacts');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PIXELCTL = process.env.PIXELCTL ?? join(REPO, 'target', 'debug', 'pixelctl');
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 360, height: 780 };
 /** Generations per IP and day in the test's own environment: one in the browser, two
@@ -113,26 +101,8 @@ async function startLocalApi(projectDir, pageOrigin) {
   );
 }
 
-/** Builds the page against `api` into a temporary folder, with no .env file read. */
-async function buildPage(api, outDir) {
-  const noEnvFiles = await mkdtemp(join(tmpdir(), 'pixel-prompt-env-'));
-  env.stops.push(() => rm(noEnvFiles, { recursive: true, force: true }));
-  for (const key of Object.keys(process.env)) if (key.startsWith('VITE_')) delete process.env[key];
-  process.env.VITE_API_ENDPOINT = api;
-  process.env.VITE_ENVIRONMENT = 'e2e';
-  await build({
-    root: FRONTEND,
-    configFile: join(FRONTEND, 'vite.config.ts'),
-    envDir: noEnvFiles,
-    logLevel: 'warn',
-    build: { outDir, emptyOutDir: true },
-  });
-}
-
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium with \`apt-get update && apt-get install -y chromium\``);
-  }
+  requireChromium();
   await mkdir(ARTIFACTS, { recursive: true });
   if (process.env.E2E_PAGE && !process.env.E2E_API) {
     throw new Error('E2E_PAGE needs E2E_API too: the test makes generations through the API directly');
@@ -149,7 +119,7 @@ before(async () => {
     env.stops.push(server.close);
     env.page = server.url;
     env.api = process.env.E2E_API?.replace(/\/+$/, '') ?? (await startLocalApi(join(work, 'project'), server.url));
-    await buildPage(env.api, dist);
+    await buildPage({ api: env.api, environment: 'e2e', outDir: dist });
   }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   env.stops.push(() => browser.close());

@@ -7,6 +7,7 @@ import { describeError, type ApiClient, type GalleryEntry } from '../api';
 import { onLinkClick } from '../router';
 
 export const DEFAULT_PAGE_SIZE = 12;
+const EAGER_PREVIEWS = 4;
 
 interface Props {
   api: ApiClient;
@@ -91,7 +92,15 @@ export function GalleryView({ api, pageSize = DEFAULT_PAGE_SIZE }: Props) {
                 ref={index === focusFrom ? firstNew : undefined}
               >
                 {entry.preview ? (
-                  <img src={entry.preview} alt="" loading="lazy" width={256} height={256} />
+                  <img
+                    src={entry.preview}
+                    alt=""
+                    width={256}
+                    height={256}
+                    // The first row is what the page shows first: load it at once.
+                    loading={index < EAGER_PREVIEWS ? 'eager' : 'lazy'}
+                    fetchpriority={index === 0 ? 'high' : 'auto'}
+                  />
                 ) : (
                   <span class="no-preview" aria-hidden="true" />
                 )}
