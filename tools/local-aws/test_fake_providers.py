@@ -10,6 +10,7 @@ with `--fake-providers`. Run: `.venv/bin/pytest tools/local-aws/test_fake_provid
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import signal
@@ -20,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -54,6 +56,12 @@ def http(method: str, url: str, body: bytes | dict[str, Any] | None = None,
 
 def as_json(answer: Answer) -> Any:
     return json.loads(answer[2])
+
+
+def json_object(data: bytes) -> dict[str, Any]:
+    found = json.loads(data)
+    assert isinstance(found, dict), found
+    return found
 
 
 def assert_png(data: bytes) -> tuple[int, int]:
@@ -112,11 +120,12 @@ def fresh_controls(request: pytest.FixtureRequest) -> None:
 def control(fake: FakeProviders, name: str, body: dict[str, Any]) -> dict[str, Any]:
     status, _, answer = http("POST", f"{fake.origin}/_fake/{name}", body)
     assert status == 200, answer
-    return json.loads(answer)
+    return json_object(answer)
 
 
 def logged(fake: FakeProviders) -> list[dict[str, Any]]:
-    return as_json(http("GET", f"{fake.origin}/_fake/requests"))["requests"]
+    requests: list[dict[str, Any]] = json_object(http("GET", f"{fake.origin}/_fake/requests")[2])["requests"]
+    return requests
 
 
 class Client:
@@ -406,8 +415,10 @@ def test_hold_keeps_requests_open_until_released(fake: FakeProviders) -> None:
 
 
 def test_controls_reject_what_they_cannot_do(fake: FakeProviders) -> None:
-    for name, body in [("fail", {"provider": "midjourney"}), ("fail", {"provider": "openai", "status": 200}),
-                       ("refuse", {"provider": "openai", "times": 0}), ("hold", {})]:
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("fail", {"provider": "midjourney"}), ("fail", {"provider": "openai", "status": 200}),
+        ("refuse", {"provider": "openai", "times": 0}), ("hold", {})]
+    for name, body in cases:
         status, _, answer = http("POST", f"{fake.origin}/_fake/{name}", body)
         assert status == 400 and json.loads(answer)["error"], (name, body)
     assert http("POST", f"{fake.origin}/_fake/explode", {})[0] == 404
@@ -468,7 +479,7 @@ def invoke(endpoint: str, region: str, model: str, body: dict[str, Any]) -> dict
     answer = bedrock(endpoint, region).invoke_model(modelId=model, body=json.dumps(body),
                                                     contentType="application/json", accept="application/json")
     assert answer["contentType"] == "application/json"
-    return json.loads(answer["body"].read())
+    return json_object(answer["body"].read())
 
 
 NOVA = "amazon.nova-canvas-v1:0"
@@ -481,7 +492,7 @@ SD35_BODY = {"prompt": "a fox", "mode": "text-to-image", "aspect_ratio": "1:1", 
 def providers_control(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
     status, _, answer = http("POST", f"{endpoint}/_local-aws/providers/{name}", body)
     assert status == 200, answer
-    return json.loads(answer)
+    return json_object(answer)
 
 
 def test_bedrock_nova_canvas_and_sd35_answer_pngs(local_aws: tuple[str, dict[str, str]]) -> None:
@@ -552,3 +563,46 @@ def test_unsigned_or_other_service_requests_are_left_to_moto(local_aws: tuple[st
     http("POST", f"{endpoint}/model/{NOVA}/invoke", NOVA_BODY)  # unsigned: not Bedrock's to answer
     after = as_json(http("GET", f"{endpoint}/_local-aws/providers/requests"))["requests"]
     assert len(after) == before
+
+
+# A function that reports the PROVIDER_BASE_URLS it was given and asks the fake OpenAI for an image.
+PROVIDER_PROBE = """#!/usr/bin/env python3
+import base64, json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
+while True:
+    with urllib.request.urlopen(api + "/next") as event:
+        request_id = event.headers["Lambda-Runtime-Aws-Request-Id"]
+    urls = json.loads(os.environ["PROVIDER_BASE_URLS"])
+    ask = urllib.request.Request(urls["openai"] + "/v1/images/generations", method="POST",
+                                 data=json.dumps({"model": "gpt-image-1", "prompt": "a fox"}).encode(),
+                                 headers={"Authorization": "Bearer from-the-function", "Content-Type": "application/json"})
+    with urllib.request.urlopen(ask) as answer:
+        image = base64.b64decode(json.loads(answer.read())["data"][0]["b64_json"])
+    result = {"urls": urls, "image_start": image[:8].hex()}
+    urllib.request.urlopen(urllib.request.Request(api + "/" + request_id + "/response", method="POST",
+                                                  data=json.dumps(result).encode())).read()
+"""
+
+
+def test_functions_get_provider_base_urls_and_reach_the_fakes(local_aws: tuple[str, dict[str, str]]) -> None:
+    endpoint, urls = local_aws
+    aws = {service: boto3.client(service, region_name="us-west-2", endpoint_url=endpoint,
+                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+           for service in ("iam", "lambda")}
+    role = aws["iam"].create_role(RoleName=f"probe-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o100755 << 16
+        bundle.writestr(info, PROVIDER_PROBE)
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    aws["lambda"].create_function(FunctionName=name, Runtime="provided.al2023", Role=role["Role"]["Arn"],
+                                  Handler="bootstrap", Code={"ZipFile": archive.getvalue()}, Timeout=10,
+                                  Architectures=["x86_64"])
+    answer = aws["lambda"].invoke(FunctionName=name, Payload=b"{}")
+    payload = json_object(answer["Payload"].read())
+    assert "FunctionError" not in answer, payload
+    assert payload == {"urls": urls, "image_start": "89504e470d0a1a0a"}
+    assert "bedrock" not in payload["urls"]  # Bedrock is reached through AWS_ENDPOINT_URL, the local AWS
