@@ -213,12 +213,16 @@ test('generate: one tile per model at once, each fills with an image that loads'
   assert.deepEqual(times, job.results.map((r) => `${r.duration.toFixed(1)} s`));
   await page.screenshot({ path: join(ARTIFACTS, 'generate-desktop.png'), fullPage: true });
 
-  // The large view: a dialog that Esc closes, focus back on the tile.
+  // The large view, by keyboard: a dialog that Esc closes, focus back on the tile.
   const first = page.getByRole('button', { name: `Open the image by ${job.results[0].model}` });
-  await first.click();
+  await first.focus();
+  await page.keyboard.press('Enter');
   const dialog = page.getByRole('dialog', { name: job.results[0].model });
   await dialog.waitFor();
   await imagesLoaded(page, '.dialog img', 1);
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Close');
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Download', 'Tab stays in the dialog');
   await page.screenshot({ path: join(ARTIFACTS, 'dialog-desktop.png') });
   const download = page.waitForEvent('download');
   await dialog.getByRole('button', { name: 'Download' }).click();
