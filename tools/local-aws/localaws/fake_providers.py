@@ -39,7 +39,9 @@ HOST = "127.0.0.1"
 # service: the local AWS answers it, see bedrock.py).
 HTTP_PROVIDERS = ("openai", "gemini", "imagen", "bfl", "recraft", "stability")
 IMAGE_SIZE = 64
+# A long-running server keeps only the newest images, BFL tasks and logged requests.
 KEPT_IMAGES = 512
+KEPT_REQUESTS = 10_000
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,7 @@ class ProviderControls:
                  "key_present": key_present, "held": False, "status": None}
         with self.changed:
             self.requests.append(entry)
+            del self.requests[:-KEPT_REQUESTS]
             while provider in self.held and not self.closing:
                 entry["held"] = True
                 self.changed.wait()
@@ -365,7 +368,7 @@ class FakeProviders:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._images: OrderedDict[str, bytes] = OrderedDict()
-        self._tasks: dict[str, BflTask] = {}
+        self._tasks: OrderedDict[str, BflTask] = OrderedDict()
 
     def start(self, port: int = 0) -> None:
         """Listens on 127.0.0.1:`port` (0 picks a free one) in a background thread."""
@@ -669,8 +672,11 @@ class FakeProviders:
         if problems:
             return call.done(_json(422, {"detail": problems}))
         task_id = str(uuid.uuid4())
+        task = BflTask(model, str(prompt), moderated=self.controls.take_refusal("bfl"))
         with self._lock:
-            self._tasks[task_id] = BflTask(model, str(prompt), self.controls.take_refusal("bfl"))
+            self._tasks[task_id] = task
+            while len(self._tasks) > KEPT_IMAGES:
+                self._tasks.popitem(last=False)
         return call.done(_json(200, {"id": task_id, "polling_url": f"{self.origin}/bfl/v1/get_result?id={task_id}",
                                      "cost": 4.0, "input_mp": 0.0, "output_mp": 1.05}))
 
