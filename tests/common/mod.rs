@@ -25,6 +25,11 @@ pub struct LocalAws {
 
 impl LocalAws {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts it with extra launcher options (e.g. `--fake-providers`).
+    pub fn start_with(options: &[&str]) -> Self {
         let python = repo_root().join(".venv/bin/python");
         assert!(
             python.exists(),
@@ -33,6 +38,7 @@ impl LocalAws {
         let mut child = Process::new(python)
             .arg(repo_root().join("tools/local-aws/local_aws.py"))
             .args(["--port", "0"])
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,0 +1,421 @@
+//! "Deployed" means "serving users": pixelctl deploys the real API (the
+//! workspace's debug `bootstrap`) to the local AWS, which runs it, and these
+//! tests use the app through the deployed HTTP API and CloudFront exactly as a
+//! browser would, with the fake providers standing in for the AI APIs.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{LocalAws, Project, block_on};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The API's real Lambda binary, as the workspace built it for these tests.
+fn real_bootstrap() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/deployed-<hash> -> target/<profile>/bootstrap
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("bootstrap"))
+        .unwrap();
+    assert!(
+        path.exists(),
+        "{} is missing: build the API first with `cargo build -p pixel-prompt-api --bin bootstrap` (tools/test-all does)",
+        path.display()
+    );
+    path
+}
+
+fn sha256_file(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The dev environment deployed with the real API, its provider keys stored
+/// (dummy values: the fake providers only check one is sent).
+struct Deployed {
+    aws: LocalAws,
+    project: Project,
+    api: String,
+}
+
+impl Deployed {
+    fn start() -> Self {
+        let aws = LocalAws::start_with(&["--fake-providers"]);
+        let project = Project::copy();
+        for name in [
+            "openai-api-key",
+            "google-api-key",
+            "recraft-api-key",
+            "stability-api-key",
+        ] {
+            aws.put_secure_string(&format!("/pixel-prompt/dev/{name}"), "sk-local-dummy-key");
+        }
+        let deployed = Self {
+            aws,
+            project,
+            api: String::new(),
+        };
+        deployed.deploy(&real_bootstrap(), 0);
+        let api = deployed.outputs()["served_locally"]["ApiEndpoint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Self { api, ..deployed }
+    }
+
+    fn deploy(&self, bootstrap: &Path, code: i32) -> Value {
+        self.project
+            .deploy_with(&self.aws, "dev", bootstrap, &["--require-healthy"], code)
+            .json()
+    }
+
+    fn outputs(&self) -> Value {
+        self.project
+            .expect(&self.aws, &["outputs", "dev", "--format", "json"], 0)
+            .json()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+}
+
+/// An HTTP client that connects `*.localhost` to 127.0.0.1 itself (as pixelctl
+/// does), so nothing depends on the system resolver and nothing leaves the machine.
+struct Http {
+    client: reqwest::Client,
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Http {
+    fn new() -> Self {
+        struct Loopback;
+        impl reqwest::dns::Resolve for Loopback {
+            fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+                let host = name.as_str().to_ascii_lowercase();
+                Box::pin(async move {
+                    assert!(
+                        host == "localhost" || host.ends_with(".localhost") || host == "127.0.0.1",
+                        "tests only talk to this machine, not {host}"
+                    );
+                    let addresses: reqwest::dns::Addrs =
+                        Box::new(vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))].into_iter());
+                    Ok(addresses)
+                })
+            }
+        }
+        Self {
+            client: reqwest::Client::builder()
+                .dns_resolver(std::sync::Arc::new(Loopback))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Answer {
+        let url_for_panic = url.to_owned();
+        assert!(
+            url.starts_with("http://") && url.contains(".localhost:"),
+            "not a local URL: {url}"
+        );
+        let mut request = self.client.request(method.parse().unwrap(), url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        block_on(async move {
+            let response = request
+                .send()
+                .await
+                .unwrap_or_else(|error| panic!("{method} {url_for_panic}: {error}"));
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap().to_vec();
+            Answer {
+                status,
+                headers,
+                body,
+            }
+        })
+    }
+
+    fn get(&self, url: &str) -> Answer {
+        self.send("GET", url, &[], None)
+    }
+
+    fn post(&self, url: &str, body: Value) -> Answer {
+        self.send("POST", url, &[], Some(body))
+    }
+}
+
+/// Polls the job until it is finished, as the web client does (every 200 ms here).
+fn wait_for_job(http: &Http, deployed: &Deployed, job_id: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let status = http.get(&deployed.url(&format!("/status/{job_id}")));
+        assert_eq!(
+            status.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&status.body)
+        );
+        let job = status.json();
+        if ["completed", "partial", "failed"].contains(&job["status"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "job {job_id} did not finish: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn every_route_answers_through_the_deployed_api_and_images_load_through_cloudfront() {
+    let deployed = Deployed::start();
+    let http = Http::new();
+
+    let health = http.get(&deployed.url("/health"));
+    assert_eq!(health.status, 200);
+    let health = health.json();
+    assert_eq!(health["environment"], "dev");
+    assert_eq!(health["models"], 3);
+    assert_eq!(
+        health["fakeProviders"], false,
+        "the real providers' clients run"
+    );
+    assert_eq!(
+        health["build"]["executableSha256"],
+        sha256_file(&real_bootstrap()),
+        "the deployed code is the code built"
+    );
+
+    // Generate: every model completes from the fake providers.
+    let created = http.post(
+        &deployed.url("/generate"),
+        json!({"prompt": "a lighthouse at dawn", "steps": 20}),
+    );
+    assert_eq!(
+        created.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let created = created.json();
+    assert_eq!(created["totalModels"], 3);
+    let job_id = created["jobId"].as_str().unwrap().to_owned();
+    let job = wait_for_job(&http, &deployed, &job_id);
+    assert_eq!(job["status"], "completed", "{job}");
+    let results = job["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    let cloudfront = deployed.outputs()["served_locally"]["CloudFrontDomain"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for result in results {
+        let url = result["imageUrl"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("http://{cloudfront}/images/{job_id}/")),
+            "image URLs open on this machine: {url}"
+        );
+        let image = http.get(url);
+        assert_eq!(image.status, 200, "{url}");
+        assert_eq!(image.header("content-type"), "image/png", "{url}");
+        assert!(image.body.starts_with(b"\x89PNG\r\n\x1a\n"), "{url}");
+    }
+
+    // The job's state and the rate-limit counters are not public.
+    for private in [
+        format!("http://{cloudfront}/jobs/{job_id}.json"),
+        format!("http://{cloudfront}/ratelimit/"),
+    ] {
+        assert_eq!(http.get(&private).status, 403, "{private}");
+    }
+
+    // Gallery: the new generation is listed, and opens with its images.
+    let list = http.get(&deployed.url("/gallery/list?limit=5"));
+    assert_eq!(list.status, 200);
+    let list = list.json();
+    assert_eq!(list["galleries"][0]["id"], job_id.as_str(), "{list}");
+    assert_eq!(list["galleries"][0]["imageCount"], 3);
+    let gallery = http
+        .get(&deployed.url(&format!("/gallery/{job_id}")))
+        .json();
+    assert_eq!(gallery["images"].as_array().unwrap().len(), 3, "{gallery}");
+
+    // Enhance through the real chat client.
+    let enhanced = http.post(&deployed.url("/enhance"), json!({"prompt": "a cat"}));
+    assert_eq!(enhanced.status, 200);
+    let enhanced = enhanced.json();
+    assert_eq!(enhanced["original"], "a cat");
+    assert!(enhanced.get("fallback").is_none(), "{enhanced}");
+    assert!(enhanced["enhanced"].as_str().unwrap().len() > "a cat".len());
+
+    // The contract's errors, with their status codes and shapes.
+    let cases = [
+        (
+            "POST",
+            "/generate",
+            Some(json!({"prompt": "  "})),
+            400,
+            "PROMPT_REQUIRED",
+        ),
+        (
+            "POST",
+            "/generate",
+            Some(json!({"prompt": "x".repeat(1001)})),
+            400,
+            "PROMPT_TOO_LONG",
+        ),
+        ("GET", "/status/no-such-job", None, 404, "JOB_NOT_FOUND"),
+        ("GET", "/gallery/bad$id", None, 400, "INVALID_GALLERY_ID"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let answer = http.send(method, &deployed.url(path), &[], body);
+        assert_eq!(answer.status, status, "{method} {path}");
+        assert_eq!(answer.json()["error"], code, "{method} {path}");
+    }
+    let logged = http.post(
+        &deployed.url("/log"),
+        json!({"level": "error", "message": "from the test"}),
+    );
+    assert_eq!(logged.json(), json!({"success": true}));
+    let unknown = http.get(&deployed.url("/nowhere"));
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"], "Not found");
+
+    // CORS as the gateway answers it for the page's origin.
+    let preflight = http.send(
+        "OPTIONS",
+        &deployed.url("/generate"),
+        &[
+            ("origin", "http://localhost:5173"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type"),
+        ],
+        None,
+    );
+    assert!(
+        preflight.status < 300,
+        "preflight answered {}",
+        preflight.status
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        "http://localhost:5173"
+    );
+    let foreign = http.send(
+        "GET",
+        &deployed.url("/gallery/list"),
+        &[("origin", "https://evil.example")],
+        None,
+    );
+    assert_eq!(foreign.header("access-control-allow-origin"), "");
+}
+
+#[test]
+fn a_rollback_shows_in_behaviour_the_earlier_code_answers_again() {
+    let deployed = Deployed::start();
+    let http = Http::new();
+    let first = real_bootstrap();
+    // The same program with different bytes: a second release's code.
+    let second = deployed.project.path("bootstrap-2");
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes.extend_from_slice(b"\0release two");
+    std::fs::write(&second, bytes).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&second, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let build = || {
+        http.get(&deployed.url("/health")).json()["build"]["executableSha256"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(build(), sha256_file(&first));
+    deployed.deploy(&second, 0);
+    assert_eq!(build(), sha256_file(&second), "the new code answers");
+
+    deployed.project.expect(
+        &deployed.aws,
+        &["rollback", "dev", "--yes", "--require-healthy"],
+        0,
+    );
+    assert_eq!(
+        build(),
+        sha256_file(&first),
+        "the earlier code answers again"
+    );
+}
+
+#[test]
+fn a_function_that_crashes_at_start_fails_the_health_check() {
+    let deployed = Deployed::start();
+    // A bad configuration value: the API refuses to start without a valid
+    // per-model timeout, as it would on Lambda.
+    deployed.project.edit(
+        "templates/pixel-prompt.yaml",
+        "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n",
+        "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n          MODEL_TIMEOUT_SECONDS: \"0\"\n",
+    );
+    let run = deployed.project.deploy_with(
+        &deployed.aws,
+        "dev",
+        &real_bootstrap(),
+        &["--require-healthy", "--health-timeout", "3"],
+        1,
+    );
+    let report = run.json();
+    assert_eq!(report["health"]["checked"], true);
+    assert_eq!(report["health"]["healthy"], false);
+    assert_eq!(report["health"]["status"], 500, "{report}");
+    assert!(
+        run.stderr.contains("did not pass its health check"),
+        "{}",
+        run.stderr
+    );
+}
