@@ -73,7 +73,8 @@ impl LocalAws {
         http(&self.endpoint, "GET", path, &[], "")
     }
 
-    /// The AWS operations served since the last `clear_requests`.
+    /// The AWS operations pixelctl (signed with the tests' `testing` key, not a
+    /// deployed function's) made since the last `clear_requests`.
     pub fn requests(&self) -> Vec<String> {
         let body = self.get("/_local-aws/requests");
         let json: serde_json::Value = serde_json::from_str(&body).expect("requests JSON");
@@ -81,6 +82,7 @@ impl LocalAws {
             .as_array()
             .expect("requests list")
             .iter()
+            .filter(|call| call["caller"] == "testing")
             .map(|call| call["operation"].as_str().unwrap_or_default().to_owned())
             .collect()
     }
@@ -239,13 +241,7 @@ static int exchange(const char *api, const char *method, const char *path, const
     if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) < 0) return -1;
     char request[4096];
     int n = snprintf(request, sizeof request,
-        "%s %s HTTP/1.1
-Host: %s
-Content-Type: application/json
-Content-Length: %zu
-Connection: close
-
-%s",
+        "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
         method, path, api, strlen(body), body);
     if (write(fd, request, (size_t)n) != n) return -1;
     size_t used = 0;
@@ -266,15 +262,14 @@ int main(void) {
         header += strlen("Lambda-Runtime-Aws-Request-Id:");
         while (*header == ' ') header++;
         char id[128];
-        size_t len = strcspn(header, "
-");
+        size_t len = strcspn(header, "\r\n");
         if (len >= sizeof id) return 1;
         memcpy(id, header, len);
         id[len] = 0;
         char path[256];
         snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
         exchange(api, "POST", path,
-            "{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"status\":\"ok\",\"stub\":STUB_CODE}"}");
+            "{\"statusCode\":200,\"headers\":{\"content-type\":\"application/json\"},\"body\":\"{\\\"status\\\":\\\"ok\\\",\\\"stub\\\":STUB_CODE}\"}");
     }
 }
 "#;

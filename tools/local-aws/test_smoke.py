@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 import zipfile
@@ -649,9 +650,14 @@ def test_request_log_counts_aws_calls(aws: Any, endpoint: str) -> None:
     control(endpoint, "requests/clear", {})
     aws("cloudformation").describe_stacks()
     aws("s3").list_buckets()
+    # The app's traffic to a deployed API is not an AWS call.
+    try:
+        urllib.request.urlopen(f"{endpoint}/_aws/execute-api/nosuchapi/health")
+    except urllib.error.HTTPError:
+        pass
     with urllib.request.urlopen(f"{endpoint}/_local-aws/requests") as response:
         calls = json.load(response)["requests"]
-    assert [(call["service"], call["operation"]) for call in calls] == [
-        ("cloudformation", "DescribeStacks"),
-        ("s3", "GET /"),
+    assert [(call["service"], call["operation"], call["caller"]) for call in calls] == [
+        ("cloudformation", "DescribeStacks", "testing"),
+        ("s3", "GET /", "testing"),
     ]

@@ -37,6 +37,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from .engine import ENGINE, FailureMarker
+from .hosts import target
 from .fake_providers import ProviderControls
 from .gateway import GATEWAY_SETTINGS
 from .lambda_runtime import RUNTIME
@@ -66,8 +67,9 @@ class RequestLog:
     def record(self, environ: dict[str, Any]) -> None:
         operation = _operation(environ)
         service = _service(environ)
+        caller = _credential_part(environ, 0)
         with self.lock:
-            self.calls.append({"service": service, "operation": operation})
+            self.calls.append({"service": service, "operation": operation, "caller": caller})
 
     def snapshot(self) -> list[dict[str, str]]:
         with self.lock:
@@ -83,12 +85,18 @@ REQUEST_LOG = RequestLog()
 
 def _service(environ: dict[str, Any]) -> str:
     """The signing service named in the Authorization header (`cloudformation`, `s3` ...)."""
+    return _credential_part(environ, 3)
+
+
+def _credential_part(environ: dict[str, Any], index: int) -> str:
+    """A part of the SigV4 `Credential=KEY/DATE/REGION/SERVICE/aws4_request` scope:
+    0 is the access key id (who called), 3 the signing service."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
     for part in auth.replace(",", " ").split():
         if part.startswith("Credential="):
-            pieces = part.split("/")
+            pieces = part[len("Credential="):].split("/")
             if len(pieces) >= 4:
-                return pieces[3]
+                return pieces[index]
     return "unknown"
 
 
@@ -211,7 +219,9 @@ class ControlApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(CONTROL_PREFIX):
-            if not path.startswith("/moto-api"):
+            # AWS API calls only: requests to a deployed API or distribution
+            # are the app's traffic, not calls a command made.
+            if not path.startswith("/moto-api") and target(environ.get("HTTP_HOST", ""), path) is None:
                 REQUEST_LOG.record(environ)
             if INTERCEPTORS:
                 request = Request(environ)
