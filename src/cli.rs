@@ -62,6 +62,17 @@ pub struct GlobalArgs {
     /// Print only errors and the result
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Where the model check asks the providers (JSON, the API's PROVIDER_BASE_URLS shape:
+    /// {"openai": "http://127.0.0.1:9000/openai"}); with a custom AWS endpoint, providers
+    /// not named here are not asked
+    #[arg(
+        long,
+        global = true,
+        env = "PIXELCTL_PROVIDER_BASE_URLS",
+        value_name = "JSON"
+    )]
+    pub provider_base_urls: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,8 +89,19 @@ pub enum Command {
     )]
     Render(RenderArgs),
 
-    /// Check every environment file and the template (offline), reporting all problems at once
-    Validate,
+    /// Check every environment file and the template (offline), reporting all problems at once;
+    /// --online also asks the providers whether they still serve each configured model
+    #[command(
+        after_help = "With --online, each provider whose key is set (read from SSM or Secrets \
+Manager where the environment says it lives; never printed) is asked which of the configured \
+models it serves and when they shut down: OpenAI's model list (shutdown_date), the Gemini API's \
+model list, Bedrock's GetFoundationModel (modelLifecycle). A model shut down fails the check \
+(exit 2); one shutting down within 90 days is a warning. Black Forest Labs, Recraft and Stability \
+publish no model list and are reported as unchecked.\n\n\
+Examples:\n  pixelctl validate\n  pixelctl validate --online prod\n  \
+pixelctl validate --online --output json"
+    )]
+    Validate(ValidateArgs),
 
     /// Build and package the Lambda: release build, glibc/architecture check, reproducible zip
     #[command(
@@ -92,7 +114,10 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
 pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes\n\n\
-Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes."
+Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes. \
+Before building, the providers that publish a model list are asked whether they still serve \
+the configured models; a model they report as shut down stops the deploy (--no-model-check \
+skips the check)."
     )]
     Deploy(DeployArgs),
 
@@ -173,6 +198,17 @@ pub struct LocalArgs {
     /// Send a provider's calls to another base URL, e.g. a stub: --provider-base-url openai=http://127.0.0.1:9000
     #[arg(long, value_name = "PROVIDER=URL")]
     pub provider_base_url: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Only this environment [default: every environment]
+    pub env: Option<String>,
+
+    /// Also ask the providers whether they still serve each configured model (needs AWS
+    /// credentials: keys are read where the environment says they live)
+    #[arg(long)]
+    pub online: bool,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +359,10 @@ pub struct DeployArgs {
     /// After a successful deploy, tag the release's commit <env>-vX.Y.Z (next patch version)
     #[arg(long)]
     pub tag: bool,
+
+    /// Don't ask the providers whether they still serve the configured models before building
+    #[arg(long)]
+    pub no_model_check: bool,
 }
 
 #[derive(Debug, Args)]

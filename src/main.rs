@@ -8,6 +8,7 @@ mod deploy;
 mod error;
 mod git;
 mod local_hosts;
+mod models;
 mod package;
 mod plan;
 mod progress;

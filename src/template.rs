@@ -396,3 +396,33 @@ pub fn stack_tags(environment: &Environment) -> BTreeMap<String, String> {
     tags.insert("pixelctl:environment".to_owned(), environment.name.clone());
     tags
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repository_template() -> Template {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(TEMPLATE_FILE);
+        Template::load(&path).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[test]
+    fn the_role_may_invoke_every_bedrock_model_an_environment_may_name() {
+        let template = repository_template();
+        for model in crate::config::BEDROCK_MODELS {
+            let region =
+                pixel_prompt_api::providers::bedrock::region_for(model).unwrap_or("${AWS::Region}");
+            let arn =
+                format!("arn:${{AWS::Partition}}:bedrock:{region}::foundation-model/{model}\"");
+            assert!(template.body.contains(&arn), "the role cannot invoke {arn}");
+        }
+        // Stability's Bedrock models are third-party: their first use subscribes the
+        // account through AWS Marketplace, as the caller.
+        for action in [
+            "aws-marketplace:ViewSubscriptions",
+            "aws-marketplace:Subscribe",
+        ] {
+            assert!(template.body.contains(action), "the role lacks {action}");
+        }
+    }
+}

@@ -197,7 +197,7 @@ fn unknown_provider_is_named_with_a_suggestion() {
     let (_, stderr) = project.run(&["render", "dev"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 1 problem in environment files:
-      environments/dev.yaml:22: `models[1].provider`: unknown variant `gemeni`, expected one of `openai`, `gemini`, `imagen`, `bfl`, `recraft`, `stability`, `bedrock`
+      environments/dev.yaml:23: `models[1].provider`: unknown variant `gemeni`, expected one of `openai`, `gemini`, `imagen`, `bfl`, `recraft`, `stability`, `bedrock`
         hint: did you mean `gemini`? valid: openai, gemini, imagen, bfl, recraft, stability, bedrock
     ");
 }
@@ -209,7 +209,7 @@ fn model_count_must_match_the_model_list() {
     let (_, stderr) = project.run(&["render", "dev"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 1 problem in environment files:
-      environments/dev.yaml:16: `model_count`: is 4 but `models` lists 3 models
+      environments/dev.yaml:17: `model_count`: is 4 but `models` lists 3 models
         hint: set `model_count: 3` or list 4 models (an environment file replaces the whole list)
     ");
 }
@@ -260,9 +260,9 @@ fn key_locations_must_exist_and_stay_in_the_environments_path() {
     error: 3 problems in environment files:
       environments/defaults.yaml:57: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
         hint: name it `/pixel-prompt/staging/<name>`: the Lambda may read keys there and nowhere else
-      environments/defaults.yaml:91: `models[4].provider`: model `Flux Pro 1.1` uses `bfl`, which has no API key location
+      environments/defaults.yaml:111: `models[4].provider`: model `FLUX.2 Pro` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
-      environments/defaults.yaml:103: `models[8].provider`: model `Flux Dev` uses `bfl`, which has no API key location
+      environments/defaults.yaml:134: `models[8].provider`: model `FLUX.2 Flex` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
     ");
 }
@@ -295,7 +295,7 @@ fn validate_reports_every_problem_in_every_environment_at_once() {
     let (stdout, _) = project.run(&["validate", "--output", "json"], 2);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["valid"], false);
-    assert_eq!(report["environments"][0]["problems"][0]["line"], 16);
+    assert_eq!(report["environments"][0]["problems"][0]["line"], 17);
 }
 
 #[test]

@@ -91,16 +91,20 @@ pub struct LocalOptions {
 /// The dev environment's three models.
 pub fn default_models() -> Vec<ModelSpec> {
     [
-        ("DALL-E 3", ProviderKind::Openai, "dall-e-3"),
         (
-            "Gemini 2.0 Flash Image",
-            ProviderKind::Gemini,
-            "gemini-2.0-flash-preview-image-generation",
+            "GPT Image 2.6 Sunburst",
+            ProviderKind::Openai,
+            "gpt-image-2.6-sunburst",
         ),
         (
-            "Nova Canvas",
+            "Gemini 3.1 Flash Image",
+            ProviderKind::Gemini,
+            "gemini-3.1-flash-image",
+        ),
+        (
+            "Stable Image Ultra",
             ProviderKind::Bedrock,
-            "amazon.nova-canvas-v1:0",
+            "stability.stable-image-ultra-v1:1",
         ),
     ]
     .into_iter()

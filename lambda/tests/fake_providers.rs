@@ -181,24 +181,25 @@ fn sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
-/// Every provider kind's models, as an environment file would list them.
+/// Every provider kind's models, as an environment file would list them (Imagen is shut
+/// down: the fake answers it 404, like Google).
 fn all_models() -> Vec<ModelSpec> {
     [
-        ("DALL-E 3", ProviderKind::Openai, "dall-e-3"),
-        ("GPT Image", ProviderKind::Openai, "gpt-image-1"),
+        ("GPT Image", ProviderKind::Openai, "gpt-image-2.6-sunburst"),
         (
-            "Gemini",
+            "Gemini Flash",
             ProviderKind::Gemini,
-            "gemini-2.0-flash-preview-image-generation",
+            "gemini-3.1-flash-image",
         ),
-        ("Imagen", ProviderKind::Imagen, "imagen-3.0-generate-002"),
-        ("Flux Pro", ProviderKind::Bfl, "flux-pro-1.1"),
-        ("Recraft", ProviderKind::Recraft, "recraftv3"),
-        ("SD3 Turbo", ProviderKind::Stability, "sd3-large-turbo"),
+        ("Gemini Pro", ProviderKind::Gemini, "gemini-3-pro-image"),
+        ("Flux Pro", ProviderKind::Bfl, "flux-2-pro"),
+        ("Flux Flex", ProviderKind::Bfl, "flux-2-flex"),
+        ("Recraft", ProviderKind::Recraft, "recraftv4_1"),
+        ("SD3.5 Turbo", ProviderKind::Stability, "sd3.5-large-turbo"),
         (
-            "Nova Canvas",
+            "Stable Image Ultra",
             ProviderKind::Bedrock,
-            "amazon.nova-canvas-v1:0",
+            "stability.stable-image-ultra-v1:1",
         ),
         (
             "SD 3.5",
@@ -243,7 +244,7 @@ async fn every_provider_returns_a_real_image() {
             "{}",
             model.name
         );
-        // IHDR: the fakes' 64x64 pictures, not a stub's bytes.
+        // IHDR: the fakes' 64x64 pictures, not a stub's bytes (nor Gemini's 32x32 thought images).
         assert_eq!(
             &bytes[12..24],
             b"IHDR\0\0\0\x40\0\0\0\x40",
@@ -271,15 +272,20 @@ async fn every_provider_returns_a_real_image() {
         .iter()
         .filter(|r| r["path"] == "/bfl/v1/get_result")
         .count();
-    assert_eq!(polls, 2, "BFL is polled until Ready: Pending, then Ready");
+    assert_eq!(
+        polls, 4,
+        "BFL is polled until Ready: Pending, then Ready, for each of two models"
+    );
 }
 
 #[tokio::test]
 async fn enhance_returns_a_longer_prompt() {
     let fakes = Fakes::start(false);
     for (provider, model) in [
+        // A reasoning model: the fake refuses max_tokens and a temperature, as OpenAI does.
+        (ProviderKind::Openai, "gpt-6-luna"),
         (ProviderKind::Openai, "gpt-4o-mini"),
-        (ProviderKind::Gemini, "gemini-2.0-flash"),
+        (ProviderKind::Gemini, "gemini-3.5-flash"),
     ] {
         let enhancer = Enhancer::Chat {
             spec: EnhanceSpec {
@@ -376,5 +382,65 @@ async fn provider_errors_reach_users_as_the_right_error() {
             "{}: {result:?}",
             model.name
         );
+    }
+}
+
+#[tokio::test]
+async fn bad_keys_filtered_images_and_shut_down_models_are_reported_as_such() {
+    let fakes = Fakes::start(false);
+    let models: Vec<ModelSpec> = all_models()
+        .into_iter()
+        .filter(|m| m.provider != ProviderKind::Bedrock)
+        .collect();
+    let generator = fakes.generator(models, KEY);
+    for provider in ["openai", "gemini", "bfl", "recraft", "stability"] {
+        fakes
+            .control("bad-key", json!({"provider": provider}))
+            .await;
+    }
+    for (model, result) in generate_all(&generator, "a fox").await {
+        // Gemini answers a bad key with 400 API_KEY_INVALID: still a key problem.
+        assert!(
+            matches!(result, Err(ProviderError::Unauthorized(400 | 401 | 403))),
+            "{}: {result:?}",
+            model.name
+        );
+    }
+
+    fakes.reset().await;
+    fakes
+        .control("refuse", json!({"provider": "stability", "kind": "output"}))
+        .await;
+    fakes
+        .control(
+            "refuse",
+            json!({"provider": "gemini", "kind": "output", "reason": "IMAGE_PROHIBITED_CONTENT"}),
+        )
+        .await;
+    for (model, result) in generate_all(&generator, "a fox").await {
+        match model.provider {
+            ProviderKind::Stability | ProviderKind::Gemini => assert!(
+                matches!(&result, Err(ProviderError::ContentRefused(m)) if m.contains("CONTENT_FILTERED") || m.contains("IMAGE_PROHIBITED_CONTENT")),
+                "{}: {result:?}",
+                model.name
+            ),
+            _ => assert!(result.is_ok(), "{}: {result:?}", model.name),
+        }
+    }
+
+    fakes.reset().await;
+    fakes
+        .control(
+            "models",
+            json!({"provider": "openai", "model": "gpt-image-2.6-sunburst", "state": "retired"}),
+        )
+        .await;
+    let results = generate_all(&generator, "a fox").await;
+    match &results[0].1 {
+        Err(ProviderError::Http {
+            status: 404,
+            message,
+        }) => assert!(message.contains("deprecated"), "{message}"),
+        other => panic!("{other:?}"),
     }
 }

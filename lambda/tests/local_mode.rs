@@ -61,7 +61,14 @@ async fn frontend_loop_against_a_folder() {
         .iter()
         .map(|r| r["model"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["DALL-E 3", "Gemini 2.0 Flash Image", "Nova Canvas"]);
+    assert_eq!(
+        names,
+        [
+            "GPT Image 2.6 Sunburst",
+            "Gemini 3.1 Flash Image",
+            "Stable Image Ultra"
+        ]
+    );
     for result in job["results"].as_array().unwrap() {
         assert_eq!(result["fake"], true);
         let image = http

@@ -40,6 +40,15 @@ fn b64_png() -> String {
     base64::engine::general_purpose::STANDARD.encode(png())
 }
 
+/// A Gemini thought image: a PNG that is not the final one.
+fn draft_png() -> Vec<u8> {
+    image::placeholder_png("draft", 8)
+}
+
+fn b64_draft() -> String {
+    base64::engine::general_purpose::STANDARD.encode(draft_png())
+}
+
 /// The stub's answer for a prompt that asks for a failure, if it does.
 async fn failure(prompt: &str, refusal: Response) -> Option<Response> {
     if prompt.contains("slow") {
@@ -99,7 +108,9 @@ async fn openai_images(
         return Json(json!({"data": [{"b64_json": base64::engine::general_purpose::STANDARD.encode(b"{\"json\": true}")}]})).into_response();
     }
     match body["model"].as_str() {
-        Some("gpt-image-1") => Json(json!({"data": [{"b64_json": b64_png()}]})).into_response(),
+        Some(model) if model.starts_with("gpt-image-") => {
+            Json(json!({"data": [{"b64_json": b64_png()}]})).into_response()
+        }
         _ => {
             let base = stub.base.lock().unwrap().clone();
             Json(json!({"data": [{"url": format!("{base}/files/image.png")}]})).into_response()
@@ -127,6 +138,24 @@ async fn google(
             .and_then(Value::as_str)
             .unwrap_or_default();
         let refusal = Json(json!({"promptFeedback": {"blockReason": "SAFETY"}})).into_response();
+        if prompt.contains("badkey") {
+            // What the Gemini API answers a key it does not know.
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}]}})),
+            )
+                .into_response();
+        }
+        for (word, reason) in [
+            ("noimage", "NO_IMAGE"),
+            ("imageprohibited", "IMAGE_PROHIBITED_CONTENT"),
+            ("imagerecitation", "IMAGE_RECITATION"),
+            ("imageother", "IMAGE_OTHER"),
+        ] {
+            if prompt.contains(word) {
+                return Json(json!({"candidates": [{"content": {"parts": [{"text": "I can't make that image."}]}, "finishReason": reason, "finishMessage": "Unable to show the generated image."}]})).into_response();
+            }
+        }
         if let Some(r) = failure(prompt, refusal).await {
             return r;
         }
@@ -137,14 +166,17 @@ async fn google(
             body["generationConfig"]["responseModalities"],
             json!(["TEXT", "IMAGE"])
         );
+        // Thinking image models send interim thought images before the final one.
         return Json(json!({"candidates": [{"content": {"parts": [
+            {"text": "Planning the composition", "thought": true},
+            {"inlineData": {"mimeType": "image/png", "data": b64_draft()}, "thought": true},
             {"text": "Here is your image"},
             {"inlineData": {"mimeType": "image/png", "data": b64_png()}}
-        ]}}]}))
+        ]}, "finishReason": "STOP"}]}))
         .into_response();
     }
     if let Some(model) = action.strip_suffix(":predict") {
-        assert_eq!(model, "imagen-3.0-generate-002");
+        assert!(model.starts_with("imagen-"), "{model}");
         let prompt = body
             .pointer("/instances/0/prompt")
             .and_then(Value::as_str)
@@ -170,7 +202,7 @@ async fn bfl_submit(
     if !key_ok(&stub, &headers, "x-key") {
         return unauthorized();
     }
-    assert!(model == "flux-pro-1.1" || model == "flux-dev");
+    assert!(model.starts_with("flux-2-"), "{model}");
     let prompt = body["prompt"].as_str().unwrap_or_default();
     let moderated = prompt.contains("refuse");
     if !moderated && let Some(r) = failure(prompt, StatusCode::OK.into_response()).await {
@@ -205,8 +237,14 @@ async fn bfl_result(
         *count += 1;
         *count
     };
-    if polls < 3 {
-        return Json(json!({"id": id, "status": "Pending"})).into_response();
+    // BFL may add statuses; one the client does not know means "still running".
+    match polls {
+        1 => return Json(json!({"id": id, "status": "Pending"})).into_response(),
+        2 => {
+            return Json(json!({"id": id, "status": "Upsampling", "progress": 0.8}))
+                .into_response();
+        }
+        _ => {}
     }
     let base = stub.base.lock().unwrap().clone();
     Json(json!({"id": id, "status": "Ready", "result": {"sample": format!("{base}/files/sample.png")}})).into_response()
@@ -236,13 +274,28 @@ async fn stability(State(stub): State<Stub>, headers: HeaderMap, body: Bytes) ->
     );
     assert_eq!(
         multipart_field(&body, "model").as_deref(),
-        Some("sd3-large-turbo")
+        Some("sd3.5-large-turbo")
     );
     let refusal = (StatusCode::FORBIDDEN, Json(json!({"name": "content_moderation", "errors": ["Your request was flagged by our content moderation system"]}))).into_response();
     if let Some(r) = failure(&prompt, refusal).await {
         return r;
     }
-    ([("content-type", "image/png")], png()).into_response()
+    if prompt.contains("filtered") {
+        // The output filter caught it: 200, a blurred image, and the header says so.
+        return (
+            [
+                ("content-type", "image/png"),
+                ("finish-reason", "CONTENT_FILTERED"),
+            ],
+            png(),
+        )
+            .into_response();
+    }
+    (
+        [("content-type", "image/png"), ("finish-reason", "SUCCESS")],
+        png(),
+    )
+        .into_response()
 }
 
 async fn bedrock(Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -251,6 +304,7 @@ async fn bedrock(Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     assert!(auth.starts_with("AWS4-HMAC-SHA256"), "unsigned request");
+    let model = model.replace("%3A", ":");
     let region = if model.starts_with("amazon.nova") {
         "us-east-1"
     } else {
@@ -274,7 +328,19 @@ async fn bedrock(Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> 
         )
             .into_response()
     };
+    if model.starts_with("stability.stable-image") && body.get("mode").is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "Malformed input request: #: extraneous key [mode] is not permitted, please reformat your input and try again.",
+        );
+    }
     match prompt {
+        p if p.contains("marketplace") => error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "Model access is denied due to IAM user or service role is not authorized to perform the required AWS Marketplace actions (aws-marketplace:ViewSubscriptions, aws-marketplace:Subscribe) to enable access to this model.",
+        ),
         p if p.contains("unauthorized") => error(
             StatusCode::FORBIDDEN,
             "AccessDeniedException",
@@ -309,6 +375,35 @@ async fn openai_chat(
         .unwrap_or_default();
     if let Some(r) = failure(prompt, StatusCode::BAD_REQUEST.into_response()).await {
         return r;
+    }
+    // Reasoning models (everything after gpt-4.1) reject max_tokens and a temperature
+    // other than the default, as OpenAI's API does.
+    let model = body["model"].as_str().unwrap_or_default();
+    if !model.starts_with("gpt-4") {
+        let unsupported = |message: &str, param: &str, code: &str| {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})),
+            )
+                .into_response()
+        };
+        if body.get("max_tokens").is_some() {
+            return unsupported(
+                "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+                "max_tokens",
+                "unsupported_parameter",
+            );
+        }
+        if body
+            .get("temperature")
+            .is_some_and(|t| t.as_f64() != Some(1.0))
+        {
+            return unsupported(
+                "Unsupported value: 'temperature' does not support 0.7 with this model. Only the default (1) value is supported.",
+                "temperature",
+                "unsupported_value",
+            );
+        }
     }
     Json(json!({"choices": [{"message": {"role": "assistant", "content": format!("{prompt}, cinematic lighting")}}]})).into_response()
 }
@@ -371,21 +466,18 @@ fn generator(base: &str, models: Vec<ModelSpec>, timeout: Duration) -> Generator
 
 fn all_models() -> Vec<ModelSpec> {
     [
-        ("DALL-E 3", ProviderKind::Openai, "dall-e-3"),
-        ("GPT Image", ProviderKind::Openai, "gpt-image-1"),
+        ("GPT Image", ProviderKind::Openai, "gpt-image-2.6-sunburst"),
+        ("Gemini", ProviderKind::Gemini, "gemini-3.1-flash-image"),
+        ("Gemini Pro", ProviderKind::Gemini, "gemini-3-pro-image"),
+        // Google shut Imagen down; the client stays for environments that still name it.
+        ("Imagen", ProviderKind::Imagen, "imagen-4.0-generate-001"),
+        ("Flux Pro", ProviderKind::Bfl, "flux-2-pro"),
+        ("Recraft", ProviderKind::Recraft, "recraftv4_1"),
+        ("SD3.5 Turbo", ProviderKind::Stability, "sd3.5-large-turbo"),
         (
-            "Gemini",
-            ProviderKind::Gemini,
-            "gemini-2.0-flash-preview-image-generation",
-        ),
-        ("Imagen", ProviderKind::Imagen, "imagen-3.0-generate-002"),
-        ("Flux Pro", ProviderKind::Bfl, "flux-pro-1.1"),
-        ("Recraft", ProviderKind::Recraft, "recraftv3"),
-        ("SD3 Turbo", ProviderKind::Stability, "sd3-large-turbo"),
-        (
-            "Nova Canvas",
+            "Stable Image Ultra",
             ProviderKind::Bedrock,
-            "amazon.nova-canvas-v1:0",
+            "stability.stable-image-ultra-v1:1",
         ),
         (
             "SD 3.5",
@@ -436,7 +528,8 @@ async fn every_provider_returns_a_png_on_success() {
             model.name
         );
     }
-    // BFL was polled until Ready (two Pending answers first).
+    // BFL was polled until Ready: `Pending`, then `Upsampling`, a status the client
+    // does not know, which means "still running", then `Ready`.
     assert!(stub.polls.lock().unwrap().values().any(|n| *n == 3));
     // Every HTTP provider got the key in its own header.
     assert!(
@@ -558,15 +651,16 @@ async fn enhancer_openai_and_gemini_chat() {
     use pixel_prompt_api::config::EnhanceSpec;
     use pixel_prompt_api::enhance::Enhancer;
     let (base, _stub) = start_stub().await;
-    for provider in [ProviderKind::Openai, ProviderKind::Gemini] {
+    for (provider, model) in [
+        // A reasoning model: refuses max_tokens and a non-default temperature.
+        (ProviderKind::Openai, "gpt-6-luna"),
+        (ProviderKind::Openai, "gpt-4o-mini"),
+        (ProviderKind::Gemini, "gemini-3.5-flash"),
+    ] {
         let enhancer = Enhancer::Chat {
             spec: EnhanceSpec {
                 provider,
-                model: if provider == ProviderKind::Openai {
-                    "gpt-4o-mini".into()
-                } else {
-                    "gemini-2.0-flash".into()
-                },
+                model: model.into(),
             },
             http: ProviderHttp::new(Duration::from_secs(2)),
             base_urls: [(provider, base.clone())].into(),
@@ -575,7 +669,7 @@ async fn enhancer_openai_and_gemini_chat() {
             )),
         };
         let result = enhancer.enhance("a fox").await;
-        assert!(!result.fallback, "{provider}");
+        assert!(!result.fallback, "{provider} {model}");
         assert!(
             result.enhanced.len() > "a fox".len(),
             "{provider}: {}",
@@ -585,6 +679,71 @@ async fn enhancer_openai_and_gemini_chat() {
         let failed = enhancer.enhance("unauthorized fox").await;
         assert!(failed.fallback);
         assert_eq!(failed.enhanced, "unauthorized fox");
+    }
+}
+
+/// Generates with the one model named `name` of `all_models`.
+async fn generate_one(name: &str, prompt: &str) -> Result<Vec<u8>, ProviderError> {
+    let (base, _stub) = start_stub().await;
+    let g = generator(&base, pick(&[name]), Duration::from_secs(5));
+    g.generate(0, prompt, GenerationParams::default())
+        .await
+        .map(|generated| generated.bytes)
+}
+
+#[tokio::test]
+async fn gemini_returns_the_final_image_not_a_thought_image() {
+    for name in ["Gemini", "Gemini Pro"] {
+        let bytes = generate_one(name, "a red fox").await.unwrap();
+        assert_eq!(bytes, png(), "{name} returned an interim thought image");
+        assert_ne!(bytes, draft_png());
+    }
+}
+
+#[tokio::test]
+async fn gemini_image_refusal_reasons_are_refusals() {
+    for (prompt, reason) in [
+        ("noimage fox", "NO_IMAGE"),
+        ("imageprohibited fox", "IMAGE_PROHIBITED_CONTENT"),
+        ("imagerecitation fox", "IMAGE_RECITATION"),
+        ("imageother fox", "IMAGE_OTHER"),
+    ] {
+        match generate_one("Gemini", prompt).await {
+            Err(ProviderError::ContentRefused(message)) => {
+                assert!(message.contains(reason), "{message}");
+            }
+            other => panic!("{prompt}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bad_gemini_key_is_a_key_problem() {
+    let result = generate_one("Gemini", "badkey fox").await;
+    assert_eq!(result.err(), Some(ProviderError::Unauthorized(400)));
+    assert_eq!(
+        ProviderError::Unauthorized(400).to_string(),
+        "provider rejected the API key or access (HTTP 400)"
+    );
+}
+
+#[tokio::test]
+async fn a_stability_image_its_filter_blurred_is_a_refusal() {
+    let result = generate_one("SD3.5 Turbo", "filtered fox").await;
+    assert!(
+        matches!(&result, Err(ProviderError::ContentRefused(m)) if m.contains("CONTENT_FILTERED")),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_third_party_bedrock_model_without_marketplace_rights_says_so() {
+    let result = generate_one("Stable Image Ultra", "marketplace fox").await;
+    match result {
+        Err(ProviderError::AccessDenied(message)) => {
+            assert!(message.contains("aws-marketplace:Subscribe"), "{message}");
+        }
+        other => panic!("{other:?}"),
     }
 }
 
@@ -638,7 +797,7 @@ async fn job_with_some_models_failing_is_partial() {
     let (base, _stub) = start_stub().await;
     let mut g = generator(
         &base,
-        pick(&["DALL-E 3", "SD3 Turbo", "GPT Image"]),
+        pick(&["Recraft", "SD3.5 Turbo", "GPT Image"]),
         Duration::from_secs(5),
     );
     if let Backend::Real(real) = &mut g.backend {
@@ -669,7 +828,7 @@ async fn job_with_every_model_failing_is_failed() {
     let (job, _dir) = run_job(
         generator(
             &base,
-            pick(&["DALL-E 3", "Gemini", "Flux Pro"]),
+            pick(&["GPT Image", "Gemini", "Flux Pro"]),
             Duration::from_secs(5),
         ),
         "unauthorized fox",
@@ -710,7 +869,7 @@ async fn progress_is_visible_while_a_model_runs() {
     let dir = tempfile::tempdir().unwrap();
     let g = generator(
         &base,
-        pick(&["DALL-E 3", "Imagen"]),
+        pick(&["GPT Image", "Imagen"]),
         Duration::from_millis(1500),
     );
     let state = pixel_prompt_api::AppState::new(common::parts(dir.path(), g, Enhancer::Disabled));

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod cdn;
+mod models;
 mod stack;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
 pub use artifacts::{Written, artifact_bucket_name};
+pub use models::BedrockLifecycle;
 pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
 
 /// How to reach AWS: merged from flags, the environment and the environment file.
@@ -38,6 +40,9 @@ pub struct Aws {
     sts: aws_sdk_sts::Client,
     /// The caller's (account, ARN), asked of STS once per connection.
     identity: Arc<OnceCell<(String, String)>>,
+    /// The configuration the clients were made from, for clients made later (Bedrock in
+    /// a model's own region, SSM and Secrets Manager for provider keys).
+    sdk: aws_config::SdkConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +119,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
         cloudfront: aws_sdk_cloudfront::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
         identity: Arc::default(),
+        sdk: config,
     })
 }
 
@@ -144,6 +150,7 @@ impl Aws {
             cloudfront: aws_sdk_cloudfront::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             identity: Arc::default(),
+            sdk: config,
         }
     }
 

@@ -88,6 +88,7 @@ fn run_pipeline(
     artifact_args: &ArtifactArgs,
     options: DeployOptions,
     tag: bool,
+    model_check: bool,
 ) -> CommandResult<DeployReport> {
     let project = settings.project()?;
     // The artifact's location is filled in once the store is known.
@@ -99,14 +100,35 @@ fn run_pipeline(
         )));
     }
     let progress = settings.progress();
+    let runtime = runtime()?;
+    // Before building: a model the provider no longer serves stops the deploy here.
+    let checked = if model_check {
+        let endpoints = settings.provider_endpoints()?;
+        Some(runtime.block_on(async {
+            let aws = settings.connect(&rendered.environment).await?;
+            crate::deploy::model_check::check_models(
+                &aws,
+                &rendered.environment,
+                &endpoints,
+                &progress,
+            )
+            .await?;
+            Ok::<_, CommandError>(aws)
+        })?)
+    } else {
+        None
+    };
     let artifact = package(
         &project,
         artifact_args,
         rendered.environment.architecture,
         &progress,
     )?;
-    runtime()?.block_on(async {
-        let aws = settings.connect(&rendered.environment).await?;
+    runtime.block_on(async {
+        let aws = match checked {
+            Some(aws) => aws,
+            None => settings.connect(&rendered.environment).await?,
+        };
         let environment = rendered.environment.clone();
         let mut report = Deployment {
             aws: &aws,
@@ -149,6 +171,7 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
         &args.artifact,
         args.apply.options(),
         args.tag,
+        !args.no_model_check,
     );
     emit_report(settings, result)
 }
@@ -166,7 +189,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         write_env_file: false,
         interactive: false,
     };
-    let report = run_pipeline(settings, &args.env, &args.artifact, options, false)?;
+    let report = run_pipeline(settings, &args.env, &args.artifact, options, false, false)?;
     ui::emit(settings.output, &report)?;
     Ok(())
 }

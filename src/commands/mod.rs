@@ -33,6 +33,8 @@ pub struct Settings {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// `PIXELCTL_PROVIDER_BASE_URLS`, as given (parsed when a check needs it).
+    pub provider_base_urls: Option<String>,
 }
 
 impl Settings {
@@ -52,7 +54,25 @@ impl Settings {
                 .endpoint_url
                 .clone()
                 .filter(|url| !url.is_empty()),
+            provider_base_urls: cli
+                .global
+                .provider_base_urls
+                .clone()
+                .filter(|urls| !urls.trim().is_empty()),
         }
+    }
+
+    /// Where the model check asks the providers; a malformed variable is a usage error.
+    pub fn provider_endpoints(&self) -> CommandResult<crate::models::ProviderEndpoints> {
+        let overrides = match &self.provider_base_urls {
+            Some(raw) => crate::models::ProviderEndpoints::parse(raw)
+                .map_err(|error| CommandError::usage(anyhow::anyhow!(error)))?,
+            None => Default::default(),
+        };
+        Ok(crate::models::ProviderEndpoints::new(
+            overrides,
+            self.endpoint_url.is_some(),
+        ))
     }
 
     /// The repository pixelctl works on; not finding it is a usage error.
@@ -98,7 +118,7 @@ pub fn run(cli: Cli) -> CommandResult {
     let settings = Settings::from_cli(&cli);
     match cli.command {
         Command::Render(args) => render::run(&settings, &args),
-        Command::Validate => validate::run(&settings),
+        Command::Validate(args) => validate::run(&settings, &args),
         Command::Build(args) => build::run(&settings, &args),
         Command::Deploy(args) => deploy::run_deploy(&settings, &args),
         Command::Diff(args) => deploy::run_diff(&settings, &args),

@@ -23,8 +23,13 @@ const LOG_RETENTION_DAYS: [u32; 22] = [
     3288, 3653,
 ];
 
-/// The Bedrock models the template's IAM policy allows.
-pub const BEDROCK_MODELS: [&str; 2] = ["amazon.nova-canvas-v1:0", "stability.sd3-5-large-v1:0"];
+/// The Bedrock models the template's IAM policy allows (all Stability models in
+/// us-west-2; Nova Canvas reached its end of life on 2026-09-30).
+pub const BEDROCK_MODELS: [&str; 3] = [
+    "stability.stable-image-ultra-v1:1",
+    "stability.stable-image-core-v1:1",
+    "stability.sd3-5-large-v1:0",
+];
 
 /// The names of the environments in `dir`: every `*.yaml` except the defaults.
 pub fn environment_names(dir: &Path) -> Result<Vec<String>, ConfigError> {

@@ -21,6 +21,8 @@ pub struct LocalAws {
     // Kept open so the server never writes into a closed pipe.
     _stdout: BufReader<std::process::ChildStdout>,
     pub endpoint: String,
+    /// With `--fake-providers`: their base URLs, as `PIXELCTL_PROVIDER_BASE_URLS` wants them.
+    pub fake_providers: Option<String>,
 }
 
 impl LocalAws {
@@ -51,11 +53,29 @@ impl LocalAws {
             .strip_prefix("LOCAL_AWS_ENDPOINT=")
             .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
             .to_owned();
+        let fake_providers = options.contains(&"--fake-providers").then(|| {
+            let mut line = String::new();
+            stdout
+                .read_line(&mut line)
+                .expect("read the fake providers line");
+            line.trim()
+                .strip_prefix("FAKE_PROVIDERS=")
+                .unwrap_or_else(|| panic!("unexpected second line from the local AWS: {line:?}"))
+                .to_owned()
+        });
         Self {
             child,
             _stdout: stdout,
             endpoint,
+            fake_providers,
         }
+    }
+
+    /// What the fake providers and Bedrock were asked, oldest first.
+    pub fn provider_requests(&self) -> Vec<serde_json::Value> {
+        let body = self.get("/_local-aws/providers/requests");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("requests JSON");
+        json["requests"].as_array().expect("requests list").clone()
     }
 
     /// POSTs a JSON body to one of the local AWS's control endpoints.

@@ -1,5 +1,8 @@
-//! Amazon Bedrock through `aws-sdk-bedrockruntime` (IAM, no key): Nova Canvas in
-//! us-east-1 and Stable Diffusion 3.5 Large in us-west-2, where each model is offered.
+//! Amazon Bedrock through `aws-sdk-bedrockruntime` (IAM, no key): Stability's models
+//! (Stable Image Ultra and Core, Stable Diffusion 3.5 Large) in us-west-2 and Amazon's
+//! (Nova Canvas, which reached its end of life on 2026-09-30, and Titan Image) in
+//! us-east-1, where each is offered. Stability's are third-party models: their first use subscribes the account
+//! through AWS Marketplace, which the function's role must be allowed to do.
 
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::config::Region;
@@ -15,15 +18,20 @@ use crate::validation::GenerationParams;
 enum BodyFormat {
     /// Amazon Nova Canvas / Titan Image: `taskType: TEXT_IMAGE`.
     Amazon,
-    /// Stability models on Bedrock: `{prompt, mode, aspect_ratio, output_format}`.
-    Stability,
+    /// Stable Diffusion 3.5 on Bedrock: `{prompt, mode, aspect_ratio, output_format}`.
+    StableDiffusion,
+    /// Stable Image Ultra / Core: `{prompt, aspect_ratio, output_format}`; they refuse
+    /// `mode` ("extraneous key [mode] is not permitted").
+    StableImage,
 }
 
 fn body_format(model: &str) -> Option<BodyFormat> {
     if model.starts_with("amazon.") {
         Some(BodyFormat::Amazon)
+    } else if model.starts_with("stability.sd3") {
+        Some(BodyFormat::StableDiffusion)
     } else if model.starts_with("stability.") {
-        Some(BodyFormat::Stability)
+        Some(BodyFormat::StableImage)
     } else {
         None
     }
@@ -33,7 +41,7 @@ fn body_format(model: &str) -> Option<BodyFormat> {
 pub fn region_for(model: &str) -> Option<&'static str> {
     if model.starts_with("amazon.nova-canvas") || model.starts_with("amazon.titan-image") {
         Some("us-east-1")
-    } else if model.starts_with("stability.sd3-5-large") {
+    } else if model.starts_with("stability.") {
         Some("us-west-2")
     } else {
         None
@@ -53,9 +61,14 @@ pub fn request_body(model: &str, prompt: &str, params: GenerationParams) -> Opti
                 "cfgScale": params.guidance.clamp(1.1, 10.0),
             },
         }),
-        BodyFormat::Stability => json!({
+        BodyFormat::StableDiffusion => json!({
             "prompt": prompt,
             "mode": "text-to-image",
+            "aspect_ratio": "1:1",
+            "output_format": "png",
+        }),
+        BodyFormat::StableImage => json!({
+            "prompt": prompt,
             "aspect_ratio": "1:1",
             "output_format": "png",
         }),
@@ -140,6 +153,12 @@ impl BedrockClients {
             .map_err(|err| {
                 let status = err.raw_response().map(|r| r.status().as_u16());
                 match err.as_service_error() {
+                    Some(e)
+                        if e.is_access_denied_exception()
+                            && e.message().unwrap_or_default().contains("aws-marketplace") =>
+                    {
+                        ProviderError::AccessDenied(short(e.message().unwrap_or_default()))
+                    }
                     Some(e) if e.is_access_denied_exception() => {
                         ProviderError::Unauthorized(status.unwrap_or(403))
                     }
@@ -186,6 +205,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sd["mode"], "text-to-image");
+        assert_eq!(
+            region_for("stability.stable-image-ultra-v1:1"),
+            Some("us-west-2")
+        );
+        let ultra = request_body(
+            "stability.stable-image-ultra-v1:1",
+            "a fox",
+            GenerationParams::default(),
+        )
+        .unwrap();
+        assert!(ultra.get("mode").is_none(), "{ultra}");
+        assert_eq!(ultra["aspect_ratio"], "1:1");
         assert!(request_body("meta.llama3", "x", GenerationParams::default()).is_none());
     }
 

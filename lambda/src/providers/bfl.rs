@@ -1,5 +1,6 @@
 //! Black Forest Labs (Flux): submit a task, poll its result until `Ready`, then
-//! download `result.sample`.
+//! download `result.sample`. Only the statuses that end a task end the poll: one the
+//! client does not know means the task is still running, until the per-model timeout.
 
 use serde_json::{Value, json};
 
@@ -59,8 +60,8 @@ pub async fn generate(
         )
         .await?;
         let status = result.get("status").and_then(Value::as_str).unwrap_or("");
-        match status {
-            "Ready" => {
+        match poll_outcome(status) {
+            PollOutcome::Ready => {
                 let sample = result
                     .pointer("/result/sample")
                     .and_then(Value::as_str)
@@ -69,30 +70,65 @@ pub async fn generate(
                     })?;
                 return download(http, sample).await;
             }
-            "Pending" | "Queued" | "Processing" | "Task not found yet" => {
-                tokio::time::sleep(http.poll_interval).await;
-            }
-            "Content Moderated" | "Request Moderated" => {
+            PollOutcome::Running => tokio::time::sleep(http.poll_interval).await,
+            PollOutcome::Refused => {
                 return Err(ProviderError::ContentRefused(status.to_owned()));
             }
-            "" => {
-                return Err(ProviderError::Malformed(
-                    "no `status` in the poll answer".to_owned(),
-                ));
-            }
-            other => {
+            PollOutcome::Failed => {
                 return Err(ProviderError::Http {
                     status: 200,
-                    message: format!("task ended with status `{other}`"),
+                    message: format!("task ended with status `{status}`"),
                 });
             }
         }
     }
 }
 
+/// What a poll's `status` means for the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PollOutcome {
+    Ready,
+    Refused,
+    Failed,
+    /// `Pending`, `Queued`, `Processing`, `Task not found` (another cluster may not know
+    /// a new task yet), no status, or one this client does not know.
+    Running,
+}
+
+fn poll_outcome(status: &str) -> PollOutcome {
+    match status {
+        "Ready" => PollOutcome::Ready,
+        "Content Moderated" | "Request Moderated" => PollOutcome::Refused,
+        "Error" | "Failed" => PollOutcome::Failed,
+        _ => PollOutcome::Running,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_known_final_statuses_end_the_poll() {
+        let cases = [
+            ("Ready", PollOutcome::Ready),
+            ("Content Moderated", PollOutcome::Refused),
+            ("Request Moderated", PollOutcome::Refused),
+            ("Error", PollOutcome::Failed),
+            ("Failed", PollOutcome::Failed),
+            // Right after a submit another cluster may not know the task yet.
+            ("Task not found", PollOutcome::Running),
+            ("Pending", PollOutcome::Running),
+            ("Queued", PollOutcome::Running),
+            ("Processing", PollOutcome::Running),
+            ("Task not found yet", PollOutcome::Running),
+            ("Upsampling", PollOutcome::Running),
+            ("", PollOutcome::Running),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(poll_outcome(status), expected, "{status:?}");
+        }
+    }
 
     #[test]
     fn polling_url_is_trusted_only_on_known_hosts() {

@@ -26,6 +26,10 @@ use crate::validation::GenerationParams;
 pub enum ProviderError {
     #[error("provider rejected the API key or access (HTTP {0})")]
     Unauthorized(u16),
+    /// Access needs a permission the caller lacks (e.g. AWS Marketplace's subscribe
+    /// actions on a third-party Bedrock model's first use); the message says which.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     #[error("provider rate limit or quota exceeded (HTTP 429)")]
     RateLimited,
     #[error("provider refused the prompt: {0}")]
@@ -152,11 +156,18 @@ fn mentions_refusal(text: &str) -> bool {
     .any(|needle| lower.contains(needle))
 }
 
+/// Whether a 400 is a provider's way of saying the key is wrong: Google answers a bad
+/// key with `400 INVALID_ARGUMENT` and an `ErrorInfo` whose reason is `API_KEY_INVALID`.
+fn is_bad_key(body: &str) -> bool {
+    body.contains("API_KEY_INVALID") || body.contains("API key not valid")
+}
+
 /// Maps a non-success HTTP answer to an error.
 pub fn status_error(status: u16, body: &str) -> ProviderError {
     let message = provider_message(body);
     match status {
         401 => ProviderError::Unauthorized(status),
+        400 if is_bad_key(body) => ProviderError::Unauthorized(status),
         403 if !mentions_refusal(body) => ProviderError::Unauthorized(status),
         429 => ProviderError::RateLimited,
         400 | 403 | 422 if mentions_refusal(body) => ProviderError::ContentRefused(message),
@@ -373,6 +384,19 @@ mod tests {
                 ProviderError::Http {
                     status: 500,
                     message: "<html>oops</html>".into(),
+                },
+            ),
+            (
+                400,
+                r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}"#,
+                ProviderError::Unauthorized(400),
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Invalid size","code":"invalid_value"}}"#,
+                ProviderError::Http {
+                    status: 400,
+                    message: "Invalid size".into(),
                 },
             ),
             (

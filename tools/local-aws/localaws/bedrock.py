@@ -1,14 +1,19 @@
-"""Bedrock InvokeModel for image models, answered by the local AWS.
+"""Bedrock for image models, answered by the local AWS: InvokeModel and the model lifecycle.
 
-The deployed function generates Nova Canvas and Stable Diffusion 3.5 images through
-`aws-sdk-bedrockruntime`; with `AWS_ENDPOINT_URL` pointing here, its signed
-`POST /model/{modelId}/invoke` (SigV4 service `bedrock`) lands on this port. moto
-5.2.5 has no image models, so `BedrockInvoke` (an interceptor, see server.py) answers
-as Bedrock does: the Amazon body family (`taskType: TEXT_IMAGE` -> `{"images", "error"}`)
-and the Stability family (`{prompt, ...}` -> `{"seeds", "finish_reasons", "images"}`),
-each model only in the regions that offer it, restJson errors
-(`x-amzn-ErrorType` + `{"message"}`) otherwise. Images are the fake providers' PNGs;
-failures, refusals and holds come from the shared `ProviderControls` (provider `bedrock`).
+The deployed function generates Stability images through `aws-sdk-bedrockruntime`; with
+`AWS_ENDPOINT_URL` pointing here, its signed `POST /model/{modelId}/invoke` (SigV4
+service `bedrock`) lands on this port. moto 5.2.5 has no image models, so
+`BedrockInvoke` (an interceptor, see server.py) answers as Bedrock does: the Amazon body
+family (`taskType: TEXT_IMAGE` -> `{"images", "error"}`) and the Stability family
+(`{prompt, ...}` -> `{"seeds", "finish_reasons", "images"}`; Stable Image Ultra and Core
+refuse SD3.5's `mode` key), each model only in the regions that offer it, restJson
+errors (`x-amzn-ErrorType` + `{"message"}`) otherwise. A model past its end of life
+answers `ResourceNotFoundException`. The control plane's `GetFoundationModel`
+(`GET /foundation-models/{id}`) and `ListFoundationModels` (`GET /foundation-models`)
+report each model's `modelLifecycle` from the shared model catalogue (moto's `bedrock`
+backend has no foundation models). Images are the fake providers' PNGs; failures,
+refusals, holds and lifecycle changes come from the shared `ProviderControls`
+(provider `bedrock`).
 """
 
 from __future__ import annotations
@@ -17,34 +22,19 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
 from .fake_providers import ProviderControls, b64, placeholder_png
+from .model_catalog import ModelEntry, today
 
 PROVIDER = "bedrock"
 _INVOKE_PATH = re.compile(r"^/model/([^/]+)/invoke$")
+_FOUNDATION_MODELS_PATH = re.compile(r"^/foundation-models(?:/([^/]+))?$")
 _FOUNDATION_MODEL_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/(.+)$")
-
-
-@dataclass(frozen=True)
-class ImageModel:
-    family: str  # "amazon" or "stability": which request and answer bodies
-    regions: tuple[str, ...]
-
-
-MODELS = {
-    "amazon.nova-canvas-v1:0": ImageModel("amazon", ("us-east-1", "eu-west-1", "ap-northeast-1")),
-    "amazon.titan-image-generator-v2:0": ImageModel("amazon", ("us-east-1", "us-west-2")),
-    "stability.sd3-5-large-v1:0": ImageModel("stability", ("us-west-2",)),
-    "stability.stable-image-core-v1:1": ImageModel("stability", ("us-west-2",)),
-    "stability.stable-image-ultra-v1:1": ImageModel("stability", ("us-west-2",)),
-}
-# Models Bedrock retired: it answers ResourceNotFoundException, not ValidationException.
-END_OF_LIFE = ("stability.stable-diffusion-xl-v0", "stability.stable-diffusion-xl-v1")
 
 _ERROR_CODES = {400: "ValidationException", 401: "UnrecognizedClientException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
                 408: "ModelTimeoutException", 424: "ModelErrorException", 429: "ThrottlingException",
@@ -73,15 +63,40 @@ def signing_scope(authorization: str) -> tuple[str, str] | None:
     return None
 
 
-def model_id_from_path(request: Request) -> str | None:
+def model_id_from_path(request: Request, pattern: re.Pattern[str] = _INVOKE_PATH) -> str | None:
     """The model id of an InvokeModel path, percent-decoded (`amazon.nova-canvas-v1%3A0`), ARNs reduced to ids."""
     raw = str(request.environ.get("RAW_URI") or request.path).split("?", 1)[0]
-    match = _INVOKE_PATH.match(raw)
-    if match is None:
+    match = pattern.match(raw)
+    if match is None or match.group(1) is None:
         return None
     model_id = unquote(match.group(1))
     arn = _FOUNDATION_MODEL_ARN.match(model_id)
     return arn.group(1) if arn else model_id
+
+
+def _timestamp(day: date | None) -> str | None:
+    return f"{day.isoformat()}T00:00:00Z" if day else None
+
+
+def foundation_model(region: str, model_id: str, entry: ModelEntry) -> dict[str, Any]:
+    """A `FoundationModelSummary` / `FoundationModelDetails` with its `modelLifecycle`."""
+    lifecycle: dict[str, Any] = {"status": "LEGACY" if entry.shutdown_date or entry.retired else "ACTIVE",
+                                 "startOfLifeTime": "2025-01-01T00:00:00Z"}
+    for key, day in (("legacyTime", entry.legacy_date), ("endOfLifeTime", entry.shutdown_date)):
+        if day:
+            lifecycle[key] = _timestamp(day)
+    return {
+        "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+        "modelId": model_id,
+        "modelName": entry.display_name,
+        "providerName": entry.extra.get("provider", "Stability AI"),
+        "inputModalities": ["TEXT", "IMAGE"],
+        "outputModalities": ["IMAGE"],
+        "responseStreamingSupported": False,
+        "customizationsSupported": [],
+        "inferenceTypesSupported": ["ON_DEMAND"],
+        "modelLifecycle": lifecycle,
+    }
 
 
 class BedrockInvoke:
@@ -93,10 +108,12 @@ class BedrockInvoke:
         self.controls = controls
 
     def __call__(self, request: Request) -> Response | None:
-        if request.method != "POST":
-            return None
         scope = signing_scope(request.headers.get("Authorization", ""))
         if scope is None or scope[1] != "bedrock":
+            return None
+        if request.method == "GET" and _FOUNDATION_MODELS_PATH.match(request.path):
+            return self.foundation_models(scope[0], request)
+        if request.method != "POST":
             return None
         model_id = model_id_from_path(request)
         if model_id is None:
@@ -107,14 +124,28 @@ class BedrockInvoke:
         response.headers["X-Amzn-Bedrock-Invocation-Latency"] = str(int((time.monotonic() - started) * 1000))
         return call.done(response)
 
+    def foundation_models(self, region: str, request: Request) -> Response:
+        """`GetFoundationModel` and `ListFoundationModels` in the signing region."""
+        model_id = model_id_from_path(request, _FOUNDATION_MODELS_PATH)
+        catalogue = self.controls.catalogue
+        if model_id is None:
+            summaries = [foundation_model(region, found, entry) for found, entry in catalogue.listing(PROVIDER)
+                         if region in entry.regions]
+            return _answer({"modelSummaries": summaries})
+        entry = catalogue.entry(PROVIDER, model_id)
+        # A model past its end of life is no longer found; until then it reports LEGACY and its dates.
+        if entry is None or region not in entry.regions or not entry.served(today()):
+            return bedrock_error(404, "The model specified in the request is not found.", "ResourceNotFoundException")
+        return _answer({"modelDetails": foundation_model(region, model_id, entry)})
+
     def invoke(self, region: str, model_id: str, body: bytes) -> Response:
         failure = self.controls.take_failure(PROVIDER)
         if failure is not None:
             return bedrock_error(failure.status, failure.message)
-        if model_id in END_OF_LIFE:
+        model = self.controls.catalogue.entry(PROVIDER, model_id)
+        if model is not None and region in model.regions and not model.served(today()):
             return bedrock_error(404, "This model version has reached the end of its life. Please refer to the "
                                  "AWS documentation for more details.")
-        model = MODELS.get(model_id)
         if model is None or region not in model.regions:
             return bedrock_error(400, "The provided model identifier is invalid.")
         try:
@@ -123,7 +154,7 @@ class BedrockInvoke:
             return malformed(f"expected a JSON object ({err})")
         if not isinstance(request, dict):
             return malformed("#: expected type: JSONObject")
-        if model.family == "amazon":
+        if model.extra.get("family") == "amazon":
             return self._amazon(model_id, request)
         return self._stability(model_id, request)
 
@@ -155,6 +186,9 @@ class BedrockInvoke:
         prompt = request.get("prompt")
         if not isinstance(prompt, str) or not 1 <= len(prompt) <= 10000:
             return malformed("#: required key [prompt] not found or not a string of 1 to 10000 characters")
+        if "mode" in request and not model_id.startswith("stability.sd3"):
+            # Stable Image Ultra and Core take no mode; only SD3.5 does.
+            return malformed("#: extraneous key [mode] is not permitted")
         mode = request.get("mode", "text-to-image")
         if mode != "text-to-image":
             return bedrock_error(400, f"mode {mode!r} is not supported by the local AWS (only text-to-image)")

@@ -8,10 +8,17 @@ path prefix, so its base URL is `http://127.0.0.1:{port}/{provider}`. Keys are c
 for presence only (any non-empty value works) and missing ones get the provider's own
 error; errors, refusals and URLs follow each provider's shapes.
 
+Each provider also lists its models the way it does (OpenAI `GET /v1/models` with
+`shutdown_date`, Gemini `GET /v1beta/models`; see `model_catalog.py`) and refuses to
+generate with one it no longer serves. Gemini's thinking image models send interim
+"thought" images before the final one; a Stability image its output filter caught comes
+back blurred with `finish-reason: CONTENT_FILTERED`; OpenAI's reasoning chat models
+refuse `max_tokens` and a non-default `temperature`.
+
 Controls (JSON), at `/_fake/<control>` here and at `/_local-aws/providers/<control>`
-on the local AWS (see `ProviderControls`): `fail`, `refuse`, `hold`, `release`,
-`clear`, `reset`, `GET requests`. Bedrock's wire format lives in `bedrock.py`; it shares
-the PNG generator and the controls.
+on the local AWS (see `ProviderControls`): `fail`, `refuse`, `bad-key`, `models`, `hold`,
+`release`, `clear`, `reset`, `GET requests`, `GET models`. Bedrock's wire format lives in
+`bedrock.py`; it shares the PNG generator, the model catalogue and the controls.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from .model_catalog import CatalogueError, ModelCatalogue
 
 HOST = "127.0.0.1"
 # The provider kinds of `PROVIDER_BASE_URLS` this server answers (Bedrock is an AWS
@@ -93,11 +102,15 @@ class ControlError(Exception):
 
 @dataclass
 class Armed:
-    """An injected failure (`status`, `message`) or refusal, for `times` requests or until cleared."""
+    """An injected failure (`status`, `message`), refusal (`kind`: `prompt`, or `output` for
+    a filtered result; `reason`: Gemini's finish reason) or bad key, for `times` requests
+    or until cleared."""
 
     status: int = 0
     message: str = ""
     times: int | None = None
+    kind: str = "prompt"
+    reason: str = ""
 
     def take(self) -> bool:
         """Uses one request; False once exhausted."""
@@ -134,7 +147,9 @@ class ProviderControls:
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures: dict[str, Armed] = field(default_factory=dict)
     refusals: dict[str, Armed] = field(default_factory=dict)
+    bad_keys: dict[str, Armed] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)
+    catalogue: ModelCatalogue = field(default_factory=ModelCatalogue)
     requests: list[dict[str, Any]] = field(default_factory=list)
     closing: bool = False
 
@@ -160,8 +175,16 @@ class ProviderControls:
     def take_failure(self, provider: str) -> Armed | None:
         return self._take(self.failures, provider)
 
-    def take_refusal(self, provider: str) -> bool:
-        return self._take(self.refusals, provider) is not None
+    def take_refusal(self, provider: str, kind: str = "prompt") -> Armed | None:
+        """The armed refusal of that kind, if one is armed (a refusal of another kind stays)."""
+        with self.lock:
+            switch = self.refusals.get(provider)
+            if switch is None or switch.kind != kind:
+                return None
+        return self._take(self.refusals, provider)
+
+    def take_bad_key(self, provider: str) -> bool:
+        return self._take(self.bad_keys, provider) is not None
 
     def _take(self, armed: dict[str, Armed], provider: str) -> Armed | None:
         with self.lock:
@@ -187,18 +210,21 @@ class ProviderControls:
         if method == "GET" and name == "requests":
             with self.lock:
                 return 200, {"requests": [dict(e) for e in self.requests]}
+        if method == "GET" and name == "models":
+            return 200, {"models": self.catalogue.describe()}
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = {
-            "fail": self._fail, "refuse": self._refuse, "hold": self._hold,
-            "release": self._release, "clear": self._clear, "reset": self._reset,
+            "fail": self._fail, "refuse": self._refuse, "bad-key": self._bad_key, "models": self._models,
+            "hold": self._hold, "release": self._release, "clear": self._clear, "reset": self._reset,
         }.get(name)
         if method != "POST" or handler is None:
-            return 404, {"error": f"no control {method} {name}; POST fail|refuse|hold|release|clear|reset, GET requests"}
+            return 404, {"error": f"no control {method} {name}; POST fail|refuse|bad-key|models|hold|release|clear|"
+                                  "reset, GET requests|models"}
         try:
             parsed = json.loads(body or b"{}")
             if not isinstance(parsed, dict):
                 raise ControlError("the body must be a JSON object")
             return 200, handler(parsed)
-        except (ControlError, json.JSONDecodeError) as err:
+        except (ControlError, CatalogueError, json.JSONDecodeError) as err:
             return 400, {"error": str(err)}
 
     def _provider(self, body: dict[str, Any], required: bool = True) -> str | None:
@@ -229,10 +255,28 @@ class ProviderControls:
 
     def _refuse(self, body: dict[str, Any]) -> dict[str, Any]:
         provider = self._provider(body)
-        armed = Armed(times=self._times(body))
+        kind = body.get("kind", "prompt")
+        if kind not in ("prompt", "output"):
+            raise ControlError("`kind` must be `prompt` (the prompt is refused) or `output` (the result is filtered)")
+        if kind == "output" and provider not in ("stability", "gemini"):
+            raise ControlError("`kind: output` is modeled for stability (finish-reason CONTENT_FILTERED) and gemini")
+        reason = str(body.get("reason") or ("IMAGE_SAFETY" if provider == "gemini" else ""))
+        armed = Armed(times=self._times(body), kind=kind, reason=reason)
         with self.lock:
             self.refusals[str(provider)] = armed
-        return {"refuse": {"provider": provider, "times": armed.times}}
+        return {"refuse": {"provider": provider, "times": armed.times, "kind": kind, "reason": reason or None}}
+
+    def _bad_key(self, body: dict[str, Any]) -> dict[str, Any]:
+        provider = self._provider(body)
+        if provider == "bedrock":
+            raise ControlError("Bedrock takes no key (IAM); use `fail` with 403 for a denied call")
+        armed = Armed(times=self._times(body))
+        with self.lock:
+            self.bad_keys[str(provider)] = armed
+        return {"bad_key": {"provider": provider, "times": armed.times}}
+
+    def _models(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"models": self.catalogue.set_state(body)}
 
     def _hold(self, body: dict[str, Any]) -> dict[str, Any]:
         provider = self._provider(body)
@@ -250,7 +294,7 @@ class ProviderControls:
     def _clear(self, body: dict[str, Any]) -> dict[str, Any]:
         provider = self._provider(body, required=False)
         with self.changed:
-            for switches in (self.failures, self.refusals):
+            for switches in (self.failures, self.refusals, self.bad_keys):
                 for name in [provider] if provider else list(switches):
                     switches.pop(str(name), None)
             self.held.difference_update([provider] if provider else list(self.held))
@@ -261,7 +305,9 @@ class ProviderControls:
         with self.changed:
             self.failures.clear()
             self.refusals.clear()
+            self.bad_keys.clear()
             self.held.clear()
+            self.catalogue.reset()
             self.requests.clear()
             self.changed.notify_all()
         return {"reset": True}
@@ -314,6 +360,34 @@ def missing_key(provider: str) -> Response:
     return provider_error(provider, 401, "authorization: missing or invalid API key")
 
 
+def bad_key(provider: str) -> Response:
+    """What each provider answers a key it does not know (never echoing the key)."""
+    if provider in ("gemini", "imagen"):
+        return _json(400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                                     "status": "INVALID_ARGUMENT", "details": [{
+                                         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                         "reason": "API_KEY_INVALID", "domain": "googleapis.com",
+                                         "metadata": {"service": "generativelanguage.googleapis.com"}}]}})
+    if provider == "openai":
+        return provider_error(provider, 401, "Incorrect API key provided. You can find your API key at "
+                              "https://platform.openai.com/account/api-keys.", "invalid_api_key")
+    if provider == "bfl":
+        return provider_error(provider, 403, "Not authenticated - Invalid Authentication")
+    return provider_error(provider, 401, "authorization: invalid API key")
+
+
+def model_not_served(provider: str, model: str, method: str = "generateContent") -> Response:
+    """A model the provider does not (or no longer) serve, in its own words."""
+    if provider == "openai":
+        message = (f"The model `{model}` has been deprecated, learn more here: "
+                   "https://platform.openai.com/docs/deprecations")
+        return _json(404, {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                     "code": "model_not_found"}})
+    return provider_error(provider, 404, f"models/{model} is not found for API version v1beta, or is not "
+                          f"supported for {method}. Call ListModels to see the list of available models and "
+                          "their supported methods.")
+
+
 # --- the server -------------------------------------------------------------------------
 
 _OPENAI_SIZES = {
@@ -325,10 +399,19 @@ _STABILITY_SD3_MODELS = ("sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd
                          "sd3-large", "sd3-large-turbo", "sd3-medium")
 _ASPECT_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
 _BFL_SIZED_MODELS = ("flux-pro-1.1", "flux-pro", "flux-dev")  # take width/height; others aspect_ratio
+# FLUX.2 endpoints take width/height from 256 to 2048 in steps of 16.
+_BFL_FLUX2_PREFIX = "flux-2-"
+# Chat models that still take sampling parameters; OpenAI's reasoning models refuse them.
+_OPENAI_SAMPLING_FAMILIES = ("gpt-3.5", "gpt-4o", "gpt-4.1", "gpt-4-", "chatgpt-4o")
+_GEMINI_THINKING_IMAGE_PREFIX = "gemini-3"
 
 _ROUTES = Map([
     Rule("/openai/v1/images/generations", methods=["POST"], endpoint="openai_images"),
     Rule("/openai/v1/chat/completions", methods=["POST"], endpoint="openai_chat"),
+    Rule("/openai/v1/models", methods=["GET"], endpoint="openai_models"),
+    Rule("/openai/v1/models/<path:model>", methods=["GET"], endpoint="openai_model"),
+    Rule("/<any(gemini, imagen):provider>/v1beta/models", methods=["GET"], endpoint="google_models"),
+    Rule("/<any(gemini, imagen):provider>/v1beta/models/<model>", methods=["GET"], endpoint="google_model"),
     Rule("/recraft/v1/images/generations", methods=["POST"], endpoint="recraft_images"),
     Rule("/gemini/v1beta/models/<action>", methods=["POST"], endpoint="gemini"),
     Rule("/imagen/v1beta/models/<action>", methods=["POST"], endpoint="imagen"),
@@ -440,6 +523,8 @@ class FakeProviders:
         call = self.controls.arrive(provider, request.method, request.path, model, key_present)
         if not key_present:
             return call, call.done(missing_key(provider))
+        if self.controls.take_bad_key(provider):
+            return call, call.done(bad_key(provider))
         failure = self.controls.take_failure(provider)
         if failure is not None:
             return call, call.done(provider_error(provider, failure.status, failure.message))
@@ -478,6 +563,8 @@ class FakeProviders:
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             return invalid("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
+        if not self.controls.catalogue.served("openai", model):
+            return call.done(model_not_served("openai", model))
         family = "gpt-image" if model.startswith("gpt-image") else model
         sizes = _OPENAI_SIZES.get(family)
         if sizes is None:
@@ -529,6 +616,20 @@ class FakeProviders:
             return call.done(_json(400, {"error": {"message": f"Missing required parameter: '{param}'.",
                                                    "type": "invalid_request_error", "param": param,
                                                    "code": "missing_required_parameter"}}))
+        if not self.controls.catalogue.served("openai", model):
+            return call.done(model_not_served("openai", model))
+        if not model.startswith(_OPENAI_SAMPLING_FAMILIES):
+            if "max_tokens" in body:
+                return call.done(_json(400, {"error": {
+                    "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                               "'max_completion_tokens' instead.",
+                    "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}}))
+            temperature = body.get("temperature", 1)
+            if temperature != 1:
+                return call.done(_json(400, {"error": {
+                    "message": f"Unsupported value: 'temperature' does not support {temperature} with this model. "
+                               "Only the default (1) value is supported.",
+                    "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}}))
         user = next((m.get("content") for m in reversed(messages)
                      if isinstance(m, dict) and m.get("role") == "user"), "")
         user = user if isinstance(user, str) else ""
@@ -579,10 +680,9 @@ class FakeProviders:
         call, early = self._begin("gemini", request, model, self._google_key(request))
         if early:
             return early
-        if method != "generateContent" or not model.startswith("gemini-"):
-            return call.done(provider_error("gemini", 404, f"models/{model} is not found for API version v1beta, "
-                                            f"or is not supported for {method or 'this method'}. Call ListModels "
-                                            "to see the list of available models and their supported methods."))
+        if method != "generateContent" or not model.startswith("gemini-") or \
+                not self.controls.catalogue.served("gemini", model):
+            return call.done(model_not_served("gemini", model, method or "this method"))
         body = self._body(request)
         contents = body.get("contents") if body else None
         if not isinstance(contents, list) or not contents:
@@ -603,8 +703,24 @@ class FakeProviders:
                 "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
                     {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]},
                 "usageMetadata": usage, "modelVersion": model}))
+        filtered = self.controls.take_refusal("gemini", "output") if wants_image else None
+        if filtered is not None:
+            # The image models stop with an image-specific finish reason and no image.
+            return call.done(_json(200, {
+                "candidates": [{"content": {"parts": [{"text": "I can't create that image."}], "role": "model"},
+                                "finishReason": filtered.reason, "index": 0,
+                                "finishMessage": "Unable to show the generated image."}],
+                "usageMetadata": usage, "modelVersion": model}))
         if wants_image:
-            parts: list[dict[str, Any]] = [
+            parts: list[dict[str, Any]] = []
+            if model.startswith(_GEMINI_THINKING_IMAGE_PREFIX):
+                # Thinking image models show interim "thought" images first (a smaller PNG here).
+                parts += [{"text": "Sketching the composition first.", "thought": True},
+                          {"inlineData": {"mimeType": "image/png",
+                                          "data": b64(placeholder_png(f"gemini-thought:{model}:{prompt}",
+                                                                      IMAGE_SIZE // 2))},
+                           "thought": True}]
+            parts += [
                 {"text": "Here is the image you asked for."},
                 {"inlineData": {"mimeType": "image/png", "data": b64(placeholder_png(f"gemini:{model}:{prompt}"))}},
             ]
@@ -620,10 +736,9 @@ class FakeProviders:
         call, early = self._begin("imagen", request, model, self._google_key(request))
         if early:
             return early
-        if method != "predict" or not model.startswith("imagen-"):
-            return call.done(provider_error("imagen", 404, f"models/{model} is not found for API version v1beta, "
-                                            f"or is not supported for {method or 'this method'}. Call ListModels "
-                                            "to see the list of available models and their supported methods."))
+        if method != "predict" or not model.startswith("imagen-") or \
+                not self.controls.catalogue.served("imagen", model):
+            return call.done(model_not_served("imagen", model, method or "this method"))
         body = self._body(request) or {}
         instances = body.get("instances")
         prompt = instances[0].get("prompt") if isinstance(instances, list) and instances and \
@@ -669,10 +784,16 @@ class FakeProviders:
                 if not isinstance(value, int) or not 256 <= value <= 1440 or value % 32:
                     problems.append({"type": "value_error", "loc": ["body", dimension], "input": value,
                                      "msg": "Value error, must be a multiple of 32 between 256 and 1440"})
+        elif model.startswith(_BFL_FLUX2_PREFIX):
+            for dimension in ("width", "height"):
+                value = body.get(dimension, 1024)
+                if not isinstance(value, int) or not 256 <= value <= 2048 or value % 16:
+                    problems.append({"type": "value_error", "loc": ["body", dimension], "input": value,
+                                     "msg": "Value error, must be a multiple of 16 between 256 and 2048"})
         if problems:
             return call.done(_json(422, {"detail": problems}))
         task_id = str(uuid.uuid4())
-        task = BflTask(model, str(prompt), moderated=self.controls.take_refusal("bfl"))
+        task = BflTask(model, str(prompt), moderated=self.controls.take_refusal("bfl") is not None)
         with self._lock:
             self._tasks[task_id] = task
             while len(self._tasks) > KEPT_IMAGES:
@@ -743,6 +864,67 @@ class FakeProviders:
                                             "content_moderation"))
         png = placeholder_png(f"stability:{model}:{prompt}")
         seed = str(int.from_bytes(hashlib.sha256(png).digest()[:4], "big"))
+        # The output filter blurs what it catches; the answer is still a 200 image.
+        finish = "CONTENT_FILTERED" if self.controls.take_refusal("stability", "output") else "SUCCESS"
         if accept == "application/json":
-            return call.done(_json(200, {"image": b64(png), "finish_reason": "SUCCESS", "seed": int(seed)}))
-        return call.done(Response(png, mimetype="image/png", headers={"finish-reason": "SUCCESS", "seed": seed}))
+            return call.done(_json(200, {"image": b64(png), "finish_reason": finish, "seed": int(seed)}))
+        return call.done(Response(png, mimetype="image/png", headers={"finish-reason": finish, "seed": seed}))
+
+    # Model lists
+
+    def _openai_models(self, request: Request) -> Response:
+        call, early = self._begin("openai", request, None, self._bearer(request))
+        if early:
+            return early
+        return call.done(_json(200, {"object": "list", "data": [
+            _openai_model(model_id, entry.shutdown_date) for model_id, entry in self.controls.catalogue.listing("openai")
+        ]}))
+
+    def _openai_model(self, request: Request, model: str) -> Response:
+        call, early = self._begin("openai", request, model, self._bearer(request))
+        if early:
+            return early
+        entry = self.controls.catalogue.entry("openai", model)
+        if entry is None or not self.controls.catalogue.served("openai", model):
+            return call.done(_json(404, {"error": {"message": f"The model '{model}' does not exist",
+                                                   "type": "invalid_request_error", "param": "model",
+                                                   "code": "model_not_found"}}))
+        return call.done(_json(200, _openai_model(model, entry.shutdown_date)))
+
+    def _google_models(self, request: Request, provider: str) -> Response:
+        call, early = self._begin(provider, request, None, self._google_key(request))
+        if early:
+            return early
+        size = request.args.get("pageSize", "50")
+        if not size.isdigit() or not 1 <= int(size) <= 1000:
+            return call.done(provider_error(provider, 400, "page_size must be between 1 and 1000"))
+        listing = self.controls.catalogue.listing(provider)
+        start = int(request.args.get("pageToken") or 0) if (request.args.get("pageToken") or "0").isdigit() else 0
+        page = listing[start:start + int(size)]
+        answer: dict[str, Any] = {"models": [_google_model(model_id, entry.display_name, entry.extra)
+                                             for model_id, entry in page]}
+        if start + int(size) < len(listing):
+            answer["nextPageToken"] = str(start + int(size))
+        return call.done(_json(200, answer))
+
+    def _google_model(self, request: Request, provider: str, model: str) -> Response:
+        call, early = self._begin(provider, request, model, self._google_key(request))
+        if early:
+            return early
+        entry = self.controls.catalogue.entry(provider, model)
+        if entry is None or not self.controls.catalogue.served(provider, model):
+            return call.done(provider_error(provider, 404, f"models/{model} is not found for API version v1beta."))
+        return call.done(_json(200, _google_model(model, entry.display_name, entry.extra)))
+
+
+def _openai_model(model_id: str, shutdown: Any) -> dict[str, Any]:
+    """One `GET /v1/models` entry; `shutdown_date` is null until a shutdown is announced."""
+    return {"id": model_id, "object": "model", "created": 1767225600, "owned_by": "system",
+            "shutdown_date": shutdown.isoformat() if shutdown else None}
+
+
+def _google_model(model_id: str, display_name: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """One `GET /v1beta/models` entry (the Gemini API reports no lifecycle fields)."""
+    return {"name": f"models/{model_id}", "version": "001", "displayName": display_name or model_id,
+            "description": display_name, "inputTokenLimit": 65536, "outputTokenLimit": 32768,
+            "supportedGenerationMethods": list(extra.get("methods", ["generateContent"]))}

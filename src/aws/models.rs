@@ -1,0 +1,87 @@
+//! What the model check needs from AWS: Bedrock's lifecycle of a foundation model
+//! (`GetFoundationModel` in the region that offers it) and the provider keys, read from
+//! SSM or Secrets Manager where the environment says they live. Keys are never printed.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use anyhow::anyhow;
+use aws_sdk_bedrock::error::ProvideErrorMetadata;
+
+use super::{Aws, describe_error};
+use crate::config::{KeyLocation, Provider};
+use pixel_prompt_api::secrets::{ApiKey, KeyResolver};
+
+/// `modelLifecycle` of a Bedrock foundation model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BedrockLifecycle {
+    /// `ACTIVE` or `LEGACY`.
+    pub status: String,
+    /// `endOfLifeTime`, once Bedrock has announced one.
+    pub end_of_life: Option<SystemTime>,
+}
+
+impl Aws {
+    /// The lifecycle of `model` in `region`, or `None` when Bedrock finds no such model there.
+    pub async fn foundation_model_lifecycle(
+        &self,
+        model: &str,
+        region: &str,
+    ) -> anyhow::Result<Option<BedrockLifecycle>> {
+        let config = aws_sdk_bedrock::config::Builder::from(&self.sdk)
+            .region(aws_sdk_bedrock::config::Region::new(region.to_owned()))
+            .build();
+        let client = aws_sdk_bedrock::Client::from_conf(config);
+        match client
+            .get_foundation_model()
+            .model_identifier(model)
+            .send()
+            .await
+        {
+            Ok(answer) => {
+                let lifecycle = answer
+                    .model_details()
+                    .and_then(|details| details.model_lifecycle());
+                Ok(Some(BedrockLifecycle {
+                    status: lifecycle
+                        .map(|lifecycle| lifecycle.status().as_str().to_owned())
+                        .unwrap_or_else(|| "ACTIVE".to_owned()),
+                    end_of_life: lifecycle
+                        .and_then(|lifecycle| lifecycle.end_of_life_time())
+                        .and_then(|time| SystemTime::try_from(*time).ok()),
+                }))
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.code() == Some("ResourceNotFoundException")) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(anyhow!(
+                "cannot read Bedrock's lifecycle of `{model}` in {region}: {}",
+                describe_error(&error)
+            )),
+        }
+    }
+
+    /// A provider's API key, read from where the environment says it lives.
+    pub async fn provider_key(
+        &self,
+        provider: Provider,
+        location: &KeyLocation,
+    ) -> anyhow::Result<ApiKey> {
+        let location = location
+            .to_reference()
+            .parse()
+            .map_err(|error: String| anyhow!(error))?;
+        let resolver = KeyResolver::new(
+            BTreeMap::from([(provider, location)]),
+            Some(self.sdk.clone()),
+        );
+        resolver
+            .key(provider)
+            .await
+            .map_err(|error| anyhow!("{error}"))
+    }
+}
