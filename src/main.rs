@@ -3,6 +3,7 @@
 mod aws;
 mod cli;
 mod commands;
+mod concurrency;
 mod config;
 mod deploy;
 mod error;

@@ -238,14 +238,20 @@ impl fmt::Display for ChangeSetPlan {
                     _ => "",
                 };
                 match (&property.before, &property.after) {
-                    (Some(before), Some(after)) => writeln!(
-                        f,
-                        "      {}: {} -> {}{recreation}",
-                        property.name,
-                        shorten(before),
-                        shorten(after)
-                    )?,
-                    _ => writeln!(f, "      {}{recreation}", property.name)?,
+                    (None, None) => writeln!(f, "      {}{recreation}", property.name)?,
+                    (before, after) => {
+                        let show = |value: &Option<String>| match value {
+                            Some(value) => shorten(value),
+                            None => "(none)".to_owned(),
+                        };
+                        writeln!(
+                            f,
+                            "      {}: {} -> {}{recreation}",
+                            property.name,
+                            show(before),
+                            show(after)
+                        )?
+                    }
                 }
             }
         }

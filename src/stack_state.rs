@@ -1,6 +1,8 @@
 //! Pure decisions about a stack's status: what a deploy must do first, and
 //! what a finished operation means. A table of states drives both.
 
+use crate::aws::StackEvent;
+
 /// What a deploy does about the stack it finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Preflight {
@@ -85,6 +87,78 @@ pub fn is_failure_event(status: &str) -> bool {
     status.ends_with("_FAILED")
 }
 
+/// The resources whose rollback failed: `UPDATE_FAILED` events after the stack's last
+/// `UPDATE_ROLLBACK_IN_PROGRESS` (`events` oldest first), each once, with its latest
+/// reason. Only these may be named in ContinueUpdateRollback's `ResourcesToSkip`: AWS
+/// refuses a resource that failed for another reason, such as one a cancelled update
+/// left `UPDATE_FAILED`.
+pub fn rollback_failures(events: &[StackEvent]) -> Vec<&StackEvent> {
+    let start = events
+        .iter()
+        .rposition(|event| event.is_stack() && event.status == "UPDATE_ROLLBACK_IN_PROGRESS");
+    let Some(start) = start else {
+        return Vec::new();
+    };
+    let mut failures: Vec<&StackEvent> = Vec::new();
+    for event in &events[start + 1..] {
+        if event.is_stack() || event.status != "UPDATE_FAILED" {
+            continue;
+        }
+        failures.retain(|earlier| earlier.logical_id != event.logical_id);
+        failures.push(event);
+    }
+    failures
+}
+
+/// What to do about a stack left in `UPDATE_ROLLBACK_FAILED`: the failures, why it will
+/// not go away by itself, and the `--skip` choice naming only the resources whose
+/// rollback failed.
+pub fn rollback_failed_advice(stack: &str, env: &str, failures: &[&StackEvent]) -> String {
+    let mut advice = String::new();
+    for failure in failures {
+        advice.push_str(&format!(
+            "\n  {} {} ({}) during the rollback: {}",
+            failure.status,
+            failure.logical_id,
+            failure.resource_type,
+            failure.reason.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    if failures.is_empty() {
+        advice.push_str(&format!(
+            "\n  the events do not say which resource's rollback failed: aws cloudformation describe-stack-events --stack-name {stack}"
+        ));
+        return advice;
+    }
+    let skips: Vec<String> = failures
+        .iter()
+        .map(|failure| format!("--skip {}", failure.logical_id))
+        .collect();
+    advice.push_str(&format!(
+        "\n  a failed rollback fails again until its cause is fixed (often a resource changed or deleted outside CloudFormation):\n  \
+         fix it, then run `pixelctl rollback {env}`; or leave {} as {} now and finish the rollback: pixelctl rollback {env} {}",
+        if failures.len() == 1 { "it" } else { "them" },
+        if failures.len() == 1 { "it is" } else { "they are" },
+        skips.join(" ")
+    ));
+    advice
+}
+
+/// Marks a change set `--no-execute` kept for review, in its description.
+pub const KEPT_FOR_REVIEW: &str = " (kept for review)";
+
+/// Which of pixelctl's change sets a new deploy removes: only `FAILED` ones, which
+/// nothing can execute. One being created is another run's; an `AVAILABLE` one waits for
+/// a review (`--no-execute`) or another run's confirmation, and executing any change set
+/// removes the others anyway.
+pub fn stale_change_sets(change_sets: &[crate::aws::ChangeSetSummary]) -> Vec<&str> {
+    change_sets
+        .iter()
+        .filter(|change_set| change_set.status == "FAILED")
+        .map(|change_set| change_set.name.as_str())
+        .collect()
+}
+
 /// Whether a failed change set only means "nothing to change", which is success.
 pub fn is_empty_change_set(status_reason: &str) -> bool {
     status_reason.contains("didn't contain changes")
@@ -150,6 +224,85 @@ mod tests {
         for (status, expected) in cases {
             assert_eq!(settled(status), expected, "{status}");
         }
+    }
+
+    fn event(logical_id: &str, resource_type: &str, status: &str, reason: &str) -> StackEvent {
+        StackEvent {
+            id: format!("{logical_id}-{status}"),
+            timestamp: std::time::SystemTime::UNIX_EPOCH,
+            logical_id: logical_id.to_owned(),
+            resource_type: resource_type.to_owned(),
+            status: status.to_owned(),
+            reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            client_request_token: None,
+        }
+    }
+
+    #[test]
+    fn only_failed_change_sets_are_stale() {
+        let summary = |name: &str, status: &str, execution: &str| crate::aws::ChangeSetSummary {
+            name: name.to_owned(),
+            status: status.to_owned(),
+            execution_status: execution.to_owned(),
+            description: None,
+        };
+        let sets = [
+            summary("pixelctl-1-failed", "FAILED", "UNAVAILABLE"),
+            summary("pixelctl-2-creating", "CREATE_IN_PROGRESS", "UNAVAILABLE"),
+            summary("pixelctl-3-pending", "CREATE_PENDING", "UNAVAILABLE"),
+            summary("pixelctl-4-review", "CREATE_COMPLETE", "AVAILABLE"),
+            summary("pixelctl-5-done", "CREATE_COMPLETE", "EXECUTE_COMPLETE"),
+        ];
+        assert_eq!(stale_change_sets(&sets), ["pixelctl-1-failed"]);
+    }
+
+    #[test]
+    fn only_resources_whose_rollback_failed_may_be_skipped() {
+        let stack = "AWS::CloudFormation::Stack";
+        let alarm = "AWS::CloudWatch::Alarm";
+        let events = vec![
+            event("s", stack, "UPDATE_IN_PROGRESS", "User Initiated"),
+            event("ErrorsAlarm", alarm, "UPDATE_COMPLETE", ""),
+            // Failed the update, or was left UPDATE_FAILED by a cancel: not skippable.
+            event("DurationAlarm", alarm, "UPDATE_FAILED", "boom"),
+            event(
+                "s",
+                stack,
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                "The following resource(s) failed to update",
+            ),
+            event("ErrorsAlarm", alarm, "UPDATE_FAILED", "stuck"),
+            event("s", stack, "UPDATE_ROLLBACK_FAILED", ""),
+            // A continued rollback: only its own failures count.
+            event("s", stack, "UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated"),
+            event("ErrorsAlarm", alarm, "UPDATE_FAILED", "still stuck"),
+            event("Function", "AWS::Lambda::Function", "UPDATE_FAILED", "gone"),
+            event("ErrorsAlarm", alarm, "UPDATE_FAILED", "stuck again"),
+            event("s", stack, "UPDATE_ROLLBACK_FAILED", ""),
+        ];
+        let failures = rollback_failures(&events);
+        let named: Vec<(&str, Option<&str>)> = failures
+            .iter()
+            .map(|failure| (failure.logical_id.as_str(), failure.reason.as_deref()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("Function", Some("gone")),
+                ("ErrorsAlarm", Some("stuck again"))
+            ]
+        );
+        let advice = rollback_failed_advice("pixel-prompt-dev", "dev", &failures);
+        assert!(
+            advice.ends_with("pixelctl rollback dev --skip Function --skip ErrorsAlarm"),
+            "{advice}"
+        );
+        assert!(!advice.contains("DurationAlarm"), "{advice}");
+        assert!(rollback_failures(&events[..3]).is_empty());
+        assert!(
+            rollback_failed_advice("pixel-prompt-dev", "dev", &[])
+                .contains("describe-stack-events --stack-name pixel-prompt-dev")
+        );
     }
 
     #[test]

@@ -216,6 +216,15 @@ fn a_failing_create_rolls_back_with_the_reason_and_the_next_deploy_recovers() {
         failed.stderr
     );
 
+    // The images bucket (`RetainExceptOnCreate`) went with the failed create.
+    assert!(
+        !aws.buckets()
+            .iter()
+            .any(|bucket| bucket.starts_with("pixel-prompt-dev-imagesbucket")),
+        "{:?}",
+        aws.buckets()
+    );
+
     let recovered = project.deploy(&aws, "dev", &[], 0);
     assert!(
         recovered
@@ -629,5 +638,446 @@ fn a_deploy_waits_for_an_operation_in_progress_then_goes_on() {
     assert_eq!(
         common::function_configuration(&aws, "pixel-prompt-dev-api").memory_size(),
         Some(768)
+    );
+}
+
+/// What pixelctl asked AWS to do, counted.
+fn count(aws: &LocalAws, operation: &str) -> usize {
+    aws.requests()
+        .iter()
+        .filter(|call| call.as_str() == operation)
+        .count()
+}
+
+fn stack_status(aws: &LocalAws, stack: &str) -> String {
+    block_on(
+        aws.cloudformation()
+            .describe_stacks()
+            .stack_name(stack)
+            .send(),
+    )
+    .unwrap()
+    .stacks()[0]
+        .stack_status()
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+#[test]
+fn a_rollback_that_keeps_failing_is_tried_once_and_the_skip_names_only_its_failures() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    project.deploy(&aws, "dev", &[], 0);
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  memory_mb: 768\n",
+    );
+    project.edit(
+        "environments/dev.yaml",
+        "  log_retention_days: 3",
+        "  log_retention_days: 5",
+    );
+    // The log group's update works, but undoing it keeps failing until fixed; the
+    // function's update fails, which starts the rollback.
+    aws.control(
+        "/_local-aws/fail",
+        r#"{"stack_name": "pixel-prompt-dev", "logical_id": "FunctionLogGroup", "reason": "log group stuck (injected)", "mode": "rollback_only", "until_fixed": true}"#,
+    );
+    aws.fail_next(
+        "pixel-prompt-dev",
+        "ApiFunction",
+        "Rate exceeded (injected)",
+    );
+
+    let failed = project.deploy(&aws, "dev", &[], 1);
+    assert!(
+        failed
+            .stderr
+            .contains("the stack is now UPDATE_ROLLBACK_FAILED"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("UPDATE_FAILED FunctionLogGroup (AWS::Logs::LogGroup) during the rollback: log group stuck (injected)"),
+        "{}",
+        failed.stderr
+    );
+    // ApiFunction failed the update, not the rollback: AWS would refuse to skip it.
+    assert!(
+        failed
+            .stderr
+            .contains("pixelctl rollback dev --skip FunctionLogGroup\n")
+            || failed
+                .stderr
+                .trim_end()
+                .ends_with("pixelctl rollback dev --skip FunctionLogGroup"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !failed.stderr.contains("--skip ApiFunction"),
+        "{}",
+        failed.stderr
+    );
+
+    // The next deploy continues the rollback once, sees it fail again, and stops.
+    aws.clear_requests();
+    let artifact = common::bootstrap().to_str().unwrap().to_owned();
+    let again = project.run_within(
+        &aws,
+        &["deploy", "dev", "--yes", "--artifact", &artifact],
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("the rollback of pixel-prompt-dev failed again"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("--skip FunctionLogGroup"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(count(&aws, "ContinueUpdateRollback"), 1);
+    assert_eq!(count(&aws, "CreateChangeSet"), 0);
+    assert_eq!(
+        stack_status(&aws, "pixel-prompt-dev"),
+        "UPDATE_ROLLBACK_FAILED"
+    );
+
+    // Skipping what failed the update is refused by CloudFormation; skipping what
+    // failed the rollback finishes it.
+    let refused = project.expect(&aws, &["rollback", "dev", "--skip", "ApiFunction"], 1);
+    assert!(
+        refused.stderr.contains("cannot be skipped"),
+        "{}",
+        refused.stderr
+    );
+    let skipped = project.expect(&aws, &["rollback", "dev", "--skip", "FunctionLogGroup"], 0);
+    assert!(
+        skipped
+            .stderr
+            .contains("back on its previous version (UPDATE_ROLLBACK_COMPLETE)"),
+        "{}",
+        skipped.stderr
+    );
+}
+
+#[test]
+fn a_reserved_concurrency_the_account_cannot_give_is_refused_before_anything_changes() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    // A new account: 50 concurrent executions, 10 of which Lambda keeps unreserved.
+    aws.control(
+        "/_local-aws/config",
+        r#"{"lambda_account_concurrency": 50}"#,
+    );
+    aws.clear_requests();
+    let artifact = common::bootstrap().to_str().unwrap().to_owned();
+    let refused = project.expect(
+        &aws,
+        &["deploy", "prod", "--artifact", &artifact, "--no-wait-cdn"],
+        1,
+    );
+    assert!(
+        refused.stderr.contains("Lambda would refuse the function's reserved concurrency of 50: the account's quota in us-west-2 is 50 concurrent executions, 50 of them unreserved"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("set `lambda.reserved_concurrency` to at most 40 (or 0 for no reservation) in environments/prod.yaml"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("Service Quotas"),
+        "{}",
+        refused.stderr
+    );
+    let calls = aws.requests();
+    for forbidden in ["CreateChangeSet", "CreateBucket", "PUT /"] {
+        assert!(
+            !calls.iter().any(|call| call.starts_with(forbidden)),
+            "{forbidden} in {calls:?}"
+        );
+    }
+    assert!(
+        calls.contains(&"GET /2016-08-19/account-settings/".to_owned())
+            || calls.iter().any(|call| call.contains("account-settings")),
+        "{calls:?}"
+    );
+
+    project.edit(
+        "environments/prod.yaml",
+        "  reserved_concurrency: 50",
+        "  reserved_concurrency: 40",
+    );
+    let created = project.expect(
+        &aws,
+        &[
+            "deploy",
+            "prod",
+            "--artifact",
+            &artifact,
+            "--no-wait-cdn",
+            "--output",
+            "json",
+        ],
+        0,
+    );
+    assert_eq!(created.json()["outcome"], "created");
+    let concurrency = block_on(
+        aws.lambda()
+            .get_function_concurrency()
+            .function_name("pixel-prompt-prod-api")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(concurrency.reserved_concurrent_executions(), Some(40));
+}
+
+#[test]
+fn the_watch_follows_its_own_operation_not_the_clock_nor_the_previous_one() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    project.deploy(&aws, "dev", &[], 0);
+    // The server's clock runs an hour ahead of this machine's, and the update starts
+    // only when released, a while after ExecuteChangeSet returns.
+    aws.control("/_local-aws/config", r#"{"clock_offset_seconds": 3600}"#);
+    aws.control("/_local-aws/hold", r#"{"what": "stack-operations"}"#);
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  memory_mb: 768\n",
+    );
+    aws.fail_next(
+        "pixel-prompt-dev",
+        "ApiFunction",
+        "Rate exceeded (injected)",
+    );
+    aws.clear_requests();
+    let artifact = common::bootstrap().to_str().unwrap().to_owned();
+    let mut deploy = project
+        .pixelctl_process(&aws)
+        .args(["deploy", "dev", "--yes", "--artifact", &artifact])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (for a condition, not a time) until the deploy has watched a few times
+    // after executing, or has ended.
+    let watched_a_while = || {
+        let calls = aws.requests();
+        let executed = calls.iter().position(|call| call == "ExecuteChangeSet");
+        executed.is_some_and(|at| {
+            calls[at..]
+                .iter()
+                .filter(|call| call.as_str() == "DescribeStackEvents")
+                .count()
+                >= 3
+        })
+    };
+    let started = std::time::Instant::now();
+    while !watched_a_while() && deploy.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the deploy never executed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        deploy.try_wait().unwrap(),
+        None,
+        "the deploy ended before its update even started"
+    );
+    aws.control("/_local-aws/release", r#"{"what": "stack-operations"}"#);
+    let output = deploy.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the stack is now UPDATE_ROLLBACK_COMPLETE"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Rate exceeded (injected)"), "{stderr}");
+    // The ledger records the failure, not the previous operation's success.
+    let history = project
+        .expect(&aws, &["history", "dev", "--output", "json"], 0)
+        .json();
+    assert_eq!(history["releases"][0]["succeeded"], false, "{history}");
+    assert_eq!(
+        history["releases"][0]["stack_status"],
+        "UPDATE_ROLLBACK_COMPLETE"
+    );
+}
+
+#[test]
+fn stale_change_sets_are_removed_only_when_nothing_can_use_them() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    project.deploy(&aws, "dev", &[], 0);
+    let artifact = common::bootstrap().to_str().unwrap().to_owned();
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  memory_mb: 640\n",
+    );
+    // A change set kept for review survives a later deploy's planning (until that
+    // deploy executes its own, which removes every other one, as CloudFormation does).
+    let kept = project.expect(
+        &aws,
+        &[
+            "deploy",
+            "dev",
+            "--yes",
+            "--artifact",
+            &artifact,
+            "--no-execute",
+            "--output",
+            "json",
+        ],
+        0,
+    );
+    let kept_name = kept.json()["change_set"].as_str().unwrap().to_owned();
+    project.edit(
+        "environments/dev.yaml",
+        "  memory_mb: 640\n",
+        "  memory_mb: 768\n",
+    );
+    let diff = project.expect(&aws, &["diff", "dev", "--artifact", &artifact], 0);
+    assert!(
+        !diff
+            .stderr
+            .contains(&format!("removing change set {kept_name}")),
+        "{}",
+        diff.stderr
+    );
+    let listed = block_on(
+        aws.cloudformation()
+            .list_change_sets()
+            .stack_name("pixel-prompt-dev")
+            .send(),
+    )
+    .unwrap();
+    assert!(
+        listed
+            .summaries()
+            .iter()
+            .any(|summary| summary.change_set_name() == Some(kept_name.as_str())),
+        "the reviewed change set is gone"
+    );
+}
+
+#[test]
+fn a_409_conditional_conflict_is_retried_and_a_lost_answer_makes_no_duplicate_release() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    // The template copy's first write meets a concurrent conditional write (409,
+    // nothing written); the release record is written but its answer is lost (500),
+    // so the SDK retries a write that already happened.
+    aws.control(
+        "/_local-aws/s3-faults",
+        r#"{"fault": "conflict", "key_prefix": "templates/", "times": 2}"#,
+    );
+    aws.control(
+        "/_local-aws/s3-faults",
+        r#"{"fault": "lost_response", "key_prefix": "releases/dev/", "times": 1}"#,
+    );
+    let report = project.deploy(&aws, "dev", &[], 0).json();
+    assert_eq!(report["release"], 1, "{report}");
+    let history = project
+        .expect(&aws, &["history", "dev", "--output", "json"], 0)
+        .json();
+    let releases = history["releases"].as_array().unwrap();
+    assert_eq!(releases.len(), 1, "{history}");
+    let template = releases[0]["template"].clone();
+    let stored = block_on(
+        aws.s3()
+            .head_object()
+            .bucket(template["bucket"].as_str().unwrap())
+            .key(template["key"].as_str().unwrap())
+            .send(),
+    );
+    assert!(
+        stored.is_ok(),
+        "the template copy was never stored: {template}"
+    );
+}
+
+#[test]
+fn an_artifact_bucket_whose_setup_never_finished_is_repaired() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    // A first deploy created the bucket, then failed before versioning it.
+    let bucket = "pixelctl-artifacts-123456789012-us-west-2";
+    block_on(
+        aws.s3()
+            .create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let run = project.deploy(&aws, "dev", &[], 0);
+    assert!(
+        run.stderr
+            .contains("was not versioned (its setup never finished): applied its settings now"),
+        "{}",
+        run.stderr
+    );
+    let versioning = block_on(aws.s3().get_bucket_versioning().bucket(bucket).send()).unwrap();
+    assert_eq!(
+        versioning.status(),
+        Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+    );
+    let blocked = block_on(aws.s3().get_public_access_block().bucket(bucket).send()).unwrap();
+    assert_eq!(
+        blocked
+            .public_access_block_configuration()
+            .and_then(|config| config.block_public_acls()),
+        Some(true)
+    );
+}
+
+#[test]
+fn the_plan_shows_the_changed_value_of_a_nested_property() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    project.deploy(&aws, "dev", &[], 0);
+    project.edit(
+        "environments/dev.yaml",
+        "  global_per_hour: 100",
+        "  global_per_hour: 150",
+    );
+    let diff = project.expect(
+        &aws,
+        &[
+            "diff",
+            "dev",
+            "--artifact",
+            common::bootstrap().to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(
+        diff.stdout
+            .contains("      Environment.Variables.GLOBAL_RATE_LIMIT: 100 -> 150\n"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        !diff.stdout.contains("      Environment: "),
+        "{}",
+        diff.stdout
     );
 }

@@ -32,10 +32,28 @@ fn tls_only_policy(bucket: &str) -> String {
 }
 
 impl Aws {
-    /// Makes sure the bucket exists with its protections; returns whether it was created now.
-    pub async fn ensure_artifact_bucket(&self, bucket: &str) -> anyhow::Result<bool> {
+    /// Makes sure the bucket exists with its protections; returns what was done. A
+    /// bucket whose settings were never applied (the call that created it failed after
+    /// creating it) gets them now: versioning is the tell.
+    pub async fn ensure_artifact_bucket(&self, bucket: &str) -> anyhow::Result<BucketSetup> {
         if self.s3.head_bucket().bucket(bucket).send().await.is_ok() {
-            return Ok(false);
+            let versioning = self
+                .s3
+                .get_bucket_versioning()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|error| {
+                    anyhow!(
+                        "cannot read the versioning of the artifact bucket `{bucket}`: {}",
+                        describe_error(&error)
+                    )
+                })?;
+            if versioning.status() == Some(&BucketVersioningStatus::Enabled) {
+                return Ok(BucketSetup::Ready);
+            }
+            self.protect_artifact_bucket(bucket).await?;
+            return Ok(BucketSetup::Repaired);
         }
         let fail = |what: &str, error: String| {
             anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}")
@@ -53,6 +71,16 @@ impl Aws {
             .send()
             .await
             .map_err(|error| fail("create", describe_error(&error)))?;
+        self.protect_artifact_bucket(bucket).await?;
+        Ok(BucketSetup::Created)
+    }
+
+    /// Public access blocked, encryption, versioning (last: it marks a finished setup)
+    /// and the TLS-only policy; each call is idempotent.
+    async fn protect_artifact_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+        let fail = |what: &str, error: String| {
+            anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}")
+        };
         self.s3
             .put_public_access_block()
             .bucket(bucket)
@@ -88,6 +116,13 @@ impl Aws {
             .await
             .map_err(|error| fail("encrypt", describe_error(&error)))?;
         self.s3
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(tls_only_policy(bucket))
+            .send()
+            .await
+            .map_err(|error| fail("set the TLS-only policy on", describe_error(&error)))?;
+        self.s3
             .put_bucket_versioning()
             .bucket(bucket)
             .versioning_configuration(
@@ -98,14 +133,7 @@ impl Aws {
             .send()
             .await
             .map_err(|error| fail("version", describe_error(&error)))?;
-        self.s3
-            .put_bucket_policy()
-            .bucket(bucket)
-            .policy(tls_only_policy(bucket))
-            .send()
-            .await
-            .map_err(|error| fail("set the TLS-only policy on", describe_error(&error)))?;
-        Ok(true)
+        Ok(())
     }
 
     pub async fn object_exists(&self, bucket: &str, key: &str) -> anyhow::Result<bool> {
@@ -154,6 +182,18 @@ impl Aws {
     }
 }
 
+/// What `ensure_artifact_bucket` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSetup {
+    Ready,
+    Created,
+    /// It existed without its settings; they are applied now.
+    Repaired,
+}
+
+/// How often a conditional write is tried again after `409 ConditionalRequestConflict`.
+const CONFLICT_ATTEMPTS: u32 = 6;
+
 /// An object's body and its ETag (for conditional updates).
 #[derive(Debug, Clone)]
 pub struct StoredObject {
@@ -167,6 +207,26 @@ pub enum Written {
     Yes,
     /// The condition failed: someone else wrote first.
     Conflict,
+}
+
+/// What a failed conditional write means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConditionalOutcome {
+    /// `PreconditionFailed` (412): the condition does not hold; someone wrote first.
+    Lost,
+    /// `ConditionalRequestConflict` (409): a concurrent conditional write; nothing written.
+    TryAgain,
+    Failed,
+}
+
+fn conditional_write_outcome(message: &str) -> ConditionalOutcome {
+    if message.contains("PreconditionFailed") {
+        ConditionalOutcome::Lost
+    } else if message.contains("ConditionalRequestConflict") {
+        ConditionalOutcome::TryAgain
+    } else {
+        ConditionalOutcome::Failed
+    }
 }
 
 /// One stored version of an object (for pruning every version).
@@ -211,7 +271,9 @@ impl Aws {
     }
 
     /// Writes `bytes` only if the key is new (`if_match: None`) or still has
-    /// that ETag; a lost race is [`Written::Conflict`], not an error.
+    /// that ETag; a lost race (`412 PreconditionFailed`) is [`Written::Conflict`],
+    /// not an error. `409 ConditionalRequestConflict` (another conditional write to
+    /// the key was in flight; nothing was written) is tried again.
     pub async fn put_object_if(
         &self,
         bucket: &str,
@@ -220,30 +282,36 @@ impl Aws {
         content_type: &str,
         if_match: Option<&str>,
     ) -> anyhow::Result<Written> {
-        let request = self
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes));
-        let request = match if_match {
-            Some(etag) => request.if_match(etag),
-            None => request.if_none_match("*"),
-        };
-        match request.send().await {
-            Ok(_) => Ok(Written::Yes),
-            Err(error) => {
-                let message = describe_error(&error);
-                if message.contains("PreconditionFailed")
-                    || message.contains("ConditionalRequestConflict")
-                {
-                    Ok(Written::Conflict)
-                } else {
-                    Err(anyhow!("cannot write `s3://{bucket}/{key}`: {message}"))
+        let mut delay = std::time::Duration::from_millis(100);
+        for attempt in 1..=CONFLICT_ATTEMPTS {
+            let request = self
+                .s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(ByteStream::from(bytes.clone()));
+            let request = match if_match {
+                Some(etag) => request.if_match(etag),
+                None => request.if_none_match("*"),
+            };
+            let error = match request.send().await {
+                Ok(_) => return Ok(Written::Yes),
+                Err(error) => error,
+            };
+            let message = describe_error(&error);
+            match conditional_write_outcome(&message) {
+                ConditionalOutcome::Lost => return Ok(Written::Conflict),
+                ConditionalOutcome::TryAgain if attempt < CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                ConditionalOutcome::TryAgain | ConditionalOutcome::Failed => {
+                    return Err(anyhow!("cannot write `s3://{bucket}/{key}`: {message}"));
                 }
             }
         }
+        Err(anyhow!("cannot write `s3://{bucket}/{key}`"))
     }
 
     /// Every key under `prefix`; none when the bucket does not exist yet.
@@ -363,5 +431,28 @@ impl Aws {
                 )
             })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_409_is_tried_again_and_a_412_is_a_lost_race() {
+        let cases = [
+            (
+                "PreconditionFailed: At least one of the pre-conditions you specified did not hold",
+                ConditionalOutcome::Lost,
+            ),
+            (
+                "ConditionalRequestConflict: A conflicting conditional operation is currently in progress",
+                ConditionalOutcome::TryAgain,
+            ),
+            ("AccessDenied: Access Denied", ConditionalOutcome::Failed),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(conditional_write_outcome(message), expected, "{message}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod cdn;
+mod lambda;
 mod models;
 mod stack;
 
@@ -16,9 +17,12 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
-pub use artifacts::{Written, artifact_bucket_name};
+pub use artifacts::{BucketSetup, Written, artifact_bucket_name};
 pub use models::BedrockLifecycle;
-pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
+pub use stack::{
+    CHANGE_SET_TIMEOUT, ChangeSetRequest, ChangeSetStatus, ChangeSetSummary, StackDescription,
+    StackEvent, StackResource,
+};
 
 /// How to reach AWS: merged from flags, the environment and the environment file.
 #[derive(Debug, Clone)]
@@ -38,6 +42,7 @@ pub struct Aws {
     s3: aws_sdk_s3::Client,
     cloudfront: aws_sdk_cloudfront::Client,
     sts: aws_sdk_sts::Client,
+    lambda: aws_sdk_lambda::Client,
     /// The caller's (account, ARN), asked of STS once per connection.
     identity: Arc<OnceCell<(String, String)>>,
     /// The configuration the clients were made from, for clients made later (Bedrock in
@@ -118,6 +123,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
         s3: aws_sdk_s3::Client::from_conf(s3_config),
         cloudfront: aws_sdk_cloudfront::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
+        lambda: aws_sdk_lambda::Client::new(&config),
         identity: Arc::default(),
         sdk: config,
     })
@@ -149,6 +155,39 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             cloudfront: aws_sdk_cloudfront::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            identity: Arc::default(),
+            sdk: config,
+        }
+    }
+
+    /// Clients whose every HTTP exchange goes to `http_client` (recorded AWS answers,
+    /// for states the local AWS cannot show), in us-west-2 with dummy credentials.
+    #[cfg(test)]
+    pub fn for_replay(
+        http_client: impl aws_sdk_cloudformation::config::HttpClient + 'static,
+    ) -> Self {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-west-2"))
+            .http_client(http_client)
+            .retry_config(RetryConfig::disabled())
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "tests",
+                    ),
+                ),
+            )
+            .build();
+        Self {
+            region: "us-west-2".to_owned(),
+            endpoint_url: None,
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::new(&config),
+            cloudfront: aws_sdk_cloudfront::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
             identity: Arc::default(),
             sdk: config,
         }

@@ -1,7 +1,7 @@
 //! CloudFormation: stacks, change sets and events, as pixelctl's own types.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Tag};
@@ -19,17 +19,22 @@ pub struct StackDescription {
     pub outputs: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub termination_protection: bool,
+    /// The change set the stack's last operation executed.
+    pub change_set_id: Option<String>,
 }
 
 /// One stack event, newest information first as CloudFormation lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackEvent {
     pub id: String,
+    /// The server's time of the event.
     pub timestamp: SystemTime,
     pub logical_id: String,
     pub resource_type: String,
     pub status: String,
     pub reason: Option<String>,
+    /// The `ClientRequestToken` of the operation that caused the event.
+    pub client_request_token: Option<String>,
 }
 
 impl StackEvent {
@@ -60,6 +65,17 @@ pub struct ChangeSetRequest<'a> {
     pub description: &'a str,
 }
 
+/// A change set on a stack, as ListChangeSets shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetSummary {
+    pub name: String,
+    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED` ...
+    pub status: String,
+    /// `AVAILABLE`, `EXECUTE_COMPLETE`, `UNAVAILABLE` ...
+    pub execution_status: String,
+    pub description: Option<String>,
+}
+
 /// How a change set ended up after creation.
 #[derive(Debug, Clone)]
 pub enum ChangeSetStatus {
@@ -69,8 +85,23 @@ pub enum ChangeSetStatus {
     Failed(String),
 }
 
-fn is_missing_stack(message: &str) -> bool {
-    message.contains("does not exist")
+/// How long a change set may take to compute before pixelctl gives up on it.
+pub const CHANGE_SET_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Whether an error means "no such stack": CloudFormation answers a `ValidationError`
+/// whose message says the stack does not exist (it has no code of its own for it).
+/// Matching the code too keeps, say, an access error that quotes "does not exist" an error.
+pub fn is_missing_stack(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("ValidationError") && message.is_some_and(|text| text.contains("does not exist"))
+}
+
+fn missing_stack<E, R>(error: &aws_sdk_cloudformation::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_cloudformation::error::ProvideErrorMetadata,
+{
+    error
+        .as_service_error()
+        .is_some_and(|service| is_missing_stack(service.code(), service.message()))
 }
 
 impl Aws {
@@ -85,11 +116,13 @@ impl Aws {
         {
             Ok(response) => response,
             Err(error) => {
-                let message = describe_error(&error);
-                if is_missing_stack(&message) {
+                if missing_stack(&error) {
                     return Ok(None);
                 }
-                return Err(anyhow!("cannot read stack `{name}`: {message}"));
+                return Err(anyhow!(
+                    "cannot read stack `{name}`: {}",
+                    describe_error(&error)
+                ));
             }
         };
         let Some(stack) = response.stacks().first() else {
@@ -132,6 +165,7 @@ impl Aws {
                     .collect(),
             ),
             termination_protection: stack.enable_termination_protection().unwrap_or(false),
+            change_set_id: stack.change_set_id().map(str::to_owned),
         }))
     }
 
@@ -153,30 +187,50 @@ impl Aws {
         Ok(response.template_body().unwrap_or_default().to_owned())
     }
 
-    /// Change sets pixelctl left on the stack in earlier runs.
-    pub async fn pixelctl_change_sets(&self, stack: &str) -> anyhow::Result<Vec<String>> {
-        let response = self
-            .cloudformation
-            .list_change_sets()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|error| {
-                anyhow!(
-                    "cannot list change sets of `{stack}`: {}",
-                    describe_error(&error)
-                )
-            })?;
-        Ok(response
-            .summaries()
-            .iter()
-            .filter(|summary| {
-                summary.execution_status().map(|status| status.as_str()) != Some("EXECUTE_COMPLETE")
-            })
-            .filter_map(|summary| summary.change_set_name())
-            .filter(|name| name.starts_with(crate::deploy::CHANGE_SET_PREFIX))
-            .map(str::to_owned)
-            .collect())
+    /// Change sets pixelctl made on the stack, every page, with their state.
+    pub async fn pixelctl_change_sets(&self, stack: &str) -> anyhow::Result<Vec<ChangeSetSummary>> {
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let response = self
+                .cloudformation
+                .list_change_sets()
+                .stack_name(stack)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|error| {
+                    anyhow!(
+                        "cannot list change sets of `{stack}`: {}",
+                        describe_error(&error)
+                    )
+                })?;
+            found.extend(
+                response
+                    .summaries()
+                    .iter()
+                    .filter_map(|summary| {
+                        Some(ChangeSetSummary {
+                            name: summary.change_set_name()?.to_owned(),
+                            status: summary
+                                .status()
+                                .map(|status| status.as_str().to_owned())
+                                .unwrap_or_default(),
+                            execution_status: summary
+                                .execution_status()
+                                .map(|status| status.as_str().to_owned())
+                                .unwrap_or_default(),
+                            description: summary.description().map(str::to_owned),
+                        })
+                    })
+                    .filter(|summary| summary.name.starts_with(crate::deploy::CHANGE_SET_PREFIX)),
+            );
+            match response.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(found)
     }
 
     pub async fn delete_change_set(&self, stack: &str, name: &str) -> anyhow::Result<()> {
@@ -232,12 +286,15 @@ impl Aws {
         Ok(())
     }
 
-    /// Waits until the change set is computed, polling quickly then backing off.
+    /// Waits until the change set is computed, polling quickly then backing off, for
+    /// at most `timeout`.
     pub async fn wait_for_change_set(
         &self,
         stack: &str,
         name: &str,
+        timeout: Duration,
     ) -> anyhow::Result<ChangeSetStatus> {
+        let started = Instant::now();
         let mut delay = Duration::from_millis(250);
         loop {
             let response = self
@@ -298,19 +355,38 @@ impl Aws {
                         ChangeSetStatus::Failed(reason)
                     });
                 }
-                _ => {
-                    tokio::time::sleep(delay).await;
+                other => {
+                    if started.elapsed() >= timeout {
+                        return Err(anyhow!(
+                            "change set `{name}` of `{stack}` was still {} after {}s; CloudFormation may be slow or stuck: \
+                             look at it with `aws cloudformation describe-change-set --stack-name {stack} --change-set-name {name}`, \
+                             delete it, and deploy again",
+                            if other.is_empty() { "not ready" } else { other },
+                            timeout.as_secs()
+                        ));
+                    }
+                    tokio::time::sleep(delay.min(timeout.saturating_sub(started.elapsed()))).await;
                     delay = (delay * 3 / 2).min(Duration::from_secs(5));
                 }
             }
         }
     }
 
-    pub async fn execute_change_set(&self, stack: &str, name: &str) -> anyhow::Result<()> {
+    /// Starts the change set's operation, tagged with `token` (its events carry it), with
+    /// rollback on failure stated rather than left to a default (CloudFormation's express
+    /// mode turns it off by default).
+    pub async fn execute_change_set(
+        &self,
+        stack: &str,
+        name: &str,
+        token: &str,
+    ) -> anyhow::Result<()> {
         self.cloudformation
             .execute_change_set()
             .stack_name(stack)
             .change_set_name(name)
+            .client_request_token(token)
+            .disable_rollback(false)
             .send()
             .await
             .map_err(|error| {
@@ -322,18 +398,18 @@ impl Aws {
         Ok(())
     }
 
-    /// Events not in `seen` that happened at or after `since`, oldest first;
-    /// `None` once the stack no longer exists (a delete finished).
-    /// Reads pages newest first and stops at the first event already seen.
+    /// Events not in `seen`, oldest first; `None` once the stack no longer exists (a
+    /// delete finished). Reads pages newest first and stops at the first event already
+    /// seen (or after `max_pages`).
     pub async fn new_events(
         &self,
         stack: &str,
         seen: &mut HashSet<String>,
-        since: SystemTime,
+        max_pages: usize,
     ) -> anyhow::Result<Option<Vec<StackEvent>>> {
         let mut fresh = Vec::new();
         let mut token: Option<String> = None;
-        'pages: loop {
+        'pages: for _ in 0..max_pages.max(1) {
             let response = self
                 .cloudformation
                 .describe_stack_events()
@@ -344,27 +420,28 @@ impl Aws {
             let response = match response {
                 Ok(response) => response,
                 Err(error) => {
-                    let message = describe_error(&error);
-                    if is_missing_stack(&message) {
+                    if missing_stack(&error) {
                         return Ok(None);
                     }
-                    return Err(anyhow!("cannot read events of `{stack}`: {message}"));
+                    return Err(anyhow!(
+                        "cannot read events of `{stack}`: {}",
+                        describe_error(&error)
+                    ));
                 }
             };
             for event in response.stack_events() {
                 let id = event.event_id().unwrap_or_default().to_owned();
-                let timestamp = event
-                    .timestamp()
-                    .and_then(|time| SystemTime::try_from(*time).ok())
-                    .unwrap_or(SystemTime::UNIX_EPOCH);
-                // Events come newest first: anything seen or too old ends the read.
-                if seen.contains(&id) || timestamp < since {
+                // Events come newest first: anything seen ends the read.
+                if seen.contains(&id) {
                     break 'pages;
                 }
                 seen.insert(id.clone());
                 fresh.push(StackEvent {
                     id,
-                    timestamp,
+                    timestamp: event
+                        .timestamp()
+                        .and_then(|time| SystemTime::try_from(*time).ok())
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
                     logical_id: event.logical_resource_id().unwrap_or_default().to_owned(),
                     resource_type: event.resource_type().unwrap_or_default().to_owned(),
                     status: event
@@ -372,6 +449,7 @@ impl Aws {
                         .map(|status| status.as_str().to_owned())
                         .unwrap_or_default(),
                     reason: event.resource_status_reason().map(str::to_owned),
+                    client_request_token: event.client_request_token().map(str::to_owned),
                 });
             }
             match response.next_token() {
@@ -383,10 +461,11 @@ impl Aws {
         Ok(Some(fresh))
     }
 
-    pub async fn delete_stack(&self, stack: &str) -> anyhow::Result<()> {
+    pub async fn delete_stack(&self, stack: &str, token: &str) -> anyhow::Result<()> {
         self.cloudformation
             .delete_stack()
             .stack_name(stack)
+            .client_request_token(token)
             .send()
             .await
             .map_err(|error| {
@@ -399,10 +478,12 @@ impl Aws {
         &self,
         stack: &str,
         skip: &[String],
+        token: &str,
     ) -> anyhow::Result<()> {
         self.cloudformation
             .continue_update_rollback()
             .stack_name(stack)
+            .client_request_token(token)
             .set_resources_to_skip((!skip.is_empty()).then(|| skip.to_vec()))
             .send()
             .await
@@ -415,10 +496,11 @@ impl Aws {
         Ok(())
     }
 
-    pub async fn cancel_update(&self, stack: &str) -> anyhow::Result<()> {
+    pub async fn cancel_update(&self, stack: &str, token: &str) -> anyhow::Result<()> {
         self.cloudformation
             .cancel_update_stack()
             .stack_name(stack)
+            .client_request_token(token)
             .send()
             .await
             .map_err(|error| {
@@ -486,6 +568,24 @@ impl Aws {
     }
 }
 
+/// What a change set detail changed: its `Path` as a dotted name
+/// (`/Properties/Environment/Variables/MODELS` -> `Environment.Variables.MODELS`), so a
+/// nested value's before and after are not shown as the whole property's; without a
+/// path, the property's name or the attribute.
+pub fn property_name(path: Option<&str>, name: Option<&str>, attribute: Option<&str>) -> String {
+    if let Some(path) = path.filter(|path| !path.is_empty()) {
+        let trimmed = path
+            .strip_prefix("/Properties/")
+            .unwrap_or_else(|| path.trim_start_matches('/'));
+        return trimmed
+            .split('/')
+            .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
+            .collect::<Vec<_>>()
+            .join(".");
+    }
+    name.or(attribute).unwrap_or_default().to_owned()
+}
+
 /// Turns one SDK change into a plan row.
 fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<ResourceChange> {
     let resource = change.resource_change()?;
@@ -494,11 +594,11 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         let Some(target) = detail.target() else {
             continue;
         };
-        let name = target
-            .name()
-            .or_else(|| target.attribute().map(|attribute| attribute.as_str()))
-            .unwrap_or_default()
-            .to_owned();
+        let name = property_name(
+            target.path(),
+            target.name(),
+            target.attribute().map(|attribute| attribute.as_str()),
+        );
         if name.is_empty() || properties.iter().any(|existing| existing.name == name) {
             continue;
         }
@@ -530,4 +630,184 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         ),
         properties,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient, capture_request};
+    use aws_smithy_types::body::SdkBody;
+
+    /// One recorded exchange: any CloudFormation request, this answer (query protocol XML).
+    fn answer(status: u16, xml: &str) -> ReplayEvent {
+        ReplayEvent::new(
+            http::Request::builder()
+                .uri("https://cloudformation.us-west-2.amazonaws.com/")
+                .body(SdkBody::empty())
+                .unwrap_or_else(|error| panic!("{error}")),
+            http::Response::builder()
+                .status(status)
+                .body(SdkBody::from(xml.to_owned()))
+                .unwrap_or_else(|error| panic!("{error}")),
+        )
+    }
+
+    fn error_xml(code: &str, message: &str) -> String {
+        format!(
+            "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>Sender</Type>\
+             <Code>{code}</Code><Message>{message}</Message></Error><RequestId>b9b4b068-3a41-11e5-94eb-example</RequestId></ErrorResponse>"
+        )
+    }
+
+    #[tokio::test]
+    async fn a_change_set_that_never_finishes_is_given_up_on() {
+        // DescribeChangeSet as AWS answers a change set still being computed.
+        let pending = "<DescribeChangeSetResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+            <DescribeChangeSetResult><ChangeSetName>pixelctl-1-001</ChangeSetName><StackName>pixel-prompt-dev</StackName>\
+            <Status>CREATE_IN_PROGRESS</Status><ExecutionStatus>UNAVAILABLE</ExecutionStatus><Changes/></DescribeChangeSetResult>\
+            <ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeChangeSetResponse>";
+        let replay = StaticReplayClient::new(vec![answer(200, pending), answer(200, pending)]);
+        let aws = Aws::for_replay(replay.clone());
+        let error = aws
+            .wait_for_change_set("pixel-prompt-dev", "pixelctl-1-001", Duration::ZERO)
+            .await
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("was still CREATE_IN_PROGRESS after 0s"),
+            "{error}"
+        );
+        assert!(error.contains("describe-change-set"), "{error}");
+        assert_eq!(replay.actual_requests().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_stack_is_none_and_an_access_error_that_mentions_does_not_exist_is_not() {
+        let replay = StaticReplayClient::new(vec![
+            answer(
+                400,
+                &error_xml(
+                    "ValidationError",
+                    "Stack with id pixel-prompt-dev does not exist",
+                ),
+            ),
+            answer(
+                403,
+                &error_xml(
+                    "AccessDenied",
+                    "User: arn:aws:iam::1:user/ci is not authorized to perform: cloudformation:DescribeStacks; the policy that would allow it does not exist",
+                ),
+            ),
+        ]);
+        let aws = Aws::for_replay(replay);
+        assert!(matches!(
+            aws.describe_stack("pixel-prompt-dev").await,
+            Ok(None)
+        ));
+        let denied = aws.describe_stack("pixel-prompt-dev").await;
+        let message = denied
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("AccessDenied"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn execute_states_rollback_and_tags_the_operation() {
+        let (http_client, request) = capture_request(Some(
+            http::Response::builder()
+                .status(200)
+                .body(SdkBody::from(
+                    "<ExecuteChangeSetResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+                     <ExecuteChangeSetResult/><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></ExecuteChangeSetResponse>",
+                ))
+                .unwrap_or_else(|error| panic!("{error}")),
+        ));
+        let aws = Aws::for_replay(http_client);
+        aws.execute_change_set(
+            "pixel-prompt-dev",
+            "pixelctl-1-001",
+            "pixelctl-execute-1-000000001",
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+        let sent = request.expect_request();
+        let body = std::str::from_utf8(sent.body().bytes().unwrap_or_default())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(body.contains("Action=ExecuteChangeSet"), "{body}");
+        // Stated, not left to a default that CloudFormation's express mode flips.
+        assert!(body.contains("DisableRollback=false"), "{body}");
+        assert!(
+            body.contains("ClientRequestToken=pixelctl-execute-1-000000001"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_nested_value_is_named_by_its_path() {
+        let cases = [
+            (
+                Some("/Properties/Environment/Variables/MODELS"),
+                Some("Environment"),
+                Some("Properties"),
+                "Environment.Variables.MODELS",
+            ),
+            (
+                Some("/Properties/LifecycleConfiguration/Rules/0/ExpirationInDays"),
+                Some("LifecycleConfiguration"),
+                Some("Properties"),
+                "LifecycleConfiguration.Rules.0.ExpirationInDays",
+            ),
+            (
+                Some("/Properties/MemorySize"),
+                Some("MemorySize"),
+                Some("Properties"),
+                "MemorySize",
+            ),
+            (Some("/Tags/Project"), None, Some("Tags"), "Tags.Project"),
+            (
+                Some("/Properties/a~1b"),
+                Some("a/b"),
+                Some("Properties"),
+                "a/b",
+            ),
+            (None, Some("MemorySize"), Some("Properties"), "MemorySize"),
+            (None, None, Some("Tags"), "Tags"),
+        ];
+        for (path, name, attribute, expected) in cases {
+            assert_eq!(property_name(path, name, attribute), expected, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_stack_is_told_by_code_and_message() {
+        let cases = [
+            (
+                Some("ValidationError"),
+                Some("Stack with id pixel-prompt-dev does not exist"),
+                true,
+            ),
+            (
+                Some("AccessDenied"),
+                Some("User is not authorized: the role does not exist"),
+                false,
+            ),
+            (
+                Some("ValidationError"),
+                Some("Template format error"),
+                false,
+            ),
+            (None, Some("Stack with id x does not exist"), false),
+            (Some("ValidationError"), None, false),
+        ];
+        for (code, message, expected) in cases {
+            assert_eq!(
+                is_missing_stack(code, message),
+                expected,
+                "{code:?} {message:?}"
+            );
+        }
+    }
 }

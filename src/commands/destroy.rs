@@ -2,7 +2,6 @@
 //! and what stays, with the stack's name typed as confirmation.
 
 use std::fmt;
-use std::time::SystemTime;
 
 use anyhow::anyhow;
 use serde::Serialize;
@@ -11,7 +10,7 @@ use super::{Settings, runtime};
 use crate::aws::StackResource;
 use crate::cli::DestroyArgs;
 use crate::config;
-use crate::deploy::watch::{EventCursor, watch_stack};
+use crate::deploy::watch::{EventCursor, operation_token, watch_stack};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
 use crate::release::ledger;
@@ -98,8 +97,9 @@ pub fn run(settings: &Settings, args: &DestroyArgs) -> CommandResult {
             progress.note("termination protection disabled");
         }
         progress.step(&format!("Deleting {stack_name}"));
-        let mut cursor = EventCursor::starting(SystemTime::now());
-        aws.delete_stack(&stack_name).await?;
+        let token = operation_token("destroy");
+        let mut cursor = EventCursor::before_operation(&aws, &stack_name, &token).await?;
+        aws.delete_stack(&stack_name, &token).await?;
         let watched = watch_stack(&aws, &stack_name, deleted.len(), &mut cursor, &progress).await?;
         if watched.settled != Settled::Succeeded {
             return Err(CommandError::Failed(anyhow!(

@@ -1,13 +1,11 @@
 //! `pixelctl rollback`: back to a known-good release, by the stack's state.
 
-use std::time::SystemTime;
-
 use anyhow::anyhow;
 
 use super::deploy::{emit_report, require_answerable};
 use super::{Settings, runtime};
 use crate::cli::RollbackArgs;
-use crate::deploy::watch::{EventCursor, watch_stack};
+use crate::deploy::watch::{EventCursor, operation_token, watch_stack};
 use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
@@ -31,20 +29,22 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
         match stack.status.as_str() {
             "UPDATE_IN_PROGRESS" => {
                 progress.step(&format!("{stack_name} is being updated: cancelling the update"));
-                let mut cursor = EventCursor::starting(SystemTime::now());
-                aws.cancel_update(&stack_name).await?;
+                // The cancelled update rolls back as that same operation: follow it.
+                let mut cursor = EventCursor::join_operation(&aws, &stack_name, &progress).await?;
+                aws.cancel_update(&stack_name, &operation_token("cancel")).await?;
                 let watched = watch_stack(&aws, &stack_name, 0, &mut cursor, &progress).await?;
-                return finish_repair(&stack_name, &watched.stack.status, &watched.failures);
+                return finish_repair(&stack_name, &environment.name, &watched);
             }
             "UPDATE_ROLLBACK_FAILED" => {
                 progress.step(&format!("{stack_name} is in UPDATE_ROLLBACK_FAILED: continuing the rollback"));
                 if !args.skip.is_empty() {
                     progress.warn(&format!("skipping {}: CloudFormation leaves them as they are", args.skip.join(", ")));
                 }
-                let mut cursor = EventCursor::starting(SystemTime::now());
-                aws.continue_update_rollback(&stack_name, &args.skip).await?;
+                let token = operation_token("continue-rollback");
+                let mut cursor = EventCursor::before_operation(&aws, &stack_name, &token).await?;
+                aws.continue_update_rollback(&stack_name, &args.skip, &token).await?;
                 let watched = watch_stack(&aws, &stack_name, 0, &mut cursor, &progress).await?;
-                return finish_repair(&stack_name, &watched.stack.status, &watched.failures);
+                return finish_repair(&stack_name, &environment.name, &watched);
             }
             status if status.ends_with("_IN_PROGRESS") => {
                 return Err(CommandError::Failed(anyhow!(
@@ -116,32 +116,30 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
 /// Reports how a cancel or a continued rollback ended.
 fn finish_repair(
     stack: &str,
-    status: &str,
-    failures: &[crate::aws::StackEvent],
+    env: &str,
+    watched: &crate::deploy::watch::Watched,
 ) -> CommandResult<Option<crate::deploy::DeployReport>> {
+    let status = watched.stack.status.as_str();
     if crate::stack_state::settled(status) == Settled::RolledBack {
         eprintln!("{stack} is back on its previous version ({status})");
         return Ok(None);
     }
     let mut message = format!("{stack} is {status} after the rollback");
-    for failure in failures {
-        message.push_str(&format!(
-            "\n  {} {} ({}): {}",
-            failure.status,
-            failure.logical_id,
-            failure.resource_type,
-            failure.reason.as_deref().unwrap_or("no reason given")
-        ));
-    }
     if status == "UPDATE_ROLLBACK_FAILED" {
-        let names: Vec<&str> = failures
-            .iter()
-            .map(|failure| failure.logical_id.as_str())
-            .collect();
-        message.push_str(&format!(
-            "\n  fix the cause, or leave those resources as they are: pixelctl rollback <env> --skip {}",
-            names.join(" --skip ")
+        let failures = crate::stack_state::rollback_failures(&watched.events);
+        message.push_str(&crate::stack_state::rollback_failed_advice(
+            stack, env, &failures,
         ));
+    } else {
+        for failure in &watched.failures {
+            message.push_str(&format!(
+                "\n  {} {} ({}): {}",
+                failure.status,
+                failure.logical_id,
+                failure.resource_type,
+                failure.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
     }
     Err(CommandError::Failed(anyhow!(message)))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::aws::{Aws, StackDescription, artifact_bucket_name};
+use crate::aws::{Aws, BucketSetup, StackDescription, artifact_bucket_name};
 use crate::config::Architecture;
 use crate::package::{self, Artifact, BuildEvent, BuildRequest, GlibcVersion, PackageError};
 use crate::progress::Progress;
@@ -99,10 +99,14 @@ pub async fn store(
     progress.step("Storing the artifact");
     let (account, _) = aws.caller_identity().await?;
     let bucket = artifact_bucket_name(&account, &aws.region);
-    if aws.ensure_artifact_bucket(&bucket).await? {
-        progress.note(&format!(
+    match aws.ensure_artifact_bucket(&bucket).await? {
+        BucketSetup::Created => progress.note(&format!(
             "created the artifact bucket s3://{bucket} (versioned, encrypted, private, TLS only)"
-        ));
+        )),
+        BucketSetup::Repaired => progress.warn(&format!(
+            "the artifact bucket s3://{bucket} was not versioned (its setup never finished): applied its settings now"
+        )),
+        BucketSetup::Ready => {}
     }
     if aws.object_exists(&bucket, &key).await? {
         progress.note(&format!("s3://{bucket}/{key} is already stored"));

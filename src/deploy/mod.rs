@@ -28,7 +28,7 @@ use crate::release::{self, ArtifactRef, ReleaseKind, ReleaseRecord, ReleaseSourc
 use crate::stack_state::{self, Preflight, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
 use health::HealthReport;
-use watch::{EventCursor, watch_stack};
+use watch::{EventCursor, operation_token, watch_stack};
 
 /// Every change set pixelctl makes is named with this prefix, so a later run
 /// can recognise and remove the ones it left behind.
@@ -254,6 +254,7 @@ impl Deployment<'_> {
     /// Step 3: read the stack's state and get it to one a change set can apply to.
     async fn preflight(&self, cursor: &mut EventCursor) -> Result<Target, CommandError> {
         let stack = self.stack_name().to_owned();
+        let env = self.environment.name.clone();
         loop {
             let existing = self.aws.describe_stack(&stack).await?;
             let status = existing.as_ref().map(|stack| stack.status.clone());
@@ -302,8 +303,9 @@ impl Deployment<'_> {
                     }
                     self.progress
                         .step(&format!("Deleting the failed stack {stack}"));
-                    *cursor = EventCursor::starting(SystemTime::now());
-                    self.aws.delete_stack(&stack).await?;
+                    let token = operation_token("delete");
+                    *cursor = EventCursor::before_operation(self.aws, &stack, &token).await?;
+                    self.aws.delete_stack(&stack, &token).await?;
                     let watched = watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
                     if watched.settled != Settled::Succeeded {
                         return Err(CommandError::Failed(anyhow!(
@@ -327,12 +329,55 @@ impl Deployment<'_> {
                             "left stack {stack} in UPDATE_ROLLBACK_FAILED"
                         )));
                     }
-                    *cursor = EventCursor::starting(SystemTime::now());
-                    self.aws.continue_update_rollback(&stack, &[]).await?;
-                    watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
+                    let token = operation_token("continue-rollback");
+                    *cursor = EventCursor::before_operation(self.aws, &stack, &token).await?;
+                    self.aws
+                        .continue_update_rollback(&stack, &[], &token)
+                        .await?;
+                    let watched = watch_stack(self.aws, &stack, 0, cursor, self.progress).await?;
+                    // One attempt: a rollback that failed fails again until its cause is
+                    // fixed, so asking (or --yes) again would loop for ever.
+                    if watched.stack.status == "UPDATE_ROLLBACK_FAILED" {
+                        let failures = stack_state::rollback_failures(&watched.events);
+                        return Err(CommandError::Failed(anyhow!(
+                            "the rollback of {stack} failed again; the stack is still UPDATE_ROLLBACK_FAILED and nothing was deployed{}",
+                            stack_state::rollback_failed_advice(&stack, &env, &failures)
+                        )));
+                    }
                 }
                 Preflight::Refuse(message) => return Err(CommandError::Failed(anyhow!(message))),
             }
+        }
+    }
+
+    /// Before changing anything: can the account give the function the reserved
+    /// concurrency this deploy asks for? Asked only when the reservation would change.
+    async fn check_concurrency(&self, target: &Target) -> Result<(), CommandError> {
+        let wanted = match &self.parameters {
+            Some(parameters) => parameters
+                .values
+                .get("ReservedConcurrency")
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0),
+            None => self.environment.lambda.reserved_concurrency,
+        };
+        let in_place = target.existing.as_ref().and_then(|stack| {
+            stack
+                .parameters
+                .get("ReservedConcurrency")
+                .and_then(|value| value.parse::<u32>().ok())
+        });
+        if wanted == 0 || in_place == Some(wanted) {
+            return Ok(());
+        }
+        let account = self.aws.account_concurrency().await?;
+        let function = format!("{}-api", self.stack_name());
+        let current = self.aws.function_reservation(&function).await?;
+        match crate::concurrency::reservation_problem(account, current, wanted) {
+            Some(problem) => Err(CommandError::Failed(anyhow!(
+                problem.message(&self.environment.name, &self.aws.region)
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -362,7 +407,9 @@ impl Deployment<'_> {
             .delete_change_set(self.stack_name(), change_set)
             .await?;
         if create {
-            self.aws.delete_stack(self.stack_name()).await?;
+            self.aws
+                .delete_stack(self.stack_name(), &operation_token("discard"))
+                .await?;
         }
         Ok(())
     }
@@ -376,6 +423,7 @@ impl Deployment<'_> {
         self.progress
             .step(&format!("Reading stack {stack} in {}", self.aws.region));
         let target = self.preflight(&mut cursor).await?;
+        self.check_concurrency(&target).await?;
 
         let location = match &self.artifact {
             ArtifactSource::Local(local) => {
@@ -431,11 +479,12 @@ impl Deployment<'_> {
             return self.finish(report, existing.clone(), started, false).await;
         }
         if target.existing.is_some() {
-            for stale in self.aws.pixelctl_change_sets(&stack).await? {
+            let change_sets = self.aws.pixelctl_change_sets(&stack).await?;
+            for stale in stack_state::stale_change_sets(&change_sets) {
                 self.progress.note(&format!(
                     "removing change set {stale} left by an earlier run"
                 ));
-                self.aws.delete_change_set(&stack, &stale).await?;
+                self.aws.delete_change_set(&stack, stale).await?;
             }
         }
         let name = change_set_name();
@@ -448,13 +497,22 @@ impl Deployment<'_> {
                 parameters: &parameters.values,
                 tags: &tags,
                 description: &format!(
-                    "pixelctl {} deploy of {}",
+                    "pixelctl {} deploy of {}{}",
                     env!("CARGO_PKG_VERSION"),
-                    self.environment.name
+                    self.environment.name,
+                    if self.options.no_execute {
+                        stack_state::KEPT_FOR_REVIEW
+                    } else {
+                        ""
+                    }
                 ),
             })
             .await?;
-        let changes = match self.aws.wait_for_change_set(&stack, &name).await? {
+        let changes = match self
+            .aws
+            .wait_for_change_set(&stack, &name, crate::aws::CHANGE_SET_TIMEOUT)
+            .await?
+        {
             ChangeSetStatus::Ready(changes) => changes,
             ChangeSetStatus::Empty => {
                 self.progress
@@ -533,8 +591,11 @@ impl Deployment<'_> {
 
         // Step 7: apply and watch.
         self.progress.step(&format!("Applying change set {name}"));
-        cursor = EventCursor::starting(SystemTime::now());
-        self.aws.execute_change_set(&stack, &name).await?;
+        let token = operation_token("execute");
+        cursor = EventCursor::before_operation(self.aws, &stack, &token)
+            .await?
+            .for_change_set(&name);
+        self.aws.execute_change_set(&stack, &name, &token).await?;
         let watched = tokio::select! {
             watched = watch_stack(self.aws, &stack, total, &mut cursor, self.progress) => watched?,
             _ = tokio::signal::ctrl_c() => {
@@ -589,6 +650,15 @@ impl Deployment<'_> {
                     "\n  the stack holds nothing; fix the cause and run `pixelctl deploy` again: it deletes and recreates the stack",
                 ),
                 "UPDATE_ROLLBACK_COMPLETE" => message.push_str("\n  the previous version is still running"),
+                "UPDATE_ROLLBACK_FAILED" => {
+                    let failures = stack_state::rollback_failures(&watched.events);
+                    message.push_str("\n  the rollback failed too:");
+                    message.push_str(&stack_state::rollback_failed_advice(
+                        &stack,
+                        &self.environment.name,
+                        &failures,
+                    ));
+                }
                 _ => {}
             }
             return Err(CommandError::Failed(anyhow!(message)));

@@ -55,7 +55,9 @@ pub async fn list(
 }
 
 /// Appends `record` with the next free sequence number, retrying when another
-/// writer took it first; returns the record as stored.
+/// writer took it first; returns the record as stored. A key already holding
+/// exactly these bytes is this very write (the SDK retried a put whose answer was
+/// lost), not a race: it is not written a second time under the next number.
 pub async fn append(
     aws: &Aws,
     bucket: &str,
@@ -73,11 +75,16 @@ pub async fn append(
         let body = serde_json::to_vec_pretty(&record)?;
         let key = record_key(&record.environment, record.sequence);
         match aws
-            .put_object_if(bucket, &key, body, "application/json", None)
+            .put_object_if(bucket, &key, body.clone(), "application/json", None)
             .await?
         {
             Written::Yes => return Ok(record),
-            Written::Conflict => continue,
+            Written::Conflict => {
+                let stored = aws.get_object(bucket, &key).await?;
+                if stored.is_some_and(|object| object.bytes == body) {
+                    return Ok(record);
+                }
+            }
         }
     }
     bail!(
@@ -122,15 +129,24 @@ pub async fn add_git_tag(
 pub async fn store_template(aws: &Aws, bucket: &str, body: &str) -> anyhow::Result<TemplateRef> {
     let sha256 = hex(&Sha256::digest(body.as_bytes()));
     let key = format!("templates/{sha256}.yaml");
-    // A conflict means the same bytes are already there.
-    aws.put_object_if(
-        bucket,
-        &key,
-        body.as_bytes().to_vec(),
-        "application/yaml",
-        None,
-    )
-    .await?;
+    // A conflict means an object is there already: the key is the hash, so it
+    // holds the same bytes. Anything else is an error, never a silent skip.
+    if aws
+        .put_object_if(
+            bucket,
+            &key,
+            body.as_bytes().to_vec(),
+            "application/yaml",
+            None,
+        )
+        .await?
+        == Written::Conflict
+        && !aws.object_exists(bucket, &key).await?
+    {
+        bail!(
+            "the template copy `s3://{bucket}/{key}` could not be stored: S3 refused the write, yet holds no such object"
+        );
+    }
     Ok(TemplateRef {
         bucket: bucket.to_owned(),
         key,

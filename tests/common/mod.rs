@@ -151,6 +151,30 @@ impl LocalAws {
         )
     }
 
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-west-2"))
+                .endpoint_url(&self.endpoint)
+                .force_path_style(true)
+                .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .build(),
+        )
+    }
+
+    /// The buckets that exist, by name.
+    pub fn buckets(&self) -> Vec<String> {
+        block_on(self.s3().list_buckets().send())
+            .unwrap()
+            .buckets()
+            .iter()
+            .filter_map(|bucket| bucket.name().map(str::to_owned))
+            .collect()
+    }
+
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::Config::builder()
@@ -375,7 +399,7 @@ impl Project {
             .unwrap()
     }
 
-    fn pixelctl_process(&self, aws: &LocalAws) -> Process {
+    pub fn pixelctl_process(&self, aws: &LocalAws) -> Process {
         let mut command = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"));
         command
             .current_dir(self.dir.path())
@@ -392,6 +416,37 @@ impl Project {
             .env("GIT_COMMITTER_NAME", "Test")
             .env("GIT_COMMITTER_EMAIL", "test@example.com");
         command
+    }
+
+    /// Runs pixelctl with its output captured; gives up (killing it) after
+    /// `deadline`, for commands that must end and once looped for ever. The deadline
+    /// only guards against a hang: it decides no outcome.
+    pub fn run_within(&self, aws: &LocalAws, args: &[&str], deadline: std::time::Duration) -> Run {
+        let mut child = self
+            .pixelctl_process(aws)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > deadline {
+                let _ = child.kill();
+                let output = child.wait_with_output().unwrap();
+                panic!(
+                    "pixelctl {args:?} still ran after {deadline:?}; stderr so far:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let output = child.wait_with_output().unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
     }
 
     pub fn run(&self, aws: &LocalAws, args: &[&str]) -> Run {

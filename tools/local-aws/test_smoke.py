@@ -363,6 +363,20 @@ def test_update_plans_modify_with_details_then_applies(aws: Any, deployed: dict[
     assert detail["Target"] == {"Attribute": "Properties", "Name": "DistributionConfig", "RequiresRecreation": "Never"}
     assert detail["ChangeSource"] == "ParameterReference" and detail["CausingEntity"] == "PriceClass"
     assert by_id["ErrorsAlarm"]["Details"][0]["Target"]["Name"] == "Threshold"
+    # With IncludePropertyValues: the changed value's path and its values, not the whole property's.
+    valued = cfn.describe_change_set(StackName=deployed["stack"], ChangeSetName=change_set["ChangeSetName"],
+                                     IncludePropertyValues=True)
+    targets = {c["ResourceChange"]["LogicalResourceId"]: [d["Target"] for d in c["ResourceChange"]["Details"]]
+               for c in valued["Changes"]}
+    assert targets["ImagesDistribution"] == [{
+        "Attribute": "Properties", "Name": "DistributionConfig", "RequiresRecreation": "Never",
+        "Path": "/Properties/DistributionConfig/PriceClass", "AttributeChangeType": "Modify",
+        "BeforeValue": "PriceClass_100", "AfterValue": "PriceClass_All"}]
+    expiry = [t for t in targets["ImagesBucket"] if t["Path"].endswith("/ExpirationInDays")]
+    assert [t["Path"] for t in expiry] == [
+        "/Properties/LifecycleConfiguration/Rules/0/ExpirationInDays",
+        "/Properties/LifecycleConfiguration/Rules/1/ExpirationInDays"]
+    assert {(t["BeforeValue"], t["AfterValue"]) for t in expiry} == {("30", "14")}
 
     cfn.execute_change_set(StackName=deployed["stack"], ChangeSetName=change_set["ChangeSetName"])
     described = wait_settled(cfn, deployed["stack"])
@@ -463,6 +477,37 @@ def test_rollback_failure_then_continue_update_rollback(aws: Any, endpoint: str,
     assert _alarm_threshold(aws, "Duration") == 120000
 
 
+def test_a_rollback_failure_persists_until_fixed_and_only_rollback_failures_can_be_skipped(
+        aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
+    cfn = aws("cloudformation")
+    stack = deployed["stack"]
+    # ErrorsAlarm's update succeeds but its rollback keeps failing; DurationAlarm's update fails.
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "ErrorsAlarm", "reason": "alarm stuck",
+                               "mode": "rollback_only", "until_fixed": True})
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "DurationAlarm", "reason": "boom"})
+    changed = dict(deployed["params"], ErrorsAlarmThreshold="8", DurationAlarmThresholdMs="60000")
+    assert deploy(cfn, stack, real_template, changed, "UPDATE")["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
+    events = list(reversed(cfn.describe_stack_events(StackName=stack)["StackEvents"]))
+    phase = max(i for i, e in enumerate(events)
+                if e["ResourceType"] == "AWS::CloudFormation::Stack" and e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS")
+    failed = [(e["LogicalResourceId"], i > phase) for i, e in enumerate(events) if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert ("DurationAlarm", False) in failed and ("ErrorsAlarm", True) in failed
+    # It fails again until its cause is fixed...
+    cfn.continue_update_rollback(StackName=stack)
+    described = wait_settled(cfn, stack)
+    assert described["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
+    resources = {r["LogicalResourceId"]: r for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
+    assert resources["ErrorsAlarm"]["ResourceStatus"] == "UPDATE_FAILED"
+    # ... only a resource whose rollback failed may be skipped ...
+    with pytest.raises(ClientError, match=r"\[DurationAlarm\] cannot be skipped"):
+        cfn.continue_update_rollback(StackName=stack, ResourcesToSkip=["DurationAlarm"])
+    # ... and once fixed it rolls back.
+    assert control(endpoint, "fix", {"stack_name": stack, "logical_id": "ErrorsAlarm"}) == {"fixed": True}
+    cfn.continue_update_rollback(StackName=stack)
+    assert wait_settled(cfn, stack)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert _alarm_threshold(aws, "Errors") == 5
+
+
 def test_condition_adds_then_removes_a_resource(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
     cfn = aws("cloudformation")
     sns = aws("sns")
@@ -499,7 +544,10 @@ def test_failed_create_rolls_back_and_only_delete_is_allowed(aws: Any, endpoint:
         by_resource.setdefault(event["LogicalResourceId"], []).append(event["ResourceStatus"])
     assert by_resource["ApiFunction"] == ["CREATE_IN_PROGRESS", "CREATE_FAILED", "DELETE_COMPLETE"]
     assert by_resource["FunctionRole"][-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
-    assert by_resource["ImagesBucket"][-1] == "DELETE_SKIPPED"
+    # `RetainExceptOnCreate`: kept by a stack delete, removed with a failed first create.
+    assert by_resource["ImagesBucket"][-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+    assert not any(name.startswith(f"{stack}-imagesbucket") for name in buckets), buckets
     assert by_resource[stack][-3:] == ["CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
     reason = next(e for e in events(cfn, stack) if e["ResourceStatus"] == "CREATE_FAILED")["ResourceStatusReason"]
     assert reason == "no function today"

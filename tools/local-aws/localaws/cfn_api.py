@@ -101,13 +101,14 @@ def create_change_set(r: CloudFormationResponse) -> ActionResult:
 @action
 def describe_change_set(r: CloudFormationResponse) -> ActionResult:
     change_set = ENGINE.find_change_set(*_scope(r), r._get_param("ChangeSetName"), r._get_param("StackName"))
-    return ActionResult(change_set_description(change_set))
+    return ActionResult(change_set_description(change_set, r._get_bool_param("IncludePropertyValues", False)))
 
 
 @action
 def execute_change_set(r: CloudFormationResponse) -> ActionResult:
     change_set = ENGINE.find_change_set(*_scope(r), r._get_param("ChangeSetName"), r._get_param("StackName"))
-    ENGINE.execute_change_set(change_set)
+    ENGINE.execute_change_set(change_set, r._get_param("ClientRequestToken"),
+                              r._get_bool_param("DisableRollback", False))
     return EmptyResult()
 
 
@@ -132,7 +133,7 @@ def create_stack(r: CloudFormationResponse) -> ActionResult:
     change_set = ENGINE.create_change_set(*_scope(r), _change_set_request(r, "CREATE", _direct_name()))
     stack = change_set.stack
     stack.termination_protection = r._get_bool_param("EnableTerminationProtection", False)
-    _execute_direct(change_set)
+    _execute_direct(change_set, r)
     return ActionResult({"StackId": stack.stack_id})
 
 
@@ -142,7 +143,7 @@ def update_stack(r: CloudFormationResponse) -> ActionResult:
     if change_set.status == "FAILED":
         ENGINE.delete_change_set(change_set)
         raise CfnError("ValidationError", "No updates are to be performed.")
-    _execute_direct(change_set)
+    _execute_direct(change_set, r)
     return ActionResult({"StackId": change_set.stack.stack_id})
 
 
@@ -150,11 +151,11 @@ def _direct_name() -> str:
     return f"direct-{uuid.uuid4().hex}"
 
 
-def _execute_direct(change_set: Any) -> None:
+def _execute_direct(change_set: Any, r: CloudFormationResponse) -> None:
     """CreateStack/UpdateStack run through a change set that nobody sees."""
-    ENGINE.execute_change_set(change_set)
+    ENGINE.execute_change_set(change_set, r._get_param("ClientRequestToken"),
+                              r._get_bool_param("DisableRollback", False))
     ENGINE.change_sets.pop(change_set.change_set_id, None)
-    change_set.stack.change_set_id = None
 
 
 @action
@@ -164,7 +165,7 @@ def delete_stack(r: CloudFormationResponse) -> ActionResult:
     except CfnError:
         return EmptyResult()
     if stack.status != "DELETE_COMPLETE":
-        ENGINE.delete_stack(stack, set(r._get_param("RetainResources", [])))
+        ENGINE.delete_stack(stack, set(r._get_param("RetainResources", [])), r._get_param("ClientRequestToken"))
     return EmptyResult()
 
 
@@ -250,5 +251,5 @@ def cancel_update_stack(r: CloudFormationResponse) -> ActionResult:
 @action
 def continue_update_rollback(r: CloudFormationResponse) -> ActionResult:
     stack = ENGINE.find_stack(*_scope(r), r._get_param("StackName"))
-    ENGINE.continue_update_rollback(stack, set(r._get_param("ResourcesToSkip", [])))
+    ENGINE.continue_update_rollback(stack, set(r._get_param("ResourcesToSkip", [])), r._get_param("ClientRequestToken"))
     return ActionResult({})

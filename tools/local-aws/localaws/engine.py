@@ -7,6 +7,13 @@ moto's service backends through `resources.handler_for`.
 Concurrency: one re-entrant lock guards all stacks. Operations run inline, or
 in a worker thread when `resource_delay_ms` > 0; the worker drops the lock
 while it sleeps between resources so the API can observe `*_IN_PROGRESS`.
+While operations are held (`hold_operations`), an operation requested starts
+only after `release_operations`: the call returns and the stack still shows its
+previous status and events, as AWS's asynchronous operations can.
+
+Each operation carries the caller's `ClientRequestToken`; every event it causes
+repeats it. `DisableRollback` (ExecuteChangeSet, CreateStack, UpdateStack) is
+honoured: a failure then leaves the stack `CREATE_FAILED` / `UPDATE_FAILED`.
 """
 
 from __future__ import annotations
@@ -51,19 +58,27 @@ class CfnError(Exception):
 class Failure(Exception):
     """A resource operation failed; the stack operation must roll back."""
 
-    def __init__(self, logical_id: str | None, reason: str, rollback_fails: bool = False):
+    def __init__(self, logical_id: str | None, reason: str):
         super().__init__(reason)
         self.logical_id = logical_id
         self.reason = reason
-        self.rollback_fails = rollback_fails
 
 
 @dataclass
 class FailureMarker:
-    """A one-shot injected failure, armed through `POST /_local-aws/fail`."""
+    """An injected failure, armed through `POST /_local-aws/fail`.
+
+    `fail`: the resource's next create or update fails. `rollback_fails`: its update is
+    applied and fails, and so does its rollback. `rollback_only`: its update succeeds,
+    and its rollback (after another resource failed) fails. The marker fires once; with
+    `until_fixed` a rollback failure repeats on every ContinueUpdateRollback until
+    `POST /_local-aws/fix` (as on AWS, where it fails until its cause is fixed) or until
+    ContinueUpdateRollback skips the resource.
+    """
 
     reason: str
     mode: str = "fail"
+    until_fixed: bool = False
 
 
 @dataclass
@@ -104,12 +119,24 @@ class Snapshot:
 
 @dataclass
 class RollbackPlan:
-    """Undo steps still to run; kept on the stack while in UPDATE_ROLLBACK_FAILED."""
+    """Undo steps still to run; kept on the stack while in UPDATE_ROLLBACK_FAILED.
+
+    `traps`: logical id -> (reason, until_fixed) of the resources whose rollback is set
+    to fail. `failed`: the resources whose rollback failed, the only ones
+    ContinueUpdateRollback may skip.
+    """
 
     entries: list[JournalEntry]
     snapshot: Snapshot
-    failing: str | None
+    traps: dict[str, tuple[str, bool]] = field(default_factory=dict)
     cleanup: list[StackResource] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)
+
+
+def _failed_reason(operation: str, failure: Failure) -> str:
+    if failure.logical_id is None:
+        return failure.reason
+    return f"The following resource(s) failed to {operation}: [{failure.logical_id}]. "
 
 
 def _reason(err: Exception) -> str:
@@ -130,7 +157,18 @@ class Engine:
         self.lock = threading.RLock()
         self.resource_delay_ms = 0
         self._worker = threading.local()
+        self._gate: threading.Event | None = None
         self.reset()
+
+    def hold_operations(self) -> None:
+        """Stack operations requested from now on wait for `release_operations`."""
+        if self._gate is None:
+            self._gate = threading.Event()
+
+    def release_operations(self) -> None:
+        if self._gate is not None:
+            self._gate.set()
+            self._gate = None
 
     def reset(self) -> None:
         """Forget every stack, change set and armed failure."""
@@ -286,7 +324,8 @@ class Engine:
             raise CfnError("InvalidChangeSetStatus", f"ChangeSet [{change_set.change_set_id}] cannot be deleted while it is being executed")
         self.change_sets.pop(change_set.change_set_id, None)
 
-    def execute_change_set(self, change_set: ChangeSet) -> None:
+    def execute_change_set(self, change_set: ChangeSet, token: str | None = None,
+                           disable_rollback: bool = False) -> None:
         """Start the change set's create or update (inline, or in the background)."""
         stack = change_set.stack
         if change_set.execution_status != "AVAILABLE":
@@ -299,15 +338,23 @@ class Engine:
         for other in [c for c in self.change_sets.values() if c.stack is stack and c is not change_set]:
             self.change_sets.pop(other.change_set_id)
         change_set.execution_status = "EXECUTE_IN_PROGRESS"
-        stack.change_set_id = change_set.change_set_id
-        stack.cancel_requested = False
-        if change_set.change_set_type == "CREATE":
-            stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
-            self._run(lambda: self._finish(change_set, self._create(stack, change_set)))
-        else:
-            snapshot = Snapshot(stack.template_body, stack.template, stack.parameters, dict(stack.tags), stack.outputs)
-            stack.set_status("UPDATE_IN_PROGRESS", "User Initiated")
-            self._run(lambda: self._finish(change_set, self._update(stack, change_set, snapshot)))
+
+        def start() -> None:
+            stack.operation_token = token
+            stack.disable_rollback = disable_rollback
+            # CreateStack/UpdateStack run through a change set nobody sees.
+            stack.change_set_id = None if change_set.name.startswith("direct-") else change_set.change_set_id
+            stack.cancel_requested = False
+            if change_set.change_set_type == "CREATE":
+                stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
+                self._finish(change_set, self._create(stack, change_set))
+            else:
+                snapshot = Snapshot(stack.template_body, stack.template, stack.parameters, dict(stack.tags),
+                                    stack.outputs)
+                stack.set_status("UPDATE_IN_PROGRESS", "User Initiated")
+                self._finish(change_set, self._update(stack, change_set, snapshot))
+
+        self._run(start)
 
     @staticmethod
     def _finish(change_set: ChangeSet, succeeded: bool) -> None:
@@ -315,7 +362,7 @@ class Engine:
 
     # ---- stack-level operations -----------------------------------------
 
-    def delete_stack(self, stack: Stack, retain: set[str]) -> None:
+    def delete_stack(self, stack: Stack, retain: set[str], token: str | None = None) -> None:
         if stack.termination_protection:
             raise CfnError(
                 "ValidationError",
@@ -323,33 +370,64 @@ class Engine:
             )
         if stack.status.endswith(IN_PROGRESS_SUFFIX) and stack.status != "REVIEW_IN_PROGRESS":
             raise CfnError("ValidationError", f"Stack [{stack.name}] is in {stack.status} state and can not be deleted")
-        stack.set_status("DELETE_IN_PROGRESS", "User Initiated")
         for change_set in [c for c in self.change_sets.values() if c.stack is stack]:
             self.change_sets.pop(change_set.change_set_id)
-        self._run(lambda: self._delete(stack, retain))
+
+        def start() -> None:
+            stack.operation_token = token
+            stack.set_status("DELETE_IN_PROGRESS", "User Initiated")
+            self._delete(stack, retain)
+
+        self._run(start)
 
     def cancel_update(self, stack: Stack) -> None:
         if stack.status != "UPDATE_IN_PROGRESS":
             raise CfnError("ValidationError", "CancelUpdateStack cannot be called from current stack status")
         stack.cancel_requested = True
 
-    def continue_update_rollback(self, stack: Stack, skip: set[str]) -> None:
+    def continue_update_rollback(self, stack: Stack, skip: set[str], token: str | None = None) -> None:
         if stack.status != "UPDATE_ROLLBACK_FAILED" or stack.pending_rollback is None:
             raise CfnError("ValidationError", "ContinueUpdateRollback cannot be called from current stack status")
-        stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated")
-        self._run(lambda: self._roll_back(stack, skip))
+        plan: RollbackPlan = stack.pending_rollback
+        not_failed = sorted(skip - plan.failed)
+        if not_failed:
+            # AWS accepts only resources in UPDATE_FAILED because their rollback failed.
+            raise CfnError(
+                "ValidationError",
+                f"Resources [{', '.join(not_failed)}] cannot be skipped: only resources whose rollback failed "
+                "(UPDATE_FAILED during the rollback) can be named in ResourcesToSkip",
+            )
+
+        def start() -> None:
+            stack.operation_token = token
+            stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated")
+            self._roll_back(stack, skip)
+
+        self._run(start)
 
     def arm_failure(self, stack_name: str, logical_id: str, marker: FailureMarker) -> None:
         self.markers[(stack_name, logical_id)] = marker
 
+    def fix(self, stack_name: str, logical_id: str) -> bool:
+        """Removes the cause of a persistent rollback failure; True if there was one."""
+        found = self.markers.pop((stack_name, logical_id), None) is not None
+        for stack in self.stacks.values():
+            plan = stack.pending_rollback
+            if stack.name == stack_name and plan is not None and plan.traps.pop(logical_id, None) is not None:
+                found = True
+        return found
+
     # ---- running operations ---------------------------------------------
 
     def _run(self, operation: Callable[[], Any]) -> None:
-        if self.resource_delay_ms <= 0:
+        gate = self._gate
+        if self.resource_delay_ms <= 0 and gate is None:
             operation()
             return
 
         def work() -> None:
+            if gate is not None:
+                gate.wait()
             self._worker.active = True
             with self.lock:
                 operation()
@@ -406,6 +484,9 @@ class Engine:
                 self._create_resource(stack, logical_id, resolver)
             stack.outputs = self._outputs(stack, resolver)
         except Failure as failure:
+            if stack.disable_rollback:
+                stack.set_status("CREATE_FAILED", _failed_reason("create", failure))
+                return False
             self._roll_back_create(stack, failure)
             return False
         stack.set_status("CREATE_COMPLETE")
@@ -449,7 +530,8 @@ class Engine:
             reason = failure.reason
         stack.set_status("ROLLBACK_IN_PROGRESS", reason)
         try:
-            self._delete_all(stack, retain=set())
+            # `RetainExceptOnCreate` resources go with a failed create; `Retain` ones stay.
+            self._delete_all(stack, retain=set(), failed_create=True)
         except Failure as err:
             stack.set_status("ROLLBACK_FAILED", f"The following resource(s) failed to delete: [{err.logical_id}]. ")
             return
@@ -480,6 +562,10 @@ class Engine:
                     journal.append(JournalEntry("create", logical_id, None))
             stack.outputs = self._outputs(stack, resolver)
         except Failure as failure:
+            if stack.disable_rollback:
+                stack.rollback_traps = {}
+                stack.set_status("UPDATE_FAILED", _failed_reason("update", failure))
+                return False
             self._start_update_rollback(stack, snapshot, journal, failure)
             return False
         stack.set_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
@@ -488,7 +574,10 @@ class Engine:
                 self._delete_record(stack, entry.before, entry.before.update_replace_policy)
         removed = [lid for lid in reversed(dependency_order(old_template["Resources"])) if lid in stack.live_resources and lid not in active]
         for logical_id in removed:
-            self._delete_record(stack, stack.resources.pop(logical_id))
+            record = stack.resources.pop(logical_id)
+            # A resource removed from the template keeps its DeletionPolicy.
+            policy = "Retain" if record.deletion_policy in ("Retain", "RetainExceptOnCreate") else "Delete"
+            self._delete_record(stack, record, policy)
         stack.last_updated_time = CLOCK.now()
         stack.set_status("UPDATE_COMPLETE")
         return True
@@ -511,10 +600,12 @@ class Engine:
             props.get(k) != current.properties.get(k) for k in handler.create_only
         )
         marker = self._take_marker(stack, logical_id)
+        if marker is not None and marker.mode in ("rollback_fails", "rollback_only"):
+            stack.rollback_traps[logical_id] = (marker.reason, marker.until_fixed)
         before = copy.deepcopy(current)
         stack.add_event(logical_id, type_name, current.physical_id, "UPDATE_IN_PROGRESS")
         try:
-            if marker is not None and marker.mode != "rollback_fails":
+            if marker is not None and marker.mode == "fail":
                 raise ResourceFailure(marker.reason)
             if replace:
                 self._replace(stack, logical_id, body, props)
@@ -523,12 +614,12 @@ class Engine:
                 journal.append(JournalEntry("modify", logical_id, before))
                 current.attributes = handler.update(self._context(stack, logical_id), current.physical_id, current.properties, props)
                 current.properties = props
-            if marker is not None:
+            if marker is not None and marker.mode == "rollback_fails":
                 raise ResourceFailure(marker.reason)
         except Exception as err:  # noqa: BLE001 - any backend error fails the resource
             physical_id = stack.resources[logical_id].physical_id
             stack.add_event(logical_id, type_name, physical_id, "UPDATE_FAILED", _reason(err))
-            raise Failure(logical_id, _reason(err), rollback_fails=marker is not None and marker.mode == "rollback_fails") from err
+            raise Failure(logical_id, _reason(err)) from err
         updated = stack.resources[logical_id]
         updated.status, updated.timestamp = "UPDATE_COMPLETE", CLOCK.now()
         stack.add_event(logical_id, type_name, updated.physical_id, "UPDATE_COMPLETE")
@@ -561,8 +652,8 @@ class Engine:
         stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", reason)
         stack.template_body, stack.template = snapshot.template_body, snapshot.template
         stack.parameters, stack.tags = snapshot.parameters, snapshot.tags
-        failing = failure.logical_id if failure.rollback_fails else None
-        stack.pending_rollback = RollbackPlan(list(reversed(journal)), snapshot, failing)
+        traps, stack.rollback_traps = stack.rollback_traps, {}
+        stack.pending_rollback = RollbackPlan(list(reversed(journal)), snapshot, traps)
         self._roll_back(stack, skip=set())
 
     def _roll_back(self, stack: Stack, skip: set[str]) -> bool:
@@ -570,13 +661,16 @@ class Engine:
         while plan.entries:
             entry = plan.entries[0]
             self._pause(stack)
-            if entry.logical_id == plan.failing:
-                plan.failing = None
-                self._rollback_failed(stack, entry.logical_id, "Injected rollback failure")
-                return False
             if entry.logical_id in skip and entry.before is not None:
+                plan.traps.pop(entry.logical_id, None)
                 stack.resources[entry.logical_id] = entry.before
                 stack.add_event(entry.logical_id, entry.before.resource_type, entry.before.physical_id, "UPDATE_COMPLETE", "Resource skipped during UpdateRollback")
+            elif entry.logical_id in plan.traps:
+                reason, until_fixed = plan.traps[entry.logical_id]
+                if not until_fixed:
+                    del plan.traps[entry.logical_id]
+                self._rollback_failed(stack, entry.logical_id, reason)
+                return False
             else:
                 try:
                     self._revert(stack, entry, plan)
@@ -597,6 +691,9 @@ class Engine:
         resource = stack.resources.get(logical_id)
         type_name = resource.resource_type if resource else ""
         physical_id = resource.physical_id if resource else ""
+        if resource is not None:
+            resource.status, resource.status_reason = "UPDATE_FAILED", reason
+        stack.pending_rollback.failed.add(logical_id)
         stack.add_event(logical_id, type_name, physical_id, "UPDATE_FAILED", reason)
         stack.set_status("UPDATE_ROLLBACK_FAILED", f"The following resource(s) failed to update: [{logical_id}]. ")
 
@@ -630,7 +727,7 @@ class Engine:
         stack.deletion_time = CLOCK.now()
         stack.set_status("DELETE_COMPLETE")
 
-    def _delete_all(self, stack: Stack, retain: set[str]) -> None:
+    def _delete_all(self, stack: Stack, retain: set[str], failed_create: bool = False) -> None:
         order = dependency_order(stack.template.get("Resources") or {}) if stack.template else []
         for logical_id in reversed(order):
             resource = stack.live_resources.get(logical_id)
@@ -638,6 +735,8 @@ class Engine:
                 continue
             self._pause(stack)
             policy = "Retain" if logical_id in retain else resource.deletion_policy
+            if policy == "RetainExceptOnCreate":
+                policy = "Delete" if failed_create else "Retain"
             self._delete_record(stack, resource, policy, strict=True)
 
     def _delete_record(self, stack: Stack, record: StackResource, policy: str = "Delete", strict: bool = False) -> None:

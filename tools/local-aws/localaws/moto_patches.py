@@ -14,6 +14,17 @@
   as `aws:SecureTransport` true, since real AWS endpoints are HTTPS.
 - Conditional PutObject (`If-Match`, `If-None-Match`) is atomic, as in S3:
   moto checks and then writes, so two racing writers could both succeed.
+- Lambda's account concurrency quota (`LAMBDA_ACCOUNT`, setting
+  `lambda_account_concurrency`, default 1000): `GetAccountSettings` answers it, and a
+  reservation (`PutFunctionConcurrency`, a function's `ReservedConcurrentExecutions`)
+  that would leave fewer than 10 unreserved executions fails with Lambda's message.
+- `GetFunction`'s `Code.Location` is a presigned URL, as Lambda answers (moto gives the
+  bucket key, which a client could mistake for something to compare).
+- `GetBucketVersioning` answers S3's `<VersioningConfiguration>` document (moto 5.2.5
+  names the root `GetBucketVersioningResponse`, which the Rust SDK rejects).
+- S3 faults on demand (`S3_FAULTS`, `POST /_local-aws/s3-faults`): a `PutObject` under a
+  key prefix answers `409 ConditionalRequestConflict` without writing, or writes and then
+  answers a 500, so the client retries a write that already happened.
 """
 
 from __future__ import annotations
@@ -22,7 +33,15 @@ import threading
 import time
 from typing import Any
 
-from moto.awslambda.models import LambdaFunction
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from moto.awslambda import urls as lambda_urls
+from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 from moto.cloudfront.models import CloudFrontBackend, Distribution, Invalidation, Origin
 from moto.iam import policy_conditions
 from moto.s3.responses import S3Response
@@ -164,6 +183,140 @@ def _atomic_conditional_put(original: Any) -> Any:
     return put_object
 
 
+class LambdaAccount:
+    """The account's concurrent executions quota, per region (one setting for all)."""
+
+    MINIMUM_UNRESERVED = 10
+
+    def __init__(self) -> None:
+        self.concurrency_limit = 1000
+
+    def unreserved(self, backend: LambdaBackend, leaving_out: str | None = None) -> int:
+        reserved = sum(int(fn.reserved_concurrency) for fn in backend.list_functions()
+                       if fn.reserved_concurrency and fn.function_name != leaving_out)
+        return self.concurrency_limit - reserved
+
+    def check(self, backend: LambdaBackend, function_name: str, wanted: int | None) -> None:
+        """Refuses a reservation that leaves fewer than 10 executions unreserved, as Lambda does."""
+        if wanted is None:
+            return
+        if self.unreserved(backend, function_name) - int(wanted) < self.MINIMUM_UNRESERVED:
+            raise InvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{self.MINIMUM_UNRESERVED}]."
+            )
+
+
+LAMBDA_ACCOUNT = LambdaAccount()
+
+
+def _put_function_concurrency(self: LambdaBackend, function_name: str, reserved_concurrency: str) -> str:
+    fn = self.get_function(function_name)
+    LAMBDA_ACCOUNT.check(self, fn.function_name, int(reserved_concurrency))
+    fn.reserved_concurrency = reserved_concurrency
+    return fn.reserved_concurrency
+
+
+def _get_account_settings(self: LambdaResponse) -> str:
+    backend = self.backend
+    functions = list(backend.list_functions())
+    code_size = sum(int(getattr(fn, "code_size", 0) or 0) for fn in functions)
+    return json.dumps({
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": LAMBDA_ACCOUNT.concurrency_limit,
+            "UnreservedConcurrentExecutions": LAMBDA_ACCOUNT.unreserved(backend),
+        },
+        "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": len(functions)},
+    })
+
+
+def _presigned_code_location(original: Any) -> Any:
+    def get_code(self: LambdaFunction) -> dict[str, Any]:
+        code = original(self)
+        if "Location" in code.get("Code", {}):
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            snapshot = f"snapshots/{self.account_id}/{self.function_name}-{uuid.uuid4()}"
+            code["Code"]["Location"] = (
+                f"https://awslambda-{self.region}-tasks.s3.{self.region}.amazonaws.com/{snapshot}"
+                f"?versionId={uuid.uuid4().hex}&X-Amz-Security-Token=local&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                f"&X-Amz-Date={stamp}&X-Amz-SignedHeaders=host&X-Amz-Expires=600"
+                f"&X-Amz-Credential=ASIALOCAL%2F{stamp[:8]}%2F{self.region}%2Fs3%2Faws4_request"
+                f"&X-Amz-Signature={uuid.uuid4().hex}{uuid.uuid4().hex}"
+            )
+        return code
+
+    return get_code
+
+
+@dataclass
+class S3Fault:
+    """An injected S3 fault on PutObject for keys under `prefix`, `times` times."""
+
+    prefix: str
+    fault: str  # "conflict" | "lost_response"
+    times: int
+    bucket: str | None = None
+
+
+class S3Faults:
+    """The armed S3 faults (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.faults: list[S3Fault] = []
+
+    def arm(self, fault: S3Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def take(self, bucket: str, key: str) -> str | None:
+        with self.lock:
+            for fault in self.faults:
+                if key.startswith(fault.prefix) and fault.bucket in (None, bucket) and fault.times > 0:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self.faults.remove(fault)
+                    return fault.fault
+        return None
+
+
+S3_FAULTS = S3Faults()
+
+
+def _s3_error(status: int, code: str, message: str) -> Any:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
+    return status, {"Content-Type": "application/xml"}, body
+
+
+def _faulty_put(original: Any) -> Any:
+    def put_object(self: S3Response) -> Any:
+        key = self.parse_key_name() if hasattr(self, "parse_key_name") else ""
+        fault = S3_FAULTS.take(self.bucket_name, key) if self.bucket_name and key else None
+        if fault == "conflict":
+            return _s3_error(409, "ConditionalRequestConflict", "A conflicting conditional operation is currently "
+                             "in progress against this resource. Please try again.")
+        answer = original(self)
+        if fault == "lost_response":
+            return _s3_error(500, "InternalError", "We encountered an internal error. Please try again.")
+        return answer
+
+    return put_object
+
+
+def _get_bucket_versioning(self: S3Response) -> Any:
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>')
+    return 200, {"Content-Type": "application/xml"}, body
+
+
 def install() -> None:
     """Apply all patches (idempotent per process: call once at start-up)."""
     Origin.__init__ = _origin_init(Origin.__init__)
@@ -175,4 +328,9 @@ def install() -> None:
     LambdaFunction.get_configuration = _lambda_configuration(LambdaFunction.get_configuration)
     IAMPolicyStatement.is_action_permitted = _statement_permission(IAMPolicyStatement.is_action_permitted)
     policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_operation)
-    S3Response.put_object = _atomic_conditional_put(S3Response.put_object)
+    S3Response.put_object = _faulty_put(_atomic_conditional_put(S3Response.put_object))
+    S3Response.get_bucket_versioning = _get_bucket_versioning
+    LambdaBackend.put_function_concurrency = _put_function_concurrency
+    LambdaResponse.get_account_settings = _get_account_settings
+    lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
+    LambdaFunction.get_code = _presigned_code_location(LambdaFunction.get_code)

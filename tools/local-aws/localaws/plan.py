@@ -4,6 +4,12 @@ Compares the resolved properties of the stack's CURRENT resources with the
 resolved properties of the new template. Values that depend on resources that
 do not exist yet (or will be replaced) resolve to a `{{pending:Id.Attr}}`
 placeholder and are reported as `Dynamic` changes.
+
+As CloudFormation does with `IncludePropertyValues`, each changed value is one
+detail whose `Target` names the top-level property (`Name`), the changed value's
+`Path` (`/Properties/Environment/Variables/MODELS`), its `BeforeValue` and
+`AfterValue` (`{{changeSet:KNOWN_AFTER_APPLY}}` when only known once applied) and
+`AttributeChangeType` (`Add`, `Remove`, `Modify`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,34 @@ from .template import (
 
 PENDING_PATTERN = re.compile(re.escape(PENDING_PREFIX) + r"([^.}]+)\.([^}]+)\}\}")
 _REPLACEMENT_RANK = {"False": 0, "Conditional": 1, "True": 2}
+KNOWN_AFTER_APPLY = "{{changeSet:KNOWN_AFTER_APPLY}}"
+
+
+def _escape(segment: str) -> str:
+    """A JSON-pointer path segment (`~` and `/` escaped)."""
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+def leaf_changes(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """The changed values under `path`: (path, before, after), `None` for absent."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            found += leaf_changes(f"{path}/{_escape(str(key))}", old.get(key), new.get(key))
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        found = []
+        for index, (before, after) in enumerate(zip(old, new)):
+            found += leaf_changes(f"{path}/{index}", before, after)
+        return found
+    return [] if old == new else [(path, old, new)]
+
+
+def _value(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return KNOWN_AFTER_APPLY if PENDING_PATTERN.search(text) else text
 
 
 def pending(logical_id: str, what: str) -> str:
@@ -106,7 +140,8 @@ def plan_changes(stack: Stack, template: dict[str, Any], parameters: ResolvedPar
     for logical_id, resource in current.items():
         if logical_id not in active:
             change = _change("Remove", logical_id, resource.resource_type, resource.physical_id)
-            change["ResourceChange"]["PolicyAction"] = resource.deletion_policy
+            policy = resource.deletion_policy
+            change["ResourceChange"]["PolicyAction"] = "Retain" if policy == "RetainExceptOnCreate" else policy
             changes.append(change)
     resolve_outputs(resolver, template)
     return changes
@@ -166,12 +201,23 @@ def _modify_change(
             continue
         dynamic = PENDING_PATTERN.search(json.dumps(new_value, default=str))
         attribute = "Tags" if key == "Tags" else "Properties"
-        target = {"Attribute": attribute, "RequiresRecreation": "Always" if key in create_only else "Never"}
-        if attribute == "Properties":
-            target["Name"] = key
-        detail: dict[str, Any] = {"Target": target, "Evaluation": "Dynamic" if dynamic else "Static"}
-        detail.update(_change_source(stack, template, parameters, logical_id, key, dynamic))
-        body["Details"].append(detail)
+        source = _change_source(stack, template, parameters, logical_id, key, dynamic)
+        recreation = "Always" if key in create_only else "Never"
+        for path, before, after in leaf_changes(f"/{attribute}/{_escape(key)}", old_value, new_value):
+            target: dict[str, Any] = {
+                "Attribute": attribute, "RequiresRecreation": recreation, "Path": path,
+                "AttributeChangeType": "Add" if before is None else "Remove" if after is None else "Modify",
+            }
+            if attribute == "Properties":
+                target["Name"] = key
+            if _value(before) is not None:
+                target["BeforeValue"] = _value(before)
+            if _value(after) is not None:
+                target["AfterValue"] = _value(after)
+            leaf_dynamic = PENDING_PATTERN.search(json.dumps(after, default=str))
+            detail: dict[str, Any] = {"Target": target, "Evaluation": "Dynamic" if leaf_dynamic else "Static"}
+            detail.update(source)
+            body["Details"].append(detail)
         if attribute not in body["Scope"]:
             body["Scope"].append(attribute)
         if key in create_only:

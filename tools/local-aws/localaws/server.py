@@ -1,13 +1,20 @@
 """The HTTP server: moto's ThreadedMotoServer plus the `/_local-aws/*` control endpoints.
 
 Control endpoints (JSON bodies, JSON answers):
-- `POST /_local-aws/fail` `{"stack_name", "logical_id", "reason", "mode"?}` arms a
-  one-shot failure (`mode`: `fail`, default, or `rollback_fails`).
+- `POST /_local-aws/fail` `{"stack_name", "logical_id", "reason", "mode"?, "until_fixed"?}`
+  arms a failure (`mode`: `fail`, default, `rollback_fails` or `rollback_only`;
+  `until_fixed`: the rollback failure repeats until `POST /_local-aws/fix`).
+- `POST /_local-aws/fix` `{"stack_name", "logical_id"}` removes that cause.
+- `POST /_local-aws/s3-faults` `{"fault": "conflict"|"lost_response", "key_prefix", "bucket"?,
+  "times"?}` arms S3 PutObject faults (`{"clear": true}` drops them).
 - `GET|POST /_local-aws/config` reads or changes `cloudfront_deploy_seconds`,
-  `resource_delay_ms`, `cloudfront_invalidation_seconds` and
-  `integration_timeout_cap_seconds`.
+  `resource_delay_ms`, `cloudfront_invalidation_seconds`,
+  `integration_timeout_cap_seconds`, `async_retry_delay_seconds`,
+  `lambda_default_concurrency`, `clock_offset_seconds` and
+  `lambda_account_concurrency`.
 - `POST /_local-aws/hold` / `release` `{"what": "cloudfront-invalidations"}`
-  keeps new invalidations `InProgress` until released.
+  keeps new invalidations `InProgress` until released; `{"what": "stack-operations"}`
+  makes stack operations requested from then on start only when released.
 - `POST /_local-aws/reset` forgets every resource and stack.
 - `GET /_local-aws/lambda` lists the running Lambda instances (lambda_runtime).
 - `GET /_local-aws/requests` lists the AWS calls served so far (`service`,
@@ -37,11 +44,12 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from .engine import ENGINE, FailureMarker
+from .stacks import CLOCK
 from .hosts import target
 from .fake_providers import ProviderControls
 from .gateway import GATEWAY_SETTINGS
 from .lambda_runtime import RUNTIME
-from .moto_patches import CLOUDFRONT_TIMING, INVALIDATION_TIMING
+from .moto_patches import CLOUDFRONT_TIMING, INVALIDATION_TIMING, LAMBDA_ACCOUNT, S3_FAULTS, S3Fault
 
 CONTROL_PREFIX = "/_local-aws/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -132,6 +140,8 @@ def current_config() -> dict[str, Any]:
         "integration_timeout_cap_seconds": GATEWAY_SETTINGS.integration_timeout_cap_seconds,
         "async_retry_delay_seconds": RUNTIME.async_retry_delay_seconds,
         "lambda_default_concurrency": RUNTIME.default_concurrency,
+        "clock_offset_seconds": CLOCK.offset_seconds,
+        "lambda_account_concurrency": LAMBDA_ACCOUNT.concurrency_limit,
     }
 
 
@@ -140,12 +150,42 @@ def _arm_failure(body: dict[str, Any]) -> dict[str, Any]:
     if missing:
         raise ControlError(f"missing field(s): {', '.join(missing)}")
     mode = body.get("mode", "fail")
-    if mode not in ("fail", "rollback_fails"):
-        raise ControlError("mode must be `fail` or `rollback_fails`")
-    reason = body.get("reason") or "Injected failure"
+    if mode not in ("fail", "rollback_fails", "rollback_only"):
+        raise ControlError("mode must be `fail`, `rollback_fails` or `rollback_only`")
+    until_fixed = bool(body.get("until_fixed", False))
+    if until_fixed and mode == "fail":
+        raise ControlError("`until_fixed` is for rollback failures (`rollback_fails`, `rollback_only`)")
+    reason = body.get("reason") or ("Injected failure" if mode == "fail" else "Injected rollback failure")
     with ENGINE.lock:
-        ENGINE.arm_failure(body["stack_name"], body["logical_id"], FailureMarker(reason, mode))
-    return {"armed": {"stack_name": body["stack_name"], "logical_id": body["logical_id"], "mode": mode}}
+        ENGINE.arm_failure(body["stack_name"], body["logical_id"], FailureMarker(reason, mode, until_fixed))
+    return {"armed": {"stack_name": body["stack_name"], "logical_id": body["logical_id"], "mode": mode,
+                      "until_fixed": until_fixed}}
+
+
+def _s3_faults(body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("clear"):
+        S3_FAULTS.clear()
+        return {"s3_faults": "cleared"}
+    fault = body.get("fault")
+    if fault not in ("conflict", "lost_response"):
+        raise ControlError("`fault` must be `conflict` (409 ConditionalRequestConflict, nothing written) or "
+                           "`lost_response` (written, then a 500), or pass `clear: true`")
+    times = body.get("times", 1)
+    if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+        raise ControlError("`times` must be a whole number of at least 1")
+    prefix = str(body.get("key_prefix", ""))
+    bucket = body.get("bucket")
+    S3_FAULTS.arm(S3Fault(prefix, fault, times, str(bucket) if bucket else None))
+    return {"s3_faults": {"fault": fault, "key_prefix": prefix, "bucket": bucket, "times": times}}
+
+
+def _fix(body: dict[str, Any]) -> dict[str, Any]:
+    missing = [k for k in ("stack_name", "logical_id") if not body.get(k)]
+    if missing:
+        raise ControlError(f"missing field(s): {', '.join(missing)}")
+    with ENGINE.lock:
+        fixed = ENGINE.fix(body["stack_name"], body["logical_id"])
+    return {"fixed": fixed}
 
 
 def _configure(body: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +205,10 @@ def _configure(body: dict[str, Any]) -> dict[str, Any]:
             RUNTIME.async_retry_delay_seconds = max(0.0, float(body["async_retry_delay_seconds"]))
         if "lambda_default_concurrency" in body:
             RUNTIME.default_concurrency = max(1, int(body["lambda_default_concurrency"]))
+        if "clock_offset_seconds" in body:
+            CLOCK.offset_seconds = float(body["clock_offset_seconds"])
+        if "lambda_account_concurrency" in body:
+            LAMBDA_ACCOUNT.concurrency_limit = max(10, int(body["lambda_account_concurrency"]))
     except (TypeError, ValueError) as err:
         raise ControlError(f"settings must be numbers: {err}") from err
     return current_config()
@@ -179,8 +223,19 @@ def _reset(_: dict[str, Any]) -> dict[str, Any]:
 
 
 # What `POST /_local-aws/hold` and `/release` `{"what": ...}` hold: name -> (hold, release).
+def _hold_operations() -> None:
+    with ENGINE.lock:
+        ENGINE.hold_operations()
+
+
+def _release_operations() -> None:
+    with ENGINE.lock:
+        ENGINE.release_operations()
+
+
 HOLDS: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
     "cloudfront-invalidations": (INVALIDATION_TIMING.hold, INVALIDATION_TIMING.release),
+    "stack-operations": (_hold_operations, _release_operations),
 }
 
 
@@ -203,6 +258,8 @@ def _release(body: dict[str, Any]) -> dict[str, Any]:
 
 _POST_ROUTES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "fail": _arm_failure,
+    "fix": _fix,
+    "s3-faults": _s3_faults,
     "config": _configure,
     "reset": _reset,
     "hold": _hold,

@@ -6,6 +6,7 @@ the way the CloudFormation API returns them (NoEcho parameters masked).
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -18,13 +19,18 @@ UPDATABLE_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPL
 
 
 class Clock:
-    """Strictly increasing UTC timestamps, so events sort the way they happened."""
+    """Strictly increasing UTC timestamps, so events sort the way they happened.
+
+    `offset_seconds` shifts the server's clock against this machine's (the local AWS's
+    `clock_offset_seconds` setting), as a real server's clock can differ from a client's.
+    """
 
     def __init__(self) -> None:
         self._last = datetime.min.replace(tzinfo=timezone.utc)
+        self.offset_seconds = 0.0
 
     def now(self) -> datetime:
-        current = datetime.now(timezone.utc)
+        current = datetime.now(timezone.utc) + timedelta(seconds=self.offset_seconds)
         if current <= self._last:
             current = self._last + timedelta(milliseconds=1)
         self._last = current
@@ -75,7 +81,13 @@ class Stack:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     change_set_id: str | None = None
     cancel_requested: bool = False
+    disable_rollback: bool = False
+    # The ClientRequestToken of the operation under way (or last run); its events carry it.
+    operation_token: str | None = None
     pending_rollback: Any = None
+    # Resources whose rollback is set to fail (logical id -> (reason, until fixed)),
+    # collected during an update and handed to its rollback plan.
+    rollback_traps: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
     @property
     def live_resources(self) -> dict[str, StackResource]:
@@ -110,6 +122,8 @@ class Stack:
         }
         if reason:
             event["ResourceStatusReason"] = reason
+        if self.operation_token:
+            event["ClientRequestToken"] = self.operation_token
         self.events.append(event)
 
 
@@ -147,7 +161,7 @@ def stack_description(stack: Stack) -> dict[str, Any]:
         "DeletionTime": stack.deletion_time,
         "StackStatus": stack.status,
         "StackStatusReason": stack.status_reason,
-        "DisableRollback": False,
+        "DisableRollback": stack.disable_rollback,
         "NotificationARNs": stack.notification_arns,
         "Capabilities": stack.capabilities,
         "Outputs": stack.outputs or None,
@@ -192,8 +206,18 @@ def resource_description(stack: Stack, resource: StackResource) -> dict[str, Any
     return {k: v for k, v in out.items() if v is not None}
 
 
-def change_set_description(change_set: ChangeSet) -> dict[str, Any]:
-    """DescribeChangeSet's view of a change set."""
+def _without_values(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changes as DescribeChangeSet shows them without `IncludePropertyValues`."""
+    stripped = copy.deepcopy(changes)
+    for change in stripped:
+        for detail in change.get("ResourceChange", {}).get("Details", []):
+            for key in ("BeforeValue", "AfterValue", "AttributeChangeType", "Path"):
+                detail.get("Target", {}).pop(key, None)
+    return stripped
+
+
+def change_set_description(change_set: ChangeSet, include_values: bool = True) -> dict[str, Any]:
+    """DescribeChangeSet's view of a change set (values and paths only with `IncludePropertyValues`)."""
     out = change_set_summary(change_set)
     out.update(
         {
@@ -202,7 +226,7 @@ def change_set_description(change_set: ChangeSet) -> dict[str, Any]:
             "Tags": [{"Key": k, "Value": v} for k, v in (change_set.tags or {}).items()],
             "NotificationARNs": [],
             "RollbackConfiguration": {},
-            "Changes": change_set.changes,
+            "Changes": change_set.changes if include_values else _without_values(change_set.changes),
         }
     )
     return out

@@ -11,6 +11,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.models import LogsBackend, logs_backends
 
+from ..moto_patches import LAMBDA_ACCOUNT
 from . import Context, Created, ResourceFailure, ResourceHandler, tag_dict
 
 
@@ -132,6 +133,8 @@ class FunctionHandler(ResourceHandler):
         spec["FunctionName"] = name
         spec["Tags"] = tag_dict(props.get("Tags"))
         try:
+            # Lambda keeps 10 of the account's executions unreserved.
+            LAMBDA_ACCOUNT.check(_lambda(ctx), name, spec.get("ReservedConcurrentExecutions"))
             function = _lambda(ctx).create_function(spec)
         except (JsonRESTError, ValueError) as err:
             raise _failure(err) from err
@@ -141,6 +144,11 @@ class FunctionHandler(ResourceHandler):
     def update(self, ctx: Context, physical_id: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         backend = _lambda(ctx)
         old, new = _typed_function_props(old), _typed_function_props(new)
+        if new.get("ReservedConcurrentExecutions") != old.get("ReservedConcurrentExecutions"):
+            try:
+                LAMBDA_ACCOUNT.check(backend, physical_id, new.get("ReservedConcurrentExecutions"))
+            except (JsonRESTError, ValueError) as err:
+                raise _failure(err) from err
         changed = {k: new[k] for k in _CONFIG_KEYS if k in new and new.get(k) != old.get(k)}
         if "Environment" in old and "Environment" not in new:
             changed["Environment"] = {"Variables": {}}
