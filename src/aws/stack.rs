@@ -713,6 +713,67 @@ mod tests {
         assert!(message.contains("AccessDenied"), "{message}");
     }
 
+    fn change_sets_page(names: &[(&str, &str)], next: Option<&str>) -> String {
+        let members: String = names
+            .iter()
+            .map(|(name, status)| {
+                format!(
+                    "<member><ChangeSetName>{name}</ChangeSetName><Status>{status}</Status>\
+                     <ExecutionStatus>UNAVAILABLE</ExecutionStatus><StackName>pixel-prompt-dev</StackName></member>"
+                )
+            })
+            .collect();
+        let next = next
+            .map(|token| format!("<NextToken>{token}</NextToken>"))
+            .unwrap_or_default();
+        format!(
+            "<ListChangeSetsResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><ListChangeSetsResult>\
+             <Summaries>{members}</Summaries>{next}</ListChangeSetsResult><ResponseMetadata><RequestId>3</RequestId>\
+             </ResponseMetadata></ListChangeSetsResponse>"
+        )
+    }
+
+    #[tokio::test]
+    async fn every_page_of_change_sets_is_read() {
+        let replay = StaticReplayClient::new(vec![
+            answer(
+                200,
+                &change_sets_page(
+                    &[("pixelctl-1-001", "FAILED"), ("someone-elses", "FAILED")],
+                    Some("page-2"),
+                ),
+            ),
+            answer(
+                200,
+                &change_sets_page(&[("pixelctl-2-002", "CREATE_IN_PROGRESS")], None),
+            ),
+        ]);
+        let aws = Aws::for_replay(replay.clone());
+        let found = aws
+            .pixelctl_change_sets("pixel-prompt-dev")
+            .await
+            .unwrap_or_else(|error| panic!("{error:#}"));
+        let names: Vec<(&str, &str)> = found
+            .iter()
+            .map(|summary| (summary.name.as_str(), summary.status.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("pixelctl-1-001", "FAILED"),
+                ("pixelctl-2-002", "CREATE_IN_PROGRESS")
+            ]
+        );
+        let second = replay
+            .actual_requests()
+            .nth(1)
+            .map(|request| {
+                String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned()
+            })
+            .unwrap_or_default();
+        assert!(second.contains("NextToken=page-2"), "{second}");
+    }
+
     #[tokio::test]
     async fn execute_states_rollback_and_tags_the_operation() {
         let (http_client, request) = capture_request(Some(
