@@ -127,8 +127,7 @@ class LocalAws:
         self.process: subprocess.Popen[bytes] | None = None
         self.endpoint = ""
         self.port = 0
-        self.instance_pids: set[int] = set()  # every bootstrap process seen, checked gone after stop()
-        self.temp_dir: Path | None = None  # where it extracts zips; removed by a clean stop
+        self.temp_dir: Path | None = None  # where it extracts zips and runs them; removed by a clean stop
 
     def start(self, timeout: float = 120.0) -> None:
         stderr = open(self.log_path, "wb")
@@ -179,28 +178,33 @@ class LocalAws:
                 except ProcessLookupError:
                     pass
                 process.wait(timeout=10)
-        if self.temp_dir is not None and self.temp_dir.exists():
-            log(f"removing {self.temp_dir}, which the local AWS left")
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
         # Instances run in their own sessions and die with the launcher (PR_SET_PDEATHSIG): wait for that.
         deadline = time.monotonic() + 10
         while (left := self.live_instances()) and time.monotonic() < deadline:
             time.sleep(0.1)
         if left:
-            raise BenchError(f"bootstrap processes outlived the local AWS: {sorted(left)}")
-        log(f"local AWS stopped in {time.monotonic() - started:.1f} s; none of its {len(self.instance_pids)} "
-            "bootstrap processes is left")
+            raise BenchError(f"processes outlived the local AWS: {sorted(left)}")
+        if self.temp_dir is not None and self.temp_dir.exists():
+            log(f"removing {self.temp_dir}, which the local AWS left")
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        log(f"local AWS stopped in {time.monotonic() - started:.1f} s; no process of it is left")
 
     def live_instances(self) -> set[int]:
+        """Processes (not zombies) running a program from the local AWS's temporary directory."""
+        if self.temp_dir is None:
+            return set()
+        prefix = str(self.temp_dir).encode() + b"/"
         alive: set[int] = set()
-        for pid in self.instance_pids:
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
                 continue
-            if b"bootstrap" in cmdline and stat.rsplit(")", 1)[1].split()[0] != "Z":
-                alive.add(pid)
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if cmdline.startswith(prefix) and state != "Z":
+                alive.add(int(entry.name))
         return alive
 
     # ---- HTTP to the local AWS (one short connection per call)
@@ -235,9 +239,7 @@ class LocalAws:
         described = self.call("GET", "/_local-aws/lambda")
         if described.get("temp_dir"):
             self.temp_dir = Path(described["temp_dir"])
-        found = [i for i in described["instances"] if i["function"] == function]
-        self.instance_pids.update(i["pid"] for i in found if i["pid"])
-        return found
+        return [i for i in described["instances"] if i["function"] == function]
 
 
 class Api:
@@ -377,7 +379,8 @@ def deploy(aws: LocalAws, workdir: Path, pixelctl: Path, bootstrap: Path, reserv
         raise BenchError(f"expected one function of {stack}, found {[f['FunctionName'] for f in functions]}")
     function = names[0]
     log_group = function.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{function['FunctionName']}"
-    log(f"deployed {function['FunctionName']}: API {api}, log group {log_group}")
+    log(f"deployed {function['FunctionName']}: API {api}, log group {log_group}; "
+        f"{len(aws.instances(function['FunctionName']))} instance (the deploy's health check)")
     return Deployment(api, function["FunctionName"], log_group, bootstrap, sha256_file(bootstrap),
                       zipped.stat().st_size if zipped.is_file() else 0, reserved_concurrency, environment_file)
 
@@ -704,8 +707,8 @@ def main(argv: list[str]) -> int:
     def stop(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # each ends the run through `finally`
+        signal.signal(signum, stop)
 
     workdir = Path(tempfile.mkdtemp(prefix="pixelctl-deployed-bench-"))
     aws = LocalAws(workdir)
