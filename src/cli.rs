@@ -93,11 +93,11 @@ Examples:\n  pixelctl build\n  pixelctl build --env prod --output json"
 
     /// Build, plan, confirm and apply an environment's stack, then write frontend/.env and check health
     #[command(
-        after_help = "Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
-pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes\n\n\
-Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes. \
+        after_help = "Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes. \
 A deploy first checks that every configured model's provider key is stored (`pixelctl secrets list`); \
-on a terminal it offers to store missing ones, otherwise it stops (exit 2) unless --allow-missing-keys."
+on a terminal it offers to store missing ones, otherwise it stops (exit 2) unless --allow-missing-keys.\n\n\
+Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
+pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes"
     )]
     Deploy(DeployArgs),
 
@@ -131,7 +131,8 @@ Examples:\n  pixelctl rollback prod\n  pixelctl rollback staging --to 12\n  pixe
     /// Deploy to one environment the artifact and template live in another
     #[command(
         after_help = "What staging verified is what reaches prod: the same artifact bytes and \
-template body, with the target environment's own parameters.\n\nExample:\n  pixelctl promote staging prod"
+template body, with the target environment's own parameters. The target's provider keys are \
+checked first, as a deploy checks them.\n\nExamples:\n  pixelctl promote staging prod\n  pixelctl promote staging prod --yes --require-healthy"
     )]
     Promote(PromoteArgs),
 
@@ -153,12 +154,14 @@ template body, with the target environment's own parameters.\n\nExample:\n  pixe
     Prune(PruneArgs),
 
     /// Run the Pixel Prompt API on 127.0.0.1 for frontend development (no AWS needed)
-    #[command(after_help = "Examples:\n  pixelctl local --fake-providers\n  \
-pixelctl local staging --port 8080 --data-dir /tmp/pixel\n  \
-pixelctl local --s3-endpoint http://127.0.0.1:4566 --bucket local-images --fake-providers\n\n\
-The router is the deployed Lambda's own, configured from the environment file as the stack \
+    #[command(
+        after_help = "The router is the deployed Lambda's own, configured from the environment file as the stack \
 would configure it. With --fake-providers a built-in provider returns generated placeholder \
-images after a short delay (and /enhance a canned rewrite), so no API key is needed.")]
+images after a short delay (and /enhance a canned rewrite), so no API key is needed.\n\n\
+Examples:\n  pixelctl local --fake-providers\n  \
+pixelctl local staging --port 8080 --data-dir /tmp/pixel\n  \
+pixelctl local --s3-endpoint http://127.0.0.1:4566 --bucket local-images --fake-providers"
+    )]
     Local(LocalArgs),
 
     /// Store, list or remove the AI providers' API keys where the environment file says they live

@@ -22,6 +22,18 @@ pub enum Condition {
     NotDeployed,
 }
 
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+            Self::Stuck => "stuck",
+            Self::NotDeployed => "not deployed",
+        }
+    }
+}
+
 /// What the API's probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {

@@ -102,7 +102,11 @@ fn from_tracing(mut object: Map<String, Value>, time: SystemTime) -> LogLine {
     };
     span.remove("name");
     let message = take(&mut fields, "message").unwrap_or_default();
-    let mut pick = |key: &str| take(&mut fields, key).or_else(|| take(&mut span, key));
+    // A field may be on the line and on its span too: one value, the line's.
+    let mut pick = |key: &str| {
+        let from_span = take(&mut span, key);
+        take(&mut fields, key).or(from_span)
+    };
     let job_id = pick("job_id");
     let correlation_id = pick("correlation_id");
     let request_id = pick("request_id");

@@ -532,7 +532,7 @@ pub fn run(settings: &Settings, args: &StatusArgs) -> CommandResult {
     let failing: Vec<String> = statuses
         .iter()
         .filter(|status| status.fails)
-        .map(|status| format!("{} is {:?}", status.environment, status.condition).to_lowercase())
+        .map(|status| format!("{} is {}", status.environment, status.condition.as_str()))
         .collect();
     ui::emit(
         settings.output,

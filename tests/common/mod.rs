@@ -173,6 +173,23 @@ impl LocalAws {
         )
     }
 
+    /// SDK settings for this local AWS with the tests' dummy credentials, for
+    /// any client: `aws_sdk_cloudwatch::Client::new(&aws.sdk_config())`.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-west-2"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "tests",
+                    ),
+                ),
+            )
+            .build()
+    }
+
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::Config::builder()
@@ -384,12 +401,12 @@ impl Project {
 
     /// pixelctl with dummy credentials, pointed at `aws`, with no terminal.
     pub fn pixelctl(&self, aws: &LocalAws) -> Command {
-        Command::from_std(self.pixelctl_process(aws))
+        Command::from_std(self.process(aws))
     }
 
     /// Starts pixelctl in the background (output discarded), e.g. a deploy to race.
     pub fn spawn(&self, aws: &LocalAws, args: &[&str]) -> Child {
-        self.pixelctl_process(aws)
+        self.process(aws)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -397,7 +414,8 @@ impl Project {
             .unwrap()
     }
 
-    fn pixelctl_process(&self, aws: &LocalAws) -> Process {
+    /// The pixelctl process `pixelctl` runs, to spawn with pipes of one's own.
+    pub fn process(&self, aws: &LocalAws) -> Process {
         let mut command = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"));
         command
             .current_dir(self.dir.path())
