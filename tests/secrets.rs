@@ -358,3 +358,104 @@ fn a_deploy_without_its_keys_stops_before_building_or_planning() {
     );
     assert!(!format!("{}{}{}", run.stderr, deployed.stdout, deployed.stderr).contains(OPENAI_KEY));
 }
+
+/// Reads a terminal transcript as it grows.
+struct Transcript {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Transcript {
+    fn follow(mut from: impl std::io::Read + Send + 'static) -> Self {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&text);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = from.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
+        Self { text }
+    }
+
+    fn now(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `what` shows (the deadline only catches a hang).
+    fn wait_for(&self, what: &str) {
+        let started = std::time::Instant::now();
+        while !self.now().contains(what) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "never showed {what:?}:\n{}",
+                self.now()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn on_a_terminal_a_deploy_offers_to_store_the_missing_keys_without_echoing_them() {
+    use std::io::Write;
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    // pixelctl on a pseudo-terminal (util-linux `script`), as a person runs it.
+    let pixelctl = project.process(&aws);
+    let command = format!(
+        "{} deploy dev --yes --artifact {}",
+        pixelctl.get_program().to_string_lossy(),
+        common::bootstrap().display()
+    );
+    let mut terminal = std::process::Command::new("script");
+    terminal
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(project.dir.path())
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    for (name, value) in pixelctl.get_envs() {
+        match value {
+            Some(value) => terminal.env(name, value),
+            None => terminal.env_remove(name),
+        };
+    }
+    let mut child = terminal
+        .spawn()
+        .expect("`script` gives pixelctl a terminal (apt-get install util-linux)");
+    let transcript = Transcript::follow(child.stdout.take().unwrap());
+    let mut keyboard = child.stdin.take().unwrap();
+
+    transcript.wait_for("Set them now?");
+    keyboard.write_all(b"y").unwrap();
+    transcript.wait_for("openai API key for dev");
+    keyboard
+        .write_all(format!("{OPENAI_KEY}\r").as_bytes())
+        .unwrap();
+    transcript.wait_for("gemini, imagen API key for dev");
+    keyboard
+        .write_all(format!("{GOOGLE_KEY}\r").as_bytes())
+        .unwrap();
+    let status = child.wait().unwrap();
+    let text = transcript.now();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("stored the openai key at SSM /pixel-prompt/dev/openai-api-key"),
+        "{text}"
+    );
+    assert!(text.contains("result    created"), "{text}");
+    for key in [OPENAI_KEY, GOOGLE_KEY] {
+        assert!(!text.contains(key), "the key was echoed:\n{text}");
+    }
+    assert_eq!(
+        ssm_parameter(&aws, "/pixel-prompt/dev/openai-api-key")["Value"],
+        OPENAI_KEY
+    );
+    assert_eq!(
+        ssm_parameter(&aws, "/pixel-prompt/dev/google-api-key")["Value"],
+        GOOGLE_KEY
+    );
+}
