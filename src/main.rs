@@ -6,6 +6,8 @@ mod commands;
 mod condition;
 mod config;
 mod deploy;
+#[cfg(test)]
+mod doc_commands;
 mod error;
 mod git;
 mod local_hosts;
