@@ -3,15 +3,20 @@
 mod aws;
 mod cli;
 mod commands;
+mod condition;
 mod config;
 mod deploy;
+#[cfg(test)]
+mod doc_commands;
 mod error;
 mod git;
 mod local_hosts;
+mod logline;
 mod package;
 mod plan;
 mod progress;
 mod project;
+mod provider_keys;
 mod redact;
 mod release;
 mod stack_state;

@@ -15,7 +15,7 @@ fn outputs(project: &Project, aws: &LocalAws, env: &str) -> serde_json::Value {
 
 #[test]
 fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.write("frontend/.env", "# my settings\nVITE_FEATURE_FLAG=on\n");
 
@@ -78,8 +78,8 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
 }
 
 #[test]
-fn second_deploy_with_nothing_changed_makes_two_read_calls_and_no_change_set() {
-    let aws = LocalAws::start();
+fn second_deploy_with_nothing_changed_makes_three_read_calls_and_no_change_set() {
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
 
@@ -87,7 +87,11 @@ fn second_deploy_with_nothing_changed_makes_two_read_calls_and_no_change_set() {
     let run = project.deploy(&aws, "dev", &[], 0);
     assert_eq!(run.json()["outcome"], "no_changes");
     assert!(run.stderr.contains("no changes"), "{}", run.stderr);
-    assert_eq!(aws.requests(), ["DescribeStacks", "GetTemplate"]);
+    // The provider keys are there (one SSM call for dev's two), then the stack is read.
+    assert_eq!(
+        aws.requests(),
+        ["DescribeParameters", "DescribeStacks", "GetTemplate"]
+    );
     // Outputs are there after a no-change deploy too.
     assert!(run.json()["outputs"]["ApiEndpoint"].is_string());
 
@@ -111,7 +115,7 @@ fn second_deploy_with_nothing_changed_makes_two_read_calls_and_no_change_set() {
 
 #[test]
 fn a_changed_value_shows_exactly_that_change_and_is_applied() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
@@ -185,7 +189,7 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
 
 #[test]
 fn a_failing_create_rolls_back_with_the_reason_and_the_next_deploy_recovers() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     aws.fail_next(
         "pixel-prompt-dev",
@@ -224,7 +228,7 @@ fn a_failing_create_rolls_back_with_the_reason_and_the_next_deploy_recovers() {
 
 #[test]
 fn a_failing_update_rolls_back_to_the_running_version() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
@@ -269,7 +273,7 @@ fn a_failing_update_rolls_back_to_the_running_version() {
 
 #[test]
 fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     aws.control("/_local-aws/config", r#"{"cloudfront_deploy_seconds": 2}"#);
 
@@ -313,7 +317,7 @@ fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
 
 #[test]
 fn without_a_terminal_a_confirmation_fails_fast_and_names_yes() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
     let started = std::time::Instant::now();
@@ -352,7 +356,7 @@ fn without_a_terminal_a_confirmation_fails_fast_and_names_yes() {
 
 #[test]
 fn prod_asks_nothing_and_turns_on_termination_protection() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
     let run = project.expect(
@@ -399,7 +403,7 @@ fn prod_asks_nothing_and_turns_on_termination_protection() {
 
 #[test]
 fn outputs_come_as_table_json_and_dotenv() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let missing = project.expect(&aws, &["outputs", "dev"], 1);
     assert!(
@@ -449,7 +453,7 @@ fn outputs_come_as_table_json_and_dotenv() {
 
 #[test]
 fn nothing_a_deploy_prints_holds_a_secret() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let secret = "pixelprompt-provider-key-7d1c42";
     aws.put_secure_string("/pixel-prompt/dev/openai-api-key", secret);
@@ -521,7 +525,7 @@ fn missing_credentials_are_one_actionable_line() {
 
 #[test]
 fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // The API itself, served locally, answers the health check.
     let mut api = project.serve_api("dev");
@@ -574,7 +578,7 @@ fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
 
 #[test]
 fn a_deploy_waits_for_an_operation_in_progress_then_goes_on() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     aws.control("/_local-aws/config", r#"{"resource_delay_ms": 300}"#);

@@ -3,6 +3,9 @@
 
 mod artifacts;
 mod cdn;
+mod keys;
+mod logs;
+mod monitoring;
 mod stack;
 
 use std::sync::Arc;
@@ -15,7 +18,10 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
-pub use artifacts::{Written, artifact_bucket_name};
+pub use artifacts::{BucketCheck, Written, artifact_bucket_name};
+pub use keys::{KeyStatus, KeyWrite, SecretValue};
+pub use logs::LogEvent;
+pub use monitoring::AlarmState;
 pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
 
 /// How to reach AWS: merged from flags, the environment and the environment file.
@@ -36,6 +42,10 @@ pub struct Aws {
     s3: aws_sdk_s3::Client,
     cloudfront: aws_sdk_cloudfront::Client,
     sts: aws_sdk_sts::Client,
+    ssm: aws_sdk_ssm::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     /// The caller's (account, ARN), asked of STS once per connection.
     identity: Arc<OnceCell<(String, String)>>,
 }
@@ -113,6 +123,10 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
         s3: aws_sdk_s3::Client::from_conf(s3_config),
         cloudfront: aws_sdk_cloudfront::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
+        ssm: aws_sdk_ssm::Client::new(&config),
+        secrets: aws_sdk_secretsmanager::Client::new(&config),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         identity: Arc::default(),
     })
 }
@@ -143,6 +157,10 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             cloudfront: aws_sdk_cloudfront::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             identity: Arc::default(),
         }
     }

@@ -19,6 +19,8 @@ pub struct StackDescription {
     pub outputs: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub termination_protection: bool,
+    /// When the stack last changed: its last update, else its creation.
+    pub last_changed: Option<SystemTime>,
 }
 
 /// One stack event, newest information first as CloudFormation lists them.
@@ -132,6 +134,14 @@ impl Aws {
                     .collect(),
             ),
             termination_protection: stack.enable_termination_protection().unwrap_or(false),
+            last_changed: stack
+                .last_updated_time()
+                .or(stack.creation_time())
+                .and_then(|time| {
+                    u64::try_from(time.to_millis().ok()?)
+                        .ok()
+                        .map(|millis| SystemTime::UNIX_EPOCH + Duration::from_millis(millis))
+                }),
         }))
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
+use super::secrets::{KeyPolicy, check_before_deploy};
 use super::{Settings, runtime};
 use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs};
 use crate::config::Environment;
@@ -88,6 +89,7 @@ fn run_pipeline(
     artifact_args: &ArtifactArgs,
     options: DeployOptions,
     tag: bool,
+    keys: KeyPolicy,
 ) -> CommandResult<DeployReport> {
     let project = settings.project()?;
     // The artifact's location is filled in once the store is known.
@@ -99,14 +101,27 @@ fn run_pipeline(
         )));
     }
     let progress = settings.progress();
+    let runtime = runtime()?;
+    // Step 0, before anything is built or planned: the provider keys are there.
+    let aws = runtime.block_on(async {
+        let aws = settings.connect(&rendered.environment).await?;
+        check_before_deploy(
+            &aws,
+            &rendered.environment,
+            keys,
+            options.interactive,
+            &progress,
+        )
+        .await?;
+        Ok::<_, CommandError>(aws)
+    })?;
     let artifact = package(
         &project,
         artifact_args,
         rendered.environment.architecture,
         &progress,
     )?;
-    runtime()?.block_on(async {
-        let aws = settings.connect(&rendered.environment).await?;
+    runtime.block_on(async {
         let environment = rendered.environment.clone();
         let mut report = Deployment {
             aws: &aws,
@@ -149,6 +164,11 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
         &args.artifact,
         args.apply.options(),
         args.tag,
+        if args.allow_missing_keys {
+            KeyPolicy::AllowMissing
+        } else {
+            KeyPolicy::Require
+        },
     );
     emit_report(settings, result)
 }
@@ -166,7 +186,15 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         write_env_file: false,
         interactive: false,
     };
-    let report = run_pipeline(settings, &args.env, &args.artifact, options, false)?;
+    // A diff changes nothing: a missing key is worth a warning, not a stop.
+    let report = run_pipeline(
+        settings,
+        &args.env,
+        &args.artifact,
+        options,
+        false,
+        KeyPolicy::AllowMissing,
+    )?;
     ui::emit(settings.output, &report)?;
     Ok(())
 }

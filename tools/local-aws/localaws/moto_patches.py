@@ -14,6 +14,9 @@
   as `aws:SecureTransport` true, since real AWS endpoints are HTTPS.
 - Conditional PutObject (`If-Match`, `If-None-Match`) is atomic, as in S3:
   moto checks and then writes, so two racing writers could both succeed.
+- GetBucketVersioning answers S3's `<VersioningConfiguration>` document; moto
+  5.2.5 names the root `<GetBucketVersioningResponse>`, which strict clients
+  (the Rust SDK) refuse.
 """
 
 from __future__ import annotations
@@ -164,6 +167,14 @@ def _atomic_conditional_put(original: Any) -> Any:
     return put_object
 
 
+def _bucket_versioning(self: S3Response) -> Any:
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>')
+    return 200, {"Content-Type": "application/xml"}, body
+
+
 def install() -> None:
     """Apply all patches (idempotent per process: call once at start-up)."""
     Origin.__init__ = _origin_init(Origin.__init__)
@@ -176,3 +187,4 @@ def install() -> None:
     IAMPolicyStatement.is_action_permitted = _statement_permission(IAMPolicyStatement.is_action_permitted)
     policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_operation)
     S3Response.put_object = _atomic_conditional_put(S3Response.put_object)
+    S3Response.get_bucket_versioning = _bucket_versioning
