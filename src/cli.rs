@@ -12,6 +12,7 @@ Exit codes:
   2  usage error: bad flags, unknown environment, invalid environment files, no credentials,
      a confirmation needed but no terminal to ask on (pass --yes)
   3  rejected: the change set was not confirmed
+  4  status: an environment is unhealthy or stuck (doctor: a check found a problem)
   130 interrupted (Ctrl-C); a stack operation already started continues in AWS";
 
 /// Builds, deploys, rolls back and inspects the Pixel Prompt stack on AWS.
@@ -106,22 +107,28 @@ pixelctl validate --online --output json"
     /// Build and package the Lambda: release build, glibc/architecture check, reproducible zip
     #[command(
         after_help = "The zip is written to target/pixelctl/<sha256>.zip; pass it to \
-`pixelctl deploy --artifact` to deploy the same bytes to several environments."
+`pixelctl deploy --artifact` to deploy the same bytes to several environments.\n\n\
+Examples:\n  pixelctl build\n  pixelctl build --env prod --output json"
     )]
     Build(BuildArgs),
 
     /// Build, plan, confirm and apply an environment's stack, then write frontend/.env and check health
     #[command(
-        after_help = "Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
-pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes\n\n\
-Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes. \
-Before building, the providers that publish a model list are asked whether they still serve \
-the configured models; a model they report as shut down stops the deploy (--no-model-check \
-skips the check)."
+        after_help = "Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes. \
+A deploy first checks that every configured model's provider key is stored (`pixelctl secrets list`); \
+on a terminal it offers to store missing ones, otherwise it stops (exit 2) unless --allow-missing-keys. \
+Then the providers that publish a model list are asked whether they still serve the configured \
+models; a model they report as shut down stops the deploy before building (--no-model-check \
+skips that question).\n\n\
+Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
+pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes"
     )]
     Deploy(DeployArgs),
 
     /// Show what a deploy would change (builds, plans, shows; deletes its change set)
+    #[command(
+        after_help = "Examples:\n  pixelctl diff staging\n  pixelctl diff prod --artifact target/pixelctl/0123abcd.zip --output json"
+    )]
     Diff(DiffArgs),
 
     /// Print a deployed stack's outputs
@@ -131,6 +138,9 @@ skips the check)."
     Outputs(OutputsArgs),
 
     /// List an environment's releases, newest first, marking the live one
+    #[command(
+        after_help = "Examples:\n  pixelctl history prod\n  pixelctl history staging --output json"
+    )]
     History(EnvArgs),
 
     /// Go back to an earlier release: the exact template, parameters and artifact bytes
@@ -145,28 +155,191 @@ Examples:\n  pixelctl rollback prod\n  pixelctl rollback staging --to 12\n  pixe
     /// Deploy to one environment the artifact and template live in another
     #[command(
         after_help = "What staging verified is what reaches prod: the same artifact bytes and \
-template body, with the target environment's own parameters.\n\nExample:\n  pixelctl promote staging prod"
+template body, with the target environment's own parameters. The target's provider keys are \
+checked first, as a deploy checks them.\n\nExamples:\n  pixelctl promote staging prod\n  pixelctl promote staging prod --yes --require-healthy"
     )]
     Promote(PromoteArgs),
 
     /// Create the git tag <env>-vX.Y.Z on the commit of the live release
-    #[command(disable_version_flag = true)]
+    #[command(
+        disable_version_flag = true,
+        after_help = "Examples:\n  pixelctl tag staging\n  pixelctl tag prod --bump minor --push\n  pixelctl tag prod --version 2.0.0"
+    )]
     Tag(TagArgs),
 
     /// Delete an environment's stack (retained buckets and the release ledger stay)
+    #[command(
+        after_help = "Examples:\n  pixelctl destroy dev\n  pixelctl destroy staging --yes\n  pixelctl destroy prod --disable-termination-protection"
+    )]
     Destroy(DestroyArgs),
 
     /// Delete stored artifacts no recent release and no live stack uses
+    #[command(after_help = "Examples:\n  pixelctl prune\n  pixelctl prune --keep 10 --yes")]
     Prune(PruneArgs),
 
     /// Run the Pixel Prompt API on 127.0.0.1 for frontend development (no AWS needed)
-    #[command(after_help = "Examples:\n  pixelctl local --fake-providers\n  \
-pixelctl local staging --port 8080 --data-dir /tmp/pixel\n  \
-pixelctl local --s3-endpoint http://127.0.0.1:4566 --bucket local-images --fake-providers\n\n\
-The router is the deployed Lambda's own, configured from the environment file as the stack \
+    #[command(
+        after_help = "The router is the deployed Lambda's own, configured from the environment file as the stack \
 would configure it. With --fake-providers a built-in provider returns generated placeholder \
-images after a short delay (and /enhance a canned rewrite), so no API key is needed.")]
+images after a short delay (and /enhance a canned rewrite), so no API key is needed.\n\n\
+Examples:\n  pixelctl local --fake-providers\n  \
+pixelctl local staging --port 8080 --data-dir /tmp/pixel\n  \
+pixelctl local --s3-endpoint http://127.0.0.1:4566 --bucket local-images --fake-providers"
+    )]
     Local(LocalArgs),
+
+    /// Store, list or remove the AI providers' API keys where the environment file says they live
+    #[command(
+        subcommand,
+        after_help = "Keys live in SSM (SecureString) or Secrets Manager, at the locations under \
+`providers:` in environments/. A key is never an argument: `set` asks for it without echo on a \
+terminal, or reads it from stdin. The API re-reads a key within 5 minutes of a change, at once \
+when the provider refuses the old one.\n\n\
+Examples:\n  pixelctl secrets list prod\n  pixelctl secrets set prod openai\n  \
+pixelctl secrets set staging bfl < bfl-key.txt\n  pixelctl secrets rm dev recraft --yes"
+    )]
+    Secrets(SecretsCommand),
+
+    /// How each environment is doing: stack, live release, drift, CloudFront, alarms, API health
+    #[command(
+        after_help = "With no environment, every environment is shown side by side \
+(one that was never deployed is listed as such and does not fail the command).\n\n\
+Exit codes: 0 every environment healthy; 4 one is unhealthy or stuck (a failed or rolled-back \
+stack state, an operation in progress for over an hour, an alarm in ALARM, the API not \
+answering, a named environment not deployed); 1 pixelctl could not find out.\n\n\
+Examples:\n  pixelctl status\n  pixelctl status prod\n  pixelctl status staging prod --output json"
+    )]
+    Status(StatusArgs),
+
+    /// The API's logs from CloudWatch Logs, oldest first; --follow keeps watching
+    #[command(
+        after_help = "JSON log lines from the API are shown as time, level, message, then \
+the job and correlation ids and the other fields. --follow polls CloudWatch Logs every 0.8 s \
+(live tail is not used), so a line shows at most about a second after CloudWatch has it; \
+Ctrl-C ends it with exit 0.\n\n\
+Examples:\n  pixelctl logs dev\n  pixelctl logs prod --since 1h --errors\n  \
+pixelctl logs staging --follow --filter gallery\n  \
+pixelctl logs prod --job 0b6c9d2e-8f1a-4c3b-9d5e-7a6b5c4d3e2f --since 2d\n  \
+pixelctl logs dev --output json"
+    )]
+    Logs(LogsArgs),
+
+    /// Check this machine and account: credentials, region, endpoint, artifact store, build tools, node, git, keys
+    #[command(after_help = "One line per check: ok, warn or PROBLEM, with the fix. \
+Exit 0 when nothing is a problem, 4 otherwise.\n\n\
+Examples:\n  pixelctl doctor\n  pixelctl doctor prod\n  pixelctl doctor --output json")]
+    Doctor(DoctorArgs),
+
+    /// Print a completion script for a shell
+    #[command(
+        after_help = "Examples:\n  pixelctl completions bash > ~/.local/share/bash-completion/completions/pixelctl\n  \
+pixelctl completions zsh > ~/.zfunc/_pixelctl\n  \
+pixelctl completions fish > ~/.config/fish/completions/pixelctl.fish\n  \
+pixelctl completions powershell >> $PROFILE"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Print the man page, or write one per command into a folder
+    #[command(after_help = "Examples:\n  pixelctl man | man -l -\n  pixelctl man --out target/man")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store a provider's key (asked for without echo, or read from stdin)
+    #[command(
+        after_help = "Gemini and Imagen share one Google key by default: setting either \
+sets it for both.\n\nExamples:\n  pixelctl secrets set prod openai\n  \
+printf %s \"$OPENAI_KEY\" | pixelctl secrets set staging openai"
+    )]
+    Set(SecretArgs),
+
+    /// Show, per key the environment uses, whether it is set, where and when it last changed (never a value)
+    #[command(
+        after_help = "Examples:\n  pixelctl secrets list dev\n  pixelctl secrets list prod --output json"
+    )]
+    List(EnvArgs),
+
+    /// Delete a provider's key (a Secrets Manager secret stays restorable for 7 days)
+    #[command(
+        after_help = "Examples:\n  pixelctl secrets rm dev recraft\n  pixelctl secrets rm staging bfl --yes"
+    )]
+    Rm(SecretRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+    /// The provider whose key it is: openai, gemini, imagen, bfl, recraft or stability
+    pub provider: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretRmArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+    /// The provider whose key to delete
+    pub provider: String,
+    /// Delete without asking (needed without a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Environments to show [default: every file in environments/]
+    pub envs: Vec<String>,
+
+    /// How long the API's health probe may take, in seconds
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub probe_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    /// Keep printing new lines as they arrive, until Ctrl-C
+    #[arg(long, short)]
+    pub follow: bool,
+
+    /// How far back to start: a duration (10m, 2h, 3d) or a time (2026-11-29T08:00:00Z) [default: 10m, or 1d with --job]
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Only lines containing TEXT (case-insensitive)
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// Only errors: ERROR-level lines, timeouts and crashes
+    #[arg(long)]
+    pub errors: bool,
+
+    /// Every line of one generation job (its requests and worker), by job id
+    #[arg(long, value_name = "ID")]
+    pub job: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Environments whose region, artifact store and keys to check [default: all]
+    pub envs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pixelctl.1 and one page per command (pixelctl-deploy.1, ...) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +452,10 @@ pub struct PromoteArgs {
 
     #[command(flatten)]
     pub apply: ApplyArgs,
+
+    /// Promote even though a model's provider key is not stored in the target environment
+    #[arg(long)]
+    pub allow_missing_keys: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -359,6 +536,10 @@ pub struct DeployArgs {
     /// After a successful deploy, tag the release's commit <env>-vX.Y.Z (next patch version)
     #[arg(long)]
     pub tag: bool,
+
+    /// Deploy even though a model's provider key is not stored (those models will fail)
+    #[arg(long)]
+    pub allow_missing_keys: bool,
 
     /// Don't ask the providers whether they still serve the configured models before building
     #[arg(long)]

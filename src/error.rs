@@ -25,6 +25,10 @@ pub enum CommandError {
     /// Ctrl-C while AWS kept working; the message says how to follow up.
     #[error("{0}")]
     Interrupted(String),
+    /// The command ran and printed its report, which found a problem
+    /// (`status`: unhealthy or stuck; `doctor`: a failed check): exit 4.
+    #[error("{0}")]
+    Found(String),
 }
 
 impl CommandError {
@@ -38,6 +42,7 @@ impl CommandError {
             Self::Interrupted(_) => ExitCode::from(130),
             Self::Usage(_) | Self::Invalid(_) => ExitCode::from(2),
             Self::Rejected(_) => ExitCode::from(3),
+            Self::Found(_) => ExitCode::from(4),
         }
     }
 
@@ -49,7 +54,7 @@ impl CommandError {
             Self::Rejected(message) => ("rejected", message.clone()),
             Self::Failed(error) => ("failed", format!("{error:#}")),
             Self::Interrupted(message) => ("interrupted", message.clone()),
-            Self::Unhealthy(_) | Self::Invalid(_) => return,
+            Self::Unhealthy(_) | Self::Invalid(_) | Self::Found(_) => return,
         };
         let object = serde_json::json!({"error": {"kind": kind, "message": message}});
         println!("{object}");
@@ -63,7 +68,7 @@ impl CommandError {
                 eprintln!("{message}");
                 return;
             }
-            Self::Unhealthy(_) | Self::Invalid(_) => {
+            Self::Unhealthy(_) | Self::Invalid(_) | Self::Found(_) => {
                 eprintln!("error: {self}");
                 return;
             }

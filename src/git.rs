@@ -75,3 +75,20 @@ pub fn create_tag(root: &Path, tag: &str, commit: &str, message: &str) -> anyhow
 pub fn push_tag(root: &Path, tag: &str) -> anyhow::Result<()> {
     git(root, &["push", "origin", &format!("refs/tags/{tag}")]).map(drop)
 }
+
+/// Whether the working tree's `paths` differ from `commit` (committed,
+/// staged, unstaged or untracked changes). An error when `commit` is not in
+/// this clone.
+pub fn differs_from(root: &Path, commit: &str, paths: &[&str]) -> anyhow::Result<bool> {
+    git(root, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).with_context(|| {
+        format!("commit {commit} is not in this clone (git fetch may bring it)")
+    })?;
+    let mut diff = vec!["diff", "--name-only", commit, "--"];
+    diff.extend_from_slice(paths);
+    if !git(root, &diff)?.is_empty() {
+        return Ok(true);
+    }
+    let mut untracked = vec!["ls-files", "--others", "--exclude-standard", "--"];
+    untracked.extend_from_slice(paths);
+    Ok(!git(root, &untracked)?.is_empty())
+}

@@ -47,3 +47,10 @@ impl Drop for LocalAws {
         let _ = self.child.wait();
     }
 }
+
+/// One of the repository's own environments, loaded as `pixelctl` loads it.
+pub fn environment(name: &str) -> crate::config::Environment {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    crate::config::load(&root.join("environments"), name)
+        .unwrap_or_else(|error| panic!("environment `{name}`: {error}"))
+}

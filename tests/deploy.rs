@@ -15,7 +15,7 @@ fn outputs(project: &Project, aws: &LocalAws, env: &str) -> serde_json::Value {
 
 #[test]
 fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.write("frontend/.env", "# my settings\nVITE_FEATURE_FLAG=on\n");
 
@@ -78,8 +78,8 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
 }
 
 #[test]
-fn second_deploy_with_nothing_changed_makes_two_read_calls_and_no_change_set() {
-    let aws = LocalAws::start();
+fn second_deploy_with_nothing_changed_makes_three_read_calls_and_no_change_set() {
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
 
@@ -87,12 +87,16 @@ fn second_deploy_with_nothing_changed_makes_two_read_calls_and_no_change_set() {
     let run = project.deploy(&aws, "dev", &[], 0);
     assert_eq!(run.json()["outcome"], "no_changes");
     assert!(run.stderr.contains("no changes"), "{}", run.stderr);
-    // Besides the model check (Bedrock's lifecycle of dev's Bedrock model), two reads.
-    let (model_check, stack_calls): (Vec<String>, Vec<String>) = aws
+    // The provider keys are there (one SSM call for dev's two), the model check asks
+    // Bedrock about dev's Bedrock model, then the stack is read.
+    let (model_check, calls): (Vec<String>, Vec<String>) = aws
         .requests()
         .into_iter()
         .partition(|call| call.starts_with("GET /foundation-models/"));
-    assert_eq!(stack_calls, ["DescribeStacks", "GetTemplate"]);
+    assert_eq!(
+        calls,
+        ["DescribeParameters", "DescribeStacks", "GetTemplate"]
+    );
     assert_eq!(model_check.len(), 1, "{model_check:?}");
     // Outputs are there after a no-change deploy too.
     assert!(run.json()["outputs"]["ApiEndpoint"].is_string());
@@ -117,7 +121,7 @@ fn second_deploy_with_nothing_changed_makes_two_read_calls_and_no_change_set() {
 
 #[test]
 fn a_changed_value_shows_exactly_that_change_and_is_applied() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
@@ -191,7 +195,7 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
 
 #[test]
 fn a_failing_create_rolls_back_with_the_reason_and_the_next_deploy_recovers() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     aws.fail_next(
         "pixel-prompt-dev",
@@ -239,7 +243,7 @@ fn a_failing_create_rolls_back_with_the_reason_and_the_next_deploy_recovers() {
 
 #[test]
 fn a_failing_update_rolls_back_to_the_running_version() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
@@ -284,7 +288,7 @@ fn a_failing_update_rolls_back_to_the_running_version() {
 
 #[test]
 fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     aws.control("/_local-aws/config", r#"{"cloudfront_deploy_seconds": 2}"#);
 
@@ -328,7 +332,7 @@ fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
 
 #[test]
 fn without_a_terminal_a_confirmation_fails_fast_and_names_yes() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
     let started = std::time::Instant::now();
@@ -367,7 +371,7 @@ fn without_a_terminal_a_confirmation_fails_fast_and_names_yes() {
 
 #[test]
 fn prod_asks_nothing_and_turns_on_termination_protection() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
     let run = project.expect(
@@ -414,7 +418,7 @@ fn prod_asks_nothing_and_turns_on_termination_protection() {
 
 #[test]
 fn outputs_come_as_table_json_and_dotenv() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let missing = project.expect(&aws, &["outputs", "dev"], 1);
     assert!(
@@ -464,7 +468,7 @@ fn outputs_come_as_table_json_and_dotenv() {
 
 #[test]
 fn nothing_a_deploy_prints_holds_a_secret() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let secret = "pixelprompt-provider-key-7d1c42";
     aws.put_secure_string("/pixel-prompt/dev/openai-api-key", secret);
@@ -536,7 +540,7 @@ fn missing_credentials_are_one_actionable_line() {
 
 #[test]
 fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // The API itself, served locally, answers the health check.
     let mut api = project.serve_api("dev");
@@ -589,7 +593,7 @@ fn health_is_checked_only_where_asked_and_can_fail_the_deploy() {
 
 #[test]
 fn a_deploy_waits_for_an_operation_in_progress_then_goes_on() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     aws.control("/_local-aws/config", r#"{"resource_delay_ms": 300}"#);
@@ -666,7 +670,7 @@ fn stack_status(aws: &LocalAws, stack: &str) -> String {
 
 #[test]
 fn a_rollback_that_keeps_failing_is_tried_once_and_the_skip_names_only_its_failures() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
@@ -770,7 +774,7 @@ fn a_rollback_that_keeps_failing_is_tried_once_and_the_skip_names_only_its_failu
 
 #[test]
 fn a_reserved_concurrency_the_account_cannot_give_is_refused_before_anything_changes() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // A new account: 50 concurrent executions, 10 of which Lambda keeps unreserved.
     aws.control(
@@ -845,7 +849,7 @@ fn a_reserved_concurrency_the_account_cannot_give_is_refused_before_anything_cha
 
 #[test]
 fn the_watch_follows_its_own_operation_not_the_clock_nor_the_previous_one() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     // The server's clock runs an hour ahead of this machine's, and the update starts
@@ -865,7 +869,7 @@ fn the_watch_follows_its_own_operation_not_the_clock_nor_the_previous_one() {
     aws.clear_requests();
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
     let mut deploy = project
-        .pixelctl_process(&aws)
+        .process(&aws)
         .args(["deploy", "dev", "--yes", "--artifact", &artifact])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -919,7 +923,7 @@ fn the_watch_follows_its_own_operation_not_the_clock_nor_the_previous_one() {
 
 #[test]
 fn stale_change_sets_are_removed_only_when_nothing_can_use_them() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
@@ -976,7 +980,7 @@ fn stale_change_sets_are_removed_only_when_nothing_can_use_them() {
 
 #[test]
 fn a_409_conditional_conflict_is_retried_and_a_lost_answer_makes_no_duplicate_release() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // The template copy's first write meets a concurrent conditional write (409,
     // nothing written); the release record is written but its answer is lost (500),
@@ -1012,7 +1016,7 @@ fn a_409_conditional_conflict_is_retried_and_a_lost_answer_makes_no_duplicate_re
 
 #[test]
 fn an_artifact_bucket_whose_setup_never_finished_is_repaired() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // A first deploy created the bucket, then failed before versioning it.
     let bucket = "pixelctl-artifacts-123456789012-us-west-2";
@@ -1051,7 +1055,7 @@ fn an_artifact_bucket_whose_setup_never_finished_is_repaired() {
 
 #[test]
 fn the_plan_shows_the_changed_value_of_a_nested_property() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     project.edit(

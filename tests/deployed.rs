@@ -419,3 +419,360 @@ fn a_function_that_crashes_at_start_fails_the_health_check() {
         run.stderr
     );
 }
+
+/// Real-looking keys: the shapes OpenAI and Google issue.
+const OPENAI_KEY: &str = "sk-proj-Tq7v9XbL2mN4pR8sK1wY6zA3cE5gH0jU";
+const GOOGLE_KEY: &str = "AIzaSyD4f8Qm2Lx9Vn7Tb1Rk3Wp6Zc5Hs0Jy";
+
+/// `pixelctl secrets set ENV PROVIDER` with the key piped on stdin, as CI does.
+fn set_key(project: &Project, aws: &LocalAws, env: &str, provider: &str, key: &str) -> String {
+    let output = project
+        .pixelctl(aws)
+        .args(["secrets", "set", env, provider])
+        .write_stdin(format!("{key}\n"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap()
+    )
+}
+
+/// The fake providers' request log (no key in it: only whether one was sent).
+fn provider_requests(aws: &LocalAws) -> Vec<Value> {
+    serde_json::from_str::<Value>(&aws.get("/_local-aws/providers/requests")).unwrap()["requests"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Polls a job through the deployed API until it is finished; with one Lambda
+/// instance the gateway answers 500 while that instance is busy, so those are retried.
+fn finished_job(http: &Http, api: &str, job_id: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let answer = http.get(&format!("{api}/status/{job_id}"));
+        if answer.status == 200 {
+            let job = answer.json();
+            if ["completed", "partial", "failed"].contains(&job["status"].as_str().unwrap()) {
+                return job;
+            }
+        } else {
+            assert_eq!(
+                answer.status,
+                500,
+                "{}",
+                String::from_utf8_lossy(&answer.body)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "job {job_id} did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn generate(http: &Http, api: &str, prompt: &str) -> Value {
+    loop {
+        let created = http.post(&format!("{api}/generate"), json!({ "prompt": prompt }));
+        if created.status == 200 {
+            let job_id = created.json()["jobId"].as_str().unwrap().to_owned();
+            return finished_job(http, api, &job_id);
+        }
+        // One instance, busy: the gateway's 500; try again.
+        assert_eq!(
+            created.status,
+            500,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[test]
+fn no_key_shows_in_anything_a_run_produced_though_the_deployed_api_used_it() {
+    let aws = LocalAws::start_with(&["--fake-providers"]);
+    let project = Project::copy();
+    project.git_init();
+    let mut produced = String::new();
+    produced.push_str(&set_key(&project, &aws, "dev", "openai", OPENAI_KEY));
+    produced.push_str(&set_key(&project, &aws, "dev", "gemini", GOOGLE_KEY));
+    let bootstrap = real_bootstrap();
+    let artifact = bootstrap.to_str().unwrap();
+    let mut run = |args: &[&str]| {
+        let result = project.expect(&aws, args, 0);
+        produced.push_str(&result.stdout);
+        produced.push_str(&result.stderr);
+        result
+    };
+    let report = run(&[
+        "deploy",
+        "dev",
+        "--yes",
+        "--artifact",
+        artifact,
+        "--require-healthy",
+        "--output",
+        "json",
+    ])
+    .json();
+    let api = project
+        .expect(&aws, &["outputs", "dev", "--format", "json"], 0)
+        .json()["served_locally"]["ApiEndpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(report["outcome"], "created");
+    run(&["deploy", "dev", "--yes", "--artifact", artifact]);
+
+    // The deployed API reads the keys and sends them to the (fake) providers.
+    let http = Http::new();
+    let job = generate(&http, &api, "a lighthouse at dawn");
+    assert_eq!(job["status"], "completed", "{job}");
+    let enhanced = http.post(&format!("{api}/enhance"), json!({"prompt": "a cat"}));
+    assert!(
+        enhanced.json().get("fallback").is_none(),
+        "{}",
+        enhanced.json()
+    );
+    let sent: Vec<(String, bool)> = provider_requests(&aws)
+        .iter()
+        .map(|call| {
+            (
+                call["provider"].as_str().unwrap().to_owned(),
+                call["key_present"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    for provider in ["openai", "gemini"] {
+        assert!(
+            sent.contains(&(provider.to_owned(), true)),
+            "{provider} got its key: {sent:?}"
+        );
+    }
+
+    let job_id = job["jobId"].as_str().unwrap();
+    for args in [
+        &["secrets", "list", "dev"][..],
+        &["secrets", "list", "dev", "--output", "json"],
+        &["status", "dev"],
+        &["status", "dev", "--output", "json"],
+        &["logs", "dev", "--since", "1h"],
+        &["logs", "dev", "--since", "1h", "--output", "json"],
+        &["history", "dev", "--output", "json"],
+        &["outputs", "dev", "--format", "dotenv"],
+        &["doctor", "dev"],
+    ] {
+        run(args);
+    }
+    // The deployed API's own log lines, readable, one generation's worth.
+    let logs = run(&["logs", "dev", "--job", job_id]).stdout;
+    assert!(logs.contains("INFO  job created"), "{logs}");
+    assert_eq!(logs.matches("INFO  model completed").count(), 3, "{logs}");
+    assert!(
+        logs.contains("LAMBDA REPORT RequestId:"),
+        "the worker's invocation: {logs}"
+    );
+    let all_logs = run(&["logs", "dev", "--since", "1h"]).stdout;
+    assert!(
+        all_logs.contains("provider key loaded")
+            && all_logs.contains("location=ssm:/pixel-prompt/dev/openai-api-key"),
+        "the key was read where the environment says: {all_logs}"
+    );
+
+    // Everything else a run left: files, the ledger and templates in S3, the
+    // function's configuration, the stack, the raw log events, the providers' log.
+    let mut files = vec![project.dir.path().to_path_buf()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            if path.ends_with(".git") {
+                continue;
+            }
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(text) = std::fs::read(&path) {
+            produced.push_str(&String::from_utf8_lossy(&text));
+        }
+    }
+    let config = aws.sdk_config();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let buckets = block_on(s3.list_buckets().send()).unwrap();
+    for bucket in buckets.buckets() {
+        let name = bucket.name().unwrap();
+        let objects = block_on(s3.list_objects_v2().bucket(name).send()).unwrap();
+        for object in objects.contents() {
+            let key = object.key().unwrap();
+            if key.ends_with(".png") || key.ends_with(".zip") {
+                continue;
+            }
+            let body = block_on(async {
+                s3.get_object()
+                    .bucket(name)
+                    .key(key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+            })
+            .unwrap()
+            .into_bytes();
+            produced.push_str(&String::from_utf8_lossy(&body));
+        }
+    }
+    produced.push_str(&format!(
+        "{:?}",
+        common::function_configuration(&aws, "pixel-prompt-dev-api").environment()
+    ));
+    produced.push_str(&format!(
+        "{:?}",
+        block_on(
+            aws.cloudformation()
+                .describe_stacks()
+                .stack_name("pixel-prompt-dev")
+                .send()
+        )
+        .unwrap()
+    ));
+    let logs_client = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let events = block_on(
+        logs_client
+            .filter_log_events()
+            .log_group_name("/aws/lambda/pixel-prompt-dev-api")
+            .send(),
+    )
+    .unwrap();
+    for event in events.events() {
+        produced.push_str(event.message().unwrap_or_default());
+    }
+    assert!(
+        events.events().len() > 10,
+        "the scan sees the function's logs"
+    );
+    produced.push_str(&aws.get("/_local-aws/providers/requests"));
+    assert!(produced.contains("job created") && produced.contains("ImagesBucket"));
+    for key in [OPENAI_KEY, GOOGLE_KEY] {
+        assert!(!produced.contains(key), "a key leaked");
+    }
+}
+
+#[test]
+fn a_rotated_key_reaches_the_running_instance_once_the_old_one_is_revoked() {
+    let aws = LocalAws::start_with(&["--fake-providers"]);
+    let project = Project::copy();
+    // One instance: every request and worker runs in the same process, with its key cache.
+    project.edit(
+        "environments/dev.yaml",
+        "reserved_concurrency: 5",
+        "reserved_concurrency: 1",
+    );
+    let old = "sk-proj-old0000000000000000000000000001";
+    let new = "sk-proj-new0000000000000000000000000002";
+    let newer = "sk-proj-newer00000000000000000000000003";
+    set_key(&project, &aws, "dev", "openai", old);
+    set_key(&project, &aws, "dev", "gemini", GOOGLE_KEY);
+    project.deploy_with(&aws, "dev", &real_bootstrap(), &["--require-healthy"], 0);
+    let api = project
+        .expect(&aws, &["outputs", "dev", "--format", "json"], 0)
+        .json()["served_locally"]["ApiEndpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let http = Http::new();
+    let instances = || -> Vec<u64> {
+        serde_json::from_str::<Value>(&aws.get("/_local-aws/lambda")).unwrap()["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|instance| instance["pid"].as_u64().unwrap())
+            .collect()
+    };
+
+    let first = generate(&http, &api, "a red fox");
+    assert_eq!(first["status"], "completed", "{first}");
+    let running = instances();
+    assert_eq!(running.len(), 1, "one instance, which cached the old key");
+
+    // Rotate: the new key is stored, then the provider stops accepting the old one.
+    let said = set_key(&project, &aws, "dev", "openai", new);
+    assert!(
+        said.contains("at once when the provider refuses the old one"),
+        "{said}"
+    );
+    // (The providers' log starts afresh here.)
+    aws.control("/_local-aws/providers/reset", "{}");
+    aws.control(
+        "/_local-aws/providers/revoke",
+        &json!({"provider": "openai", "key_sha256": sha256_hex(old)}).to_string(),
+    );
+    let rotated = std::time::Instant::now();
+    let second = generate(&http, &api, "a blue fox");
+    let took = rotated.elapsed();
+    assert_eq!(second["status"], "completed", "{second}");
+    assert_eq!(instances(), running, "the same instance, not a new one");
+    let openai: Vec<(bool, u64)> = provider_requests(&aws)
+        .iter()
+        .filter(|call| call["provider"] == "openai")
+        .map(|call| {
+            (
+                call["key_revoked"].as_bool().unwrap_or(false),
+                call["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        openai,
+        [(true, 401), (false, 200)],
+        "refused with the cached key, then served with the stored one"
+    );
+    eprintln!(
+        "rotation: the first generation after `secrets set` completed in {took:?}, on the running instance"
+    );
+    let job_id = second["jobId"].as_str().unwrap();
+    let logs = project
+        .expect(&aws, &["logs", "dev", "--job", job_id], 0)
+        .stdout;
+    assert!(
+        logs.contains("the provider refused the cached key; retrying with the key stored now"),
+        "{logs}"
+    );
+
+    // The chat model behind /enhance follows a rotation the same way.
+    set_key(&project, &aws, "dev", "openai", newer);
+    aws.control(
+        "/_local-aws/providers/revoke",
+        &json!({"provider": "openai", "key_sha256": sha256_hex(new)}).to_string(),
+    );
+    let enhanced = loop {
+        let answer = http.post(&format!("{api}/enhance"), json!({"prompt": "a cat"}));
+        if answer.status != 500 {
+            break answer;
+        }
+    };
+    assert_eq!(enhanced.status, 200);
+    assert!(
+        enhanced.json().get("fallback").is_none(),
+        "enhanced with the newer key: {}",
+        enhanced.json()
+    );
+    assert_eq!(instances(), running);
+}

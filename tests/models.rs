@@ -10,7 +10,7 @@ use common::{LocalAws, Project};
 
 /// A local AWS with the fake providers, and the keys dev and staging need in its SSM.
 fn start() -> LocalAws {
-    let aws = LocalAws::start_with(&["--fake-providers"]);
+    let aws = LocalAws::with_keys_and(&["--fake-providers"]);
     for env in ["dev", "staging"] {
         for name in [
             "openai-api-key",

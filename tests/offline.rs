@@ -260,9 +260,9 @@ fn key_locations_must_exist_and_stay_in_the_environments_path() {
     error: 3 problems in environment files:
       environments/defaults.yaml:57: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
         hint: name it `/pixel-prompt/staging/<name>`: the Lambda may read keys there and nowhere else
-      environments/defaults.yaml:111: `models[4].provider`: model `FLUX.2 Pro` uses `bfl`, which has no API key location
+      environments/defaults.yaml:114: `models[4].provider`: model `FLUX.2 Pro` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
-      environments/defaults.yaml:134: `models[8].provider`: model `FLUX.2 Flex` uses `bfl`, which has no API key location
+      environments/defaults.yaml:137: `models[8].provider`: model `FLUX.2 Flex` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
     ");
 }

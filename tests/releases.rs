@@ -76,7 +76,7 @@ fn set_concurrency(project: &Project, value: u32) {
 
 #[test]
 fn history_and_rollback_restore_an_earlier_release_exactly() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.git_init();
 
@@ -165,7 +165,7 @@ fn history_and_rollback_restore_an_earlier_release_exactly() {
 
 #[test]
 fn rollback_with_nothing_earlier_is_a_clear_error() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // Before any deploy there is no artifact store yet: an empty history, not an S3 error.
     let empty = project.expect(&aws, &["history", "dev"], 0);
@@ -190,7 +190,7 @@ fn rollback_with_nothing_earlier_is_a_clear_error() {
 
 #[test]
 fn rollback_continues_a_failed_rollback() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
@@ -228,7 +228,7 @@ fn rollback_continues_a_failed_rollback() {
 
 #[test]
 fn rollback_cancels_an_update_in_progress() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
     aws.control("/_local-aws/config", r#"{"resource_delay_ms": 1500}"#);
@@ -260,7 +260,7 @@ fn rollback_cancels_an_update_in_progress() {
 
 #[test]
 fn promote_deploys_the_source_artifact_with_the_targets_parameters() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let dev = project
         .deploy_with(&aws, "dev", other_bootstrap(), &[], 0)
@@ -302,7 +302,7 @@ fn promote_deploys_the_source_artifact_with_the_targets_parameters() {
 
 #[test]
 fn tags_name_the_live_release_and_refuse_a_dirty_tree_or_an_existing_tag() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.git_init();
     project.deploy(&aws, "dev", &[], 0);
@@ -366,7 +366,7 @@ fn tags_name_the_live_release_and_refuse_a_dirty_tree_or_an_existing_tag() {
 
 #[test]
 fn destroy_refuses_a_protected_stack_and_says_what_it_leaves() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "prod", &["--no-wait-cdn"], 0);
     let refused = project.expect(&aws, &["destroy", "prod", "--yes"], 2);
@@ -417,7 +417,7 @@ fn destroy_refuses_a_protected_stack_and_says_what_it_leaves() {
 
 #[test]
 fn prune_keeps_recent_and_live_artifacts() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let staging = project
         .deploy_with(&aws, "staging", bootstrap(), &[], 0)

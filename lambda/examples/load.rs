@@ -2,10 +2,16 @@
 //!
 //! `cargo run --release -p pixel-prompt-api --example load -- [--users 100]
 //! [--seconds 20] [--max-requests 40000] [--models 9] [--image-size 256]
-//! [--fake-delay-ms 300] [--poll-ms 100]`
+//! [--fake-delay-ms 300] [--poll-ms 100] [--target URL]`
 //!
 //! The program starts itself a second time as the server (`--serve DIR`), so the
-//! server's peak RSS (`VmHWM`) is measured apart from the load generator. Each simulated
+//! server's peak RSS (`VmHWM`) is measured apart from the load generator. With
+//! `--target URL` it starts no server and loads that API instead (the deployed stack
+//! on the local AWS, `bench/deployed-api`): only this machine, so the URL's host must be
+//! 127.0.0.1, `localhost` or `*.localhost`, and names are connected to 127.0.0.1 here,
+//! never looked up; `--models`, `--image-size` and `--fake-delay-ms` are then the
+//! deployment's business, there is no server RSS to report, and a request may take
+//! 30 s (API Gateway's limit) instead of 10 before it counts as an error. Each simulated
 //! user loops: `POST /generate`, then `GET /status/{jobId}` every `--poll-ms` (100 ms:
 //! a stress pace; the web client polls every 2000 ms) until the job finishes. It stops after `--seconds` or `--max-requests`, whichever comes first, and
 //! prints p50/p95/p99 latency and the error rate per route.
@@ -30,6 +36,7 @@ struct Args {
     fake_delay_ms: u64,
     poll_ms: u64,
     serve: Option<String>,
+    target: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
         fake_delay_ms: 300,
         poll_ms: 100,
         serve: None,
+        target: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -69,10 +77,89 @@ fn parse_args() -> Result<Args, String> {
             "--fake-delay-ms" => args.fake_delay_ms = number(value()?)?,
             "--poll-ms" => args.poll_ms = number(value()?)?.clamp(10, 10_000),
             "--serve" => args.serve = Some(value()?),
+            "--target" => args.target = Some(value()?),
             other => return Err(format!("unknown flag `{other}`")),
         }
     }
     Ok(args)
+}
+
+/// The base URL of `--target` (no trailing `/`) and an HTTP client that connects its host
+/// to 127.0.0.1. Refuses anything that is not this machine.
+fn target_client(target: &str, users: usize) -> Result<(String, reqwest::Client), String> {
+    let url = reqwest::Url::parse(target).map_err(|e| format!("--target {target}: {e}"))?;
+    if url.scheme() != "http" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "--target {target}: expected http://HOST:PORT[/PATH], no query"
+        ));
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let builder = match host.as_str() {
+        "127.0.0.1" => client_builder(users, Duration::from_secs(30)),
+        name if name == "localhost" || name.ends_with(".localhost") => {
+            // Port 0: the URL's own port is used.
+            client_builder(users, Duration::from_secs(30))
+                .resolve(name, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        }
+        other => {
+            return Err(format!(
+                "--target {target}: refusing host `{other}`; only 127.0.0.1, localhost and *.localhost"
+            ));
+        }
+    };
+    let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+    Ok((url.as_str().trim_end_matches('/').to_owned(), client))
+}
+
+/// Local mode gives up on a request after 10 s. A deployed API is given 30 s, API
+/// Gateway's own integration limit (past it the gateway answers 503, an error here too):
+/// the web client sets no timeout of its own, so a slow answer is slow, not lost.
+fn client_builder(users: usize, timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(users)
+        .timeout(timeout)
+}
+
+/// The server this run started (killed and reaped when the run ends), if any.
+struct Spawned {
+    child: std::process::Child,
+    _data: tempfile::TempDir,
+}
+
+/// Starts this program again as the local-mode server; its child and base URL.
+fn spawn_server() -> Result<(Spawned, String), String> {
+    let data = tempfile::tempdir().map_err(|e| format!("no temporary folder: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .args(std::env::args().skip(1))
+        .arg("--serve")
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start the server: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let base = line.trim().strip_prefix("LISTENING=").map(str::to_owned);
+    let mut spawned = Spawned { child, _data: data };
+    let problem = match base {
+        Some(base) if base.starts_with("http://127.0.0.1:") => return Ok((spawned, base)),
+        Some(base) => format!("refusing to load a non-loopback address {base}"),
+        None => format!("the server did not start: {line:?}"),
+    };
+    let _ = spawned.child.kill();
+    Err(problem)
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // The server stops when its stdin closes.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 fn models(n: usize) -> Vec<ModelSpec> {
@@ -233,56 +320,29 @@ async fn main() -> ExitCode {
         return serve(&args, dir).await;
     }
 
-    let data = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: no temporary folder: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (server, base, http) = match &args.target {
+        Some(target) => match target_client(target, args.users) {
+            Ok((base, http)) => (None, base, http),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => match spawn_server() {
+            Ok((server, base)) => {
+                let http = client_builder(args.users, Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default();
+                (Some(server), base, http)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut child = match Command::new(exe)
-        .args(std::env::args().skip(1))
-        .arg("--serve")
-        .arg(data.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: could not start the server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    let Some(base) = line.trim().strip_prefix("LISTENING=").map(str::to_owned) else {
-        eprintln!("error: the server did not start: {line:?}");
-        let _ = child.kill();
-        return ExitCode::FAILURE;
-    };
-    if !base.starts_with("http://127.0.0.1:") {
-        eprintln!("error: refusing to load a non-loopback address {base}");
-        let _ = child.kill();
-        return ExitCode::FAILURE;
-    }
-    let idle_rss = peak_rss_kib(child.id());
+    let idle_rss = server.as_ref().and_then(|s| peak_rss_kib(s.child.id()));
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.users)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
     let samples = Arc::new(Mutex::new(Samples::default()));
     let budget = Arc::new(AtomicU64::new(args.max_requests));
     let started = Instant::now();
@@ -300,23 +360,31 @@ async fn main() -> ExitCode {
     }
     while users.join_next().await.is_some() {}
     let wall = started.elapsed();
-    // Let the last jobs finish so the peak includes their images.
-    tokio::time::sleep(Duration::from_millis(args.fake_delay_ms + 500)).await;
-    let peak = peak_rss_kib(child.id());
-    drop(child.stdin.take());
-    let _ = child.wait();
+    let peak = match &server {
+        Some(server) => {
+            // Let the last jobs finish so the peak includes their images.
+            tokio::time::sleep(Duration::from_millis(args.fake_delay_ms + 500)).await;
+            peak_rss_kib(server.child.id())
+        }
+        None => None,
+    };
+    drop(server);
 
     let mut s = samples.lock().await;
     s.generate.sort();
     s.status.sort();
     let total = (s.generate.len() + s.status.len()) as f64;
+    let setup = match &args.target {
+        Some(_) => format!("target={base}"),
+        None => format!(
+            "models={} image={}px fake_delay={}ms",
+            args.models, args.image_size, args.fake_delay_ms
+        ),
+    };
     println!(
-        "users={} poll={}ms models={} image={}px fake_delay={}ms wall={:.1}s requests={} throughput={:.0} req/s",
+        "users={} poll={}ms {setup} wall={:.1}s requests={} throughput={:.0} req/s",
         args.users,
         args.poll_ms,
-        args.models,
-        args.image_size,
-        args.fake_delay_ms,
         wall.as_secs_f64(),
         total,
         total / wall.as_secs_f64()
@@ -338,11 +406,13 @@ async fn main() -> ExitCode {
             data.last().map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
         );
     }
-    println!(
-        "server peak RSS: {} MiB (idle after start: {} MiB)",
-        peak.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
-        idle_rss.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
-    );
+    if args.target.is_none() {
+        println!(
+            "server peak RSS: {} MiB (idle after start: {} MiB)",
+            peak.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+            idle_rss.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        );
+    }
     if s.generate_errors + s.status_errors > 0 {
         ExitCode::FAILURE
     } else {

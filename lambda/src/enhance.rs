@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::{EnhanceSpec, ProviderKind};
 use crate::providers::{ProviderError, ProviderHttp, google, openai};
-use crate::secrets::KeyResolver;
+use crate::secrets::{ApiKey, KeyResolver};
 use crate::validation::MAX_GENERATE_PROMPT;
 
 const SYSTEM_PROMPT: &str = "You improve prompts for text-to-image models. Rewrite the user's \
@@ -73,13 +73,29 @@ impl Enhancer {
             .map(String::as_str)
             .or_else(|| spec.provider.default_base_url())
             .unwrap_or_default();
-        let answer = match spec.provider {
-            ProviderKind::Gemini => {
-                google::gemini_chat(http, base, &key, &spec.model, SYSTEM_PROMPT, prompt).await
+        let ask = |key: ApiKey| async move {
+            match spec.provider {
+                ProviderKind::Gemini => {
+                    google::gemini_chat(http, base, &key, &spec.model, SYSTEM_PROMPT, prompt).await
+                }
+                _ => openai::chat(http, base, &key, &spec.model, SYSTEM_PROMPT, prompt).await,
             }
-            _ => openai::chat(http, base, &key, &spec.model, SYSTEM_PROMPT, prompt).await,
         };
-        answer.map_err(|e| ProviderError::Malformed(key.scrub(&e.to_string())))
+        let mut answer = ask(key.clone()).await;
+        let mut used = vec![key.clone()];
+        // A refused key may have been rotated: retry once with the one stored now.
+        if matches!(answer, Err(ProviderError::Unauthorized(_)))
+            && let Ok(Some(fresh)) = keys.replacement(spec.provider, &key).await
+        {
+            answer = ask(fresh.clone()).await;
+            used.push(fresh);
+        }
+        answer.map_err(|e| {
+            let text = used
+                .iter()
+                .fold(e.to_string(), |text, key| key.scrub(&text));
+            ProviderError::Malformed(text)
+        })
     }
 
     pub async fn enhance(&self, prompt: &str) -> Enhancement {

@@ -31,12 +31,13 @@ impl Drop for LocalAws {
     }
 }
 
-fn start_local_aws() -> Option<LocalAws> {
+fn start_local_aws() -> LocalAws {
     let run = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tools/local-aws/run");
-    if !run.exists() {
-        eprintln!("skipped: {} is missing", run.display());
-        return None;
-    }
+    assert!(
+        run.exists(),
+        "{} is missing: this test needs the repository's local AWS",
+        run.display()
+    );
     let mut child = Command::new(run)
         .args(["--port", "0"])
         .stdout(Stdio::piped())
@@ -54,7 +55,7 @@ fn start_local_aws() -> Option<LocalAws> {
         .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
         .to_owned();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
-    Some(LocalAws { child, endpoint })
+    LocalAws { child, endpoint }
 }
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
@@ -108,7 +109,7 @@ async fn admitted(limiter: RateLimiter, n: u8, distinct: bool) -> (usize, usize)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn against_the_local_aws() {
-    let Some(aws) = start_local_aws() else { return };
+    let aws = start_local_aws();
     let sdk = sdk(&aws.endpoint).await;
 
     // 1. Rate limits with S3 conditional writes: exact under 50 concurrent requests.

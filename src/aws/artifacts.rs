@@ -434,6 +434,76 @@ impl Aws {
     }
 }
 
+/// What `doctor` finds about an artifact store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketCheck {
+    /// Not there yet: the first deploy creates it.
+    Missing,
+    /// There, but owned by another account (or not readable with these credentials).
+    Foreign(String),
+    /// There and ours; whether versioning is on.
+    Ours { versioned: bool },
+}
+
+impl Aws {
+    /// Whether `bucket` exists, belongs to `account` and keeps versions.
+    pub async fn check_artifact_bucket(
+        &self,
+        bucket: &str,
+        account: &str,
+    ) -> anyhow::Result<BucketCheck> {
+        match self
+            .s3
+            .head_bucket()
+            .bucket(bucket)
+            .expected_bucket_owner(account)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_not_found()) =>
+            {
+                return Ok(BucketCheck::Missing);
+            }
+            Err(error) => {
+                let status = error.raw_response().map(|raw| raw.status().as_u16());
+                if status == Some(404) {
+                    return Ok(BucketCheck::Missing);
+                }
+                if status == Some(403) {
+                    return Ok(BucketCheck::Foreign(
+                        "access denied: it belongs to another account, or these credentials may not read it"
+                            .to_owned(),
+                    ));
+                }
+                return Err(anyhow!(
+                    "cannot check the artifact bucket `{bucket}`: {}",
+                    describe_error(&error)
+                ));
+            }
+        }
+        let versioning = self
+            .s3
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .expected_bucket_owner(account)
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow!(
+                    "cannot read the versioning of `{bucket}`: {}",
+                    describe_error(&error)
+                )
+            })?;
+        Ok(BucketCheck::Ours {
+            versioned: versioning.status() == Some(&BucketVersioningStatus::Enabled),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

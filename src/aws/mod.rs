@@ -3,8 +3,11 @@
 
 mod artifacts;
 mod cdn;
+mod keys;
 mod lambda;
+mod logs;
 mod models;
+mod monitoring;
 mod stack;
 
 use std::sync::Arc;
@@ -17,8 +20,11 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
-pub use artifacts::{BucketSetup, Written, artifact_bucket_name};
+pub use artifacts::{BucketCheck, BucketSetup, Written, artifact_bucket_name};
+pub use keys::{KeyStatus, KeyWrite, SecretValue};
+pub use logs::LogEvent;
 pub use models::BedrockLifecycle;
+pub use monitoring::AlarmState;
 pub use stack::{
     CHANGE_SET_TIMEOUT, ChangeSetRequest, ChangeSetStatus, ChangeSetSummary, StackDescription,
     StackEvent, StackResource,
@@ -42,6 +48,10 @@ pub struct Aws {
     s3: aws_sdk_s3::Client,
     cloudfront: aws_sdk_cloudfront::Client,
     sts: aws_sdk_sts::Client,
+    ssm: aws_sdk_ssm::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     lambda: aws_sdk_lambda::Client,
     /// The caller's (account, ARN), asked of STS once per connection.
     identity: Arc<OnceCell<(String, String)>>,
@@ -123,6 +133,10 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
         s3: aws_sdk_s3::Client::from_conf(s3_config),
         cloudfront: aws_sdk_cloudfront::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
+        ssm: aws_sdk_ssm::Client::new(&config),
+        secrets: aws_sdk_secretsmanager::Client::new(&config),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         lambda: aws_sdk_lambda::Client::new(&config),
         identity: Arc::default(),
         sdk: config,
@@ -155,6 +169,10 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             cloudfront: aws_sdk_cloudfront::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             identity: Arc::default(),
             sdk: config,
@@ -187,6 +205,10 @@ impl Aws {
             s3: aws_sdk_s3::Client::new(&config),
             cloudfront: aws_sdk_cloudfront::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             identity: Arc::default(),
             sdk: config,

@@ -21,6 +21,8 @@ pub struct StackDescription {
     pub termination_protection: bool,
     /// The change set the stack's last operation executed.
     pub change_set_id: Option<String>,
+    /// When the stack last changed: its last update, else its creation.
+    pub last_changed: Option<SystemTime>,
 }
 
 /// One stack event, newest information first as CloudFormation lists them.
@@ -166,6 +168,14 @@ impl Aws {
             ),
             termination_protection: stack.enable_termination_protection().unwrap_or(false),
             change_set_id: stack.change_set_id().map(str::to_owned),
+            last_changed: stack
+                .last_updated_time()
+                .or(stack.creation_time())
+                .and_then(|time| {
+                    u64::try_from(time.to_millis().ok()?)
+                        .ok()
+                        .map(|millis| SystemTime::UNIX_EPOCH + Duration::from_millis(millis))
+                }),
         }))
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
+use super::secrets::{KeyPolicy, check_before_deploy};
 use super::{Settings, runtime};
 use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs};
 use crate::config::Environment;
@@ -88,6 +89,7 @@ fn run_pipeline(
     artifact_args: &ArtifactArgs,
     options: DeployOptions,
     tag: bool,
+    keys: KeyPolicy,
     model_check: bool,
 ) -> CommandResult<DeployReport> {
     let project = settings.project()?;
@@ -101,23 +103,34 @@ fn run_pipeline(
     }
     let progress = settings.progress();
     let runtime = runtime()?;
-    // Before building: a model the provider no longer serves stops the deploy here.
-    let checked = if model_check {
-        let endpoints = settings.provider_endpoints()?;
-        Some(runtime.block_on(async {
-            let aws = settings.connect(&rendered.environment).await?;
-            crate::deploy::model_check::check_models(
-                &aws,
-                &rendered.environment,
-                &endpoints,
-                &progress,
-            )
-            .await?;
-            Ok::<_, CommandError>(aws)
-        })?)
+    // Step 0, before anything is built or planned: the provider keys are there,
+    // and their providers still serve the models (a model shut down stops here).
+    let endpoints = if model_check {
+        Some(settings.provider_endpoints()?)
     } else {
         None
     };
+    let aws = runtime.block_on(async {
+        let aws = settings.connect(&rendered.environment).await?;
+        check_before_deploy(
+            &aws,
+            &rendered.environment,
+            keys,
+            options.interactive,
+            &progress,
+        )
+        .await?;
+        if let Some(endpoints) = &endpoints {
+            crate::deploy::model_check::check_models(
+                &aws,
+                &rendered.environment,
+                endpoints,
+                &progress,
+            )
+            .await?;
+        }
+        Ok::<_, CommandError>(aws)
+    })?;
     let artifact = package(
         &project,
         artifact_args,
@@ -125,10 +138,6 @@ fn run_pipeline(
         &progress,
     )?;
     runtime.block_on(async {
-        let aws = match checked {
-            Some(aws) => aws,
-            None => settings.connect(&rendered.environment).await?,
-        };
         let environment = rendered.environment.clone();
         let mut report = Deployment {
             aws: &aws,
@@ -171,6 +180,11 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
         &args.artifact,
         args.apply.options(),
         args.tag,
+        if args.allow_missing_keys {
+            KeyPolicy::AllowMissing
+        } else {
+            KeyPolicy::Require
+        },
         !args.no_model_check,
     );
     emit_report(settings, result)
@@ -189,7 +203,16 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         write_env_file: false,
         interactive: false,
     };
-    let report = run_pipeline(settings, &args.env, &args.artifact, options, false, false)?;
+    // A diff changes nothing: a missing key is worth a warning, not a stop.
+    let report = run_pipeline(
+        settings,
+        &args.env,
+        &args.artifact,
+        options,
+        false,
+        KeyPolicy::AllowMissing,
+        false,
+    )?;
     ui::emit(settings.output, &report)?;
     Ok(())
 }

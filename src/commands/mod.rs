@@ -1,15 +1,20 @@
 //! One module per subcommand; `run` turns the command line into settings and dispatches.
 
 mod build;
+mod completions;
 mod deploy;
 mod destroy;
+mod doctor;
 mod history;
 mod local;
+mod logs;
 mod outputs;
 mod promote;
 mod prune;
 pub mod render;
 mod rollback;
+mod secrets;
+mod status;
 mod tag;
 mod validate;
 
@@ -130,5 +135,11 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Destroy(args) => destroy::run(&settings, &args),
         Command::Prune(args) => prune::run(&settings, &args),
         Command::Local(args) => local::run(&settings, &args),
+        Command::Secrets(command) => secrets::run(&settings, &command),
+        Command::Status(args) => status::run(&settings, &args),
+        Command::Logs(args) => logs::run(&settings, &args),
+        Command::Doctor(args) => doctor::run(&settings, &args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }

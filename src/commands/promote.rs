@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::anyhow;
 
 use super::deploy::{emit_report, require_answerable};
+use super::secrets::{KeyPolicy, check_before_deploy};
 use super::{Settings, runtime};
 use crate::cli::PromoteArgs;
 use crate::config;
@@ -53,6 +54,12 @@ pub fn run(settings: &Settings, args: &PromoteArgs) -> CommandResult {
             Template::parse(Path::new(&live.template.key), body).map_err(CommandError::usage)?;
 
         let aws = settings.connect(&to).await?;
+        let keys = if args.allow_missing_keys {
+            KeyPolicy::AllowMissing
+        } else {
+            KeyPolicy::Require
+        };
+        check_before_deploy(&aws, &to, keys, options.interactive, &progress).await?;
         let bucket = ledger::bucket(&aws).await?;
         // Another region has its own store: carry the same bytes over.
         let artifact = if bucket == live.artifact.bucket {

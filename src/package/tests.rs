@@ -1,7 +1,6 @@
 //! Tests of the whole packaging pipeline: fixtures end to end, and the real `lambda/` build.
 
 use std::path::Path;
-use std::time::Instant;
 
 use super::archive::sha256_hex;
 use super::size::{SizeVerdict, size_report};
@@ -125,39 +124,6 @@ fn size_and_warning_messages_say_what_to_do() {
         missing.contains("pip install cargo-zigbuild ziglang"),
         "{missing}"
     );
-}
-
-/// Builds the real `lambda/` crate and packages it. Slow (a release build), so run by hand:
-/// `PIXELCTL_WORKSPACE=/path/to/pixelctl cargo test -- --ignored --nocapture real_lambda`.
-/// It uses `cargo zigbuild` if `cargo-zigbuild` is on PATH; `PIXELCTL_TARGET_DIR` moves
-/// the build out of `<workspace>/target`.
-#[test]
-#[ignore = "runs a release build of lambda/"]
-fn real_lambda_builds_checks_and_zips() {
-    let workspace = std::env::var_os("PIXELCTL_WORKSPACE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_owned());
-    let arch = Architecture::host().expect("Lambda has this host's architecture");
-    let mut req = BuildRequest::new(&workspace, arch);
-    if let Some(target_dir) = std::env::var_os("PIXELCTL_TARGET_DIR") {
-        req.target_dir = target_dir.into();
-    }
-
-    let started = Instant::now();
-    let result = package(&req, &mut |event| eprintln!("event: {event:?}"));
-    let elapsed = started.elapsed();
-    match result {
-        Ok(artifact) => {
-            eprintln!("{artifact}");
-            eprintln!(
-                "took {:.1}s; bootstrap {} bytes, zip {} bytes",
-                elapsed.as_secs_f64(),
-                artifact.unzipped_size,
-                artifact.zipped_size
-            );
-        }
-        Err(err) => panic!("after {:.1}s: {err}", elapsed.as_secs_f64()),
-    }
 }
 
 #[test]

@@ -35,5 +35,48 @@ pub fn emit<T: Serialize + Display>(format: OutputFormat, result: &T) -> anyhow:
 mod progress;
 mod prompt;
 
+/// How long ago something happened, in the largest unit that fits: `45s`,
+/// `12m`, `5h`, `3d`.
+pub fn age(elapsed: std::time::Duration) -> String {
+    let seconds = elapsed.as_secs();
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86_400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86_400),
+    }
+}
+
+/// A time as RFC 3339 UTC to the second, and how long ago it was.
+pub fn when(time: std::time::SystemTime) -> String {
+    let ago = std::time::SystemTime::now()
+        .duration_since(time)
+        .map(|elapsed| format!(" ({} ago)", age(elapsed)))
+        .unwrap_or_default();
+    format!("{}{ago}", humantime::format_rfc3339_seconds(time))
+}
+
 pub use progress::{Mode, TerminalProgress};
-pub use prompt::{can_prompt, confirm, confirm_by_typing};
+pub use prompt::{can_prompt, confirm, confirm_by_typing, secret};
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn ages_use_the_largest_unit_that_fits() {
+        let cases = [
+            (0, "0s"),
+            (59, "59s"),
+            (60, "1m"),
+            (3599, "59m"),
+            (3600, "1h"),
+            (86_399, "23h"),
+            (86_400, "1d"),
+            (864_000, "10d"),
+        ];
+        for (seconds, expected) in cases {
+            assert_eq!(super::age(Duration::from_secs(seconds)), expected);
+        }
+    }
+}

@@ -26,3 +26,13 @@ pub fn confirm_by_typing(question: &str, expected: &str) -> anyhow::Result<bool>
         .context("cannot read the answer from the terminal")?;
     Ok(typed.trim() == expected)
 }
+
+/// Asks for a secret without echoing it; `None` when nothing was typed.
+pub fn secret(question: &str) -> anyhow::Result<Option<String>> {
+    let typed = dialoguer::Password::new()
+        .with_prompt(question)
+        .allow_empty_password(true)
+        .interact()
+        .context("cannot read the key from the terminal")?;
+    Ok((!typed.trim().is_empty()).then_some(typed))
+}

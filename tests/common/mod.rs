@@ -26,8 +26,39 @@ pub struct LocalAws {
 }
 
 impl LocalAws {
+    /// A bare local AWS: no provider keys stored (a deploy refuses to start).
     pub fn start() -> Self {
         Self::start_with(&[])
+    }
+
+    /// A local AWS holding a dummy key at every provider key location of
+    /// every environment, as a team has after `pixelctl secrets set`; the
+    /// request log starts empty.
+    pub fn with_keys() -> Self {
+        Self::with_keys_and(&[])
+    }
+
+    /// [`LocalAws::with_keys`] with extra launcher options.
+    pub fn with_keys_and(options: &[&str]) -> Self {
+        let aws = Self::start_with(options);
+        for env in ["dev", "staging", "prod"] {
+            aws.put_provider_keys(env, "sk-local-dummy-key");
+        }
+        aws.clear_requests();
+        aws
+    }
+
+    /// Stores `value` at each provider key location of `env` (environments/defaults.yaml).
+    pub fn put_provider_keys(&self, env: &str, value: &str) {
+        for name in [
+            "openai-api-key",
+            "google-api-key",
+            "recraft-api-key",
+            "stability-api-key",
+        ] {
+            self.put_secure_string(&format!("/pixel-prompt/{env}/{name}"), value);
+        }
+        self.create_secret(&format!("pixel-prompt/{env}/bfl-api-key"), value);
     }
 
     /// Starts it with extra launcher options (e.g. `--fake-providers`).
@@ -120,21 +151,32 @@ impl LocalAws {
 
     /// Stores an SSM SecureString (the way a provider key lives in AWS).
     pub fn put_secure_string(&self, name: &str, value: &str) {
-        let body = serde_json::json!({"Name": name, "Value": value, "Type": "SecureString"});
+        let body = serde_json::json!({"Name": name, "Value": value, "Type": "SecureString", "Overwrite": true});
+        self.json_call("ssm", "AmazonSSM.PutParameter", &body);
+    }
+
+    /// Creates a Secrets Manager secret (where the BFL key lives).
+    pub fn create_secret(&self, name: &str, value: &str) {
+        let body = serde_json::json!({"Name": name, "SecretString": value});
+        self.json_call("secretsmanager", "secretsmanager.CreateSecret", &body);
+    }
+
+    /// One JSON 1.1 API call, signed for `service` (the local AWS routes by the signature).
+    pub fn json_call(&self, service: &str, target: &str, body: &serde_json::Value) -> String {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20261126/us-west-2/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
         http(
             &self.endpoint,
             "POST",
             "/",
             &[
                 ("content-type", "application/x-amz-json-1.1"),
-                ("x-amz-target", "AmazonSSM.PutParameter"),
-                (
-                    "authorization",
-                    "AWS4-HMAC-SHA256 Credential=testing/20261126/us-west-2/ssm/aws4_request, SignedHeaders=host, Signature=0",
-                ),
+                ("x-amz-target", target),
+                ("authorization", &authorization),
             ],
             &body.to_string(),
-        );
+        )
     }
 
     /// A CloudFormation client for checking what a command did.
@@ -173,6 +215,23 @@ impl LocalAws {
             .iter()
             .filter_map(|bucket| bucket.name().map(str::to_owned))
             .collect()
+    }
+
+    /// SDK settings for this local AWS with the tests' dummy credentials, for
+    /// any client: `aws_sdk_cloudwatch::Client::new(&aws.sdk_config())`.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-west-2"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "tests",
+                    ),
+                ),
+            )
+            .build()
     }
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
@@ -386,12 +445,12 @@ impl Project {
 
     /// pixelctl with dummy credentials, pointed at `aws`, with no terminal.
     pub fn pixelctl(&self, aws: &LocalAws) -> Command {
-        Command::from_std(self.pixelctl_process(aws))
+        Command::from_std(self.process(aws))
     }
 
     /// Starts pixelctl in the background (output discarded), e.g. a deploy to race.
     pub fn spawn(&self, aws: &LocalAws, args: &[&str]) -> Child {
-        self.pixelctl_process(aws)
+        self.process(aws)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -399,7 +458,8 @@ impl Project {
             .unwrap()
     }
 
-    pub fn pixelctl_process(&self, aws: &LocalAws) -> Process {
+    /// The pixelctl process `pixelctl` runs, to spawn with pipes of one's own.
+    pub fn process(&self, aws: &LocalAws) -> Process {
         let mut command = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"));
         command
             .current_dir(self.dir.path())
@@ -423,7 +483,7 @@ impl Project {
     /// only guards against a hang: it decides no outcome.
     pub fn run_within(&self, aws: &LocalAws, args: &[&str], deadline: std::time::Duration) -> Run {
         let mut child = self
-            .pixelctl_process(aws)
+            .process(aws)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

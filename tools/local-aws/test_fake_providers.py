@@ -11,6 +11,7 @@ the local AWS started with `--fake-providers`. Run: `.venv/bin/pytest tools/loca
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import logging
@@ -198,8 +199,8 @@ def final_gemini_image(answer: dict[str, Any]) -> bytes:
     return base64.b64decode(parts[-1]["inlineData"]["data"])
 
 
-def image_of(fake: FakeProviders, provider: str, answer: Answer) -> bytes:
-    """The image bytes inside a successful answer, downloading URLs as the clients do."""
+def image_of(fake: FakeProviders, provider: str, answer: Answer, key: str = KEY) -> bytes:
+    """The image bytes inside a successful answer, downloading URLs as the clients do (BFL polls with `key`)."""
     status, headers, body = answer
     assert status == 200, body
     if provider == "stability":
@@ -211,7 +212,7 @@ def image_of(fake: FakeProviders, provider: str, answer: Answer) -> bytes:
     if provider == "imagen":
         return base64.b64decode(found["predictions"][0]["bytesBase64Encoded"])
     if provider == "bfl":
-        poll = Client(fake).bfl_poll
+        poll = Client(fake, key=key).bfl_poll
         assert as_json(poll(found["polling_url"]))["status"] == "Pending"
         url = as_json(poll(found["polling_url"]))["result"]["sample"]
     else:
@@ -360,6 +361,34 @@ def test_missing_key_answers_the_providers_own_error(fake: FakeProviders, provid
     expected_status, check = MISSING_KEY[provider]
     assert status == expected_status and check(body), body
     assert [(e["provider"], e["key_present"], e["status"]) for e in logged(fake)] == [(provider, False, status)]
+
+
+# provider -> (status, a check that the body is that provider's invalid-key error)
+INVALID_KEY: dict[str, tuple[int, Callable[[bytes], bool]]] = {
+    "openai": (401, lambda b: json.loads(b)["error"]["code"] == "invalid_api_key"),
+    "recraft": (401, lambda b: b == b"request unauthorized"),
+    "gemini": (400, lambda b: json.loads(b)["error"]["details"][0]["reason"] == "API_KEY_INVALID"),
+    "imagen": (400, lambda b: json.loads(b)["error"]["status"] == "INVALID_ARGUMENT"),
+    "bfl": (403, lambda b: json.loads(b) == {"detail": "Not authenticated - Invalid Authentication"}),
+    "stability": (401, lambda b: json.loads(b)["name"] == "unauthorized"),
+}
+
+
+@pytest.mark.parametrize("provider", HTTP_PROVIDERS)
+def test_a_revoked_key_is_refused_and_another_accepted(fake: FakeProviders, provider: str) -> None:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    assert control(fake, "revoke", {"provider": provider, "key_sha256": digest}) == {
+        "revoked": {"provider": provider, "keys": 1}}
+    status, _, body = Client(fake).call(provider)
+    expected_status, check = INVALID_KEY[provider]
+    assert status == expected_status and check(body), body
+    # The rotated-in key works; the log says which request was refused, never with what.
+    image_of(fake, provider, Client(fake, key="sk-rotated-in-key-2").call(provider), key="sk-rotated-in-key-2")
+    entries = [e for e in logged(fake) if e["method"] == "POST"]
+    assert [(e.get("key_revoked", False), e["status"]) for e in entries][:2] == [(True, expected_status), (False, 200)]
+    assert KEY not in json.dumps(logged(fake)) and digest not in json.dumps(logged(fake))
+    control(fake, "clear", {"provider": provider})
+    image_of(fake, provider, Client(fake).call(provider))
 
 
 def test_gemini_takes_the_key_in_the_query_too(fake: FakeProviders) -> None:

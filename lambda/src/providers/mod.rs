@@ -255,27 +255,47 @@ impl RealProviders {
             }
             other => self.key(other).await?,
         };
-        let base = self.base(provider);
-        let result = match provider {
+        let result = self.call(spec, prompt, &key).await;
+        // A refused key may have been rotated (`pixelctl secrets set`): read it
+        // again and retry once with the new one.
+        if matches!(result, Err(ProviderError::Unauthorized(_)))
+            && let Ok(Some(fresh)) = self.keys.replacement(provider, &key).await
+        {
+            tracing::info!(provider = %provider, "the provider refused the cached key; retrying with the key stored now");
+            return self
+                .call(spec, prompt, &fresh)
+                .await
+                .map_err(|e| scrub_error(scrub_error(e, &fresh), &key));
+        }
+        // A provider could echo the request in an error: never let the key through.
+        result.map_err(|e| scrub_error(e, &key))
+    }
+
+    async fn call(
+        &self,
+        spec: &ModelSpec,
+        prompt: &str,
+        key: &ApiKey,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let base = self.base(spec.provider);
+        match spec.provider {
             ProviderKind::Openai | ProviderKind::Recraft => {
-                openai::generate_image(&self.http, base, &key, &spec.model, prompt).await
+                openai::generate_image(&self.http, base, key, &spec.model, prompt).await
             }
             ProviderKind::Gemini => {
-                google::gemini_image(&self.http, base, &key, &spec.model, prompt).await
+                google::gemini_image(&self.http, base, key, &spec.model, prompt).await
             }
             ProviderKind::Imagen => {
-                google::imagen_image(&self.http, base, &key, &spec.model, prompt).await
+                google::imagen_image(&self.http, base, key, &spec.model, prompt).await
             }
-            ProviderKind::Bfl => bfl::generate(&self.http, base, &key, &spec.model, prompt).await,
+            ProviderKind::Bfl => bfl::generate(&self.http, base, key, &spec.model, prompt).await,
             ProviderKind::Stability => {
-                stability::generate(&self.http, base, &key, &spec.model, prompt).await
+                stability::generate(&self.http, base, key, &spec.model, prompt).await
             }
             ProviderKind::Bedrock => Err(ProviderError::Malformed(
                 "bedrock has no HTTP client".into(),
             )),
-        };
-        // A provider could echo the request in an error: never let the key through.
-        result.map_err(|e| scrub_error(e, &key))
+        }
     }
 }
 
@@ -363,6 +383,11 @@ mod tests {
                 429,
                 r#"{"error":{"message":"quota"}}"#,
                 ProviderError::RateLimited,
+            ),
+            (
+                400,
+                r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}"#,
+                ProviderError::Unauthorized(400),
             ),
             (
                 400,

@@ -5,8 +5,9 @@ The deployed Pixel Prompt function calls OpenAI (images and the chat completion 
 of them can be reached from this machine and no key exists, so this server answers
 their documented requests (REFERENCE §2) with real PNGs: each provider under its own
 path prefix, so its base URL is `http://127.0.0.1:{port}/{provider}`. Keys are checked
-for presence only (any non-empty value works) and missing ones get the provider's own
-error; errors, refusals and URLs follow each provider's shapes.
+for presence only (any non-empty value works, unless revoked: a rotated-out key) and
+missing ones get the provider's own error; errors, refusals and URLs follow each
+provider's shapes.
 
 Each provider also lists its models the way it does (OpenAI `GET /v1/models` with
 `shutdown_date`, Gemini `GET /v1beta/models`; see `model_catalog.py`) and refuses to
@@ -16,9 +17,9 @@ back blurred with `finish-reason: CONTENT_FILTERED`; OpenAI's reasoning chat mod
 refuse `max_tokens` and a non-default `temperature`.
 
 Controls (JSON), at `/_fake/<control>` here and at `/_local-aws/providers/<control>`
-on the local AWS (see `ProviderControls`): `fail`, `refuse`, `bad-key`, `models`, `hold`,
-`release`, `clear`, `reset`, `GET requests`, `GET models`. Bedrock's wire format lives in
-`bedrock.py`; it shares the PNG generator, the model catalogue and the controls.
+on the local AWS (see `ProviderControls`): `fail`, `refuse`, `bad-key`, `revoke`, `models`,
+`hold`, `release`, `clear`, `reset`, `GET requests`, `GET models`. Bedrock's wire format
+lives in `bedrock.py`; it shares the PNG generator, the model catalogue and the controls.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ class ProviderControls:
     bad_keys: dict[str, Armed] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)
     catalogue: ModelCatalogue = field(default_factory=ModelCatalogue)
+    # provider -> sha256 (hex) of the keys it refuses as invalid (a rotated-out key)
+    revoked: dict[str, set[str]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     closing: bool = False
 
@@ -171,6 +174,12 @@ class ProviderControls:
                 self.changed.wait()
             entry["held"] = False
         return Call(entry, self)
+
+    def is_revoked(self, provider: str, key: str) -> bool:
+        """Whether `key` was revoked for `provider` (compared by its sha256, never kept)."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        with self.lock:
+            return digest in self.revoked.get(provider, set())
 
     def take_failure(self, provider: str) -> Armed | None:
         return self._take(self.failures, provider)
@@ -215,10 +224,11 @@ class ProviderControls:
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = {
             "fail": self._fail, "refuse": self._refuse, "bad-key": self._bad_key, "models": self._models,
             "hold": self._hold, "release": self._release, "clear": self._clear, "reset": self._reset,
+            "revoke": self._revoke,
         }.get(name)
         if method != "POST" or handler is None:
-            return 404, {"error": f"no control {method} {name}; POST fail|refuse|bad-key|models|hold|release|clear|"
-                                  "reset, GET requests|models"}
+            return 404, {"error": f"no control {method} {name}; POST fail|refuse|bad-key|models|hold|release|"
+                                  "revoke|clear|reset, GET requests|models"}
         try:
             parsed = json.loads(body or b"{}")
             if not isinstance(parsed, dict):
@@ -291,10 +301,20 @@ class ProviderControls:
             self.changed.notify_all()
             return {"held": sorted(self.held)}
 
+    def _revoke(self, body: dict[str, Any]) -> dict[str, Any]:
+        provider = self._provider(body)
+        digest = body.get("key_sha256")
+        if not isinstance(digest, str) or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ControlError("`key_sha256` must be the lower-case hex sha256 of the key to revoke")
+        with self.lock:
+            self.revoked.setdefault(str(provider), set()).add(digest)
+            count = len(self.revoked[str(provider)])
+        return {"revoked": {"provider": provider, "keys": count}}
+
     def _clear(self, body: dict[str, Any]) -> dict[str, Any]:
         provider = self._provider(body, required=False)
         with self.changed:
-            for switches in (self.failures, self.refusals, self.bad_keys):
+            for switches in (self.failures, self.refusals, self.bad_keys, self.revoked):
                 for name in [provider] if provider else list(switches):
                     switches.pop(str(name), None)
             self.held.difference_update([provider] if provider else list(self.held))
@@ -306,6 +326,7 @@ class ProviderControls:
             self.failures.clear()
             self.refusals.clear()
             self.bad_keys.clear()
+            self.revoked.clear()
             self.held.clear()
             self.catalogue.reset()
             self.requests.clear()
@@ -346,6 +367,24 @@ def provider_error(provider: str, status: int, message: str, code: str | None = 
     return _json(status, {"code": code or _SLUGS.get(status, "error"), "message": message})
 
 
+def invalid_key(provider: str) -> Response:
+    """What each provider answers a key it does not accept (wrong, or revoked after a rotation)."""
+    if provider == "openai":
+        return provider_error(provider, 401, "Incorrect API key provided. You can find your API key at "
+                              "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+    if provider in ("gemini", "imagen"):
+        # Google answers an invalid key with 400 INVALID_ARGUMENT and the reason API_KEY_INVALID.
+        return _json(400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                                     "status": "INVALID_ARGUMENT",
+                                     "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                                  "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}})
+    if provider == "bfl":
+        return provider_error(provider, 403, "Not authenticated - Invalid Authentication")
+    if provider == "stability":
+        return provider_error(provider, 401, "authorization: invalid API key", code="unauthorized")
+    return provider_error(provider, 401, "request unauthorized")
+
+
 def missing_key(provider: str) -> Response:
     """What each provider answers a request without its key."""
     if provider in ("gemini", "imagen"):
@@ -358,22 +397,6 @@ def missing_key(provider: str) -> Response:
         return provider_error(provider, 401, "You didn't provide an API key. You need to provide your API key "
                               "in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
     return provider_error(provider, 401, "authorization: missing or invalid API key")
-
-
-def bad_key(provider: str) -> Response:
-    """What each provider answers a key it does not know (never echoing the key)."""
-    if provider in ("gemini", "imagen"):
-        return _json(400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
-                                     "status": "INVALID_ARGUMENT", "details": [{
-                                         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                                         "reason": "API_KEY_INVALID", "domain": "googleapis.com",
-                                         "metadata": {"service": "generativelanguage.googleapis.com"}}]}})
-    if provider == "openai":
-        return provider_error(provider, 401, "Incorrect API key provided. You can find your API key at "
-                              "https://platform.openai.com/account/api-keys.", "invalid_api_key")
-    if provider == "bfl":
-        return provider_error(provider, 403, "Not authenticated - Invalid Authentication")
-    return provider_error(provider, 401, "authorization: invalid API key")
 
 
 def model_not_served(provider: str, model: str, method: str = "generateContent") -> Response:
@@ -523,12 +546,25 @@ class FakeProviders:
         call = self.controls.arrive(provider, request.method, request.path, model, key_present)
         if not key_present:
             return call, call.done(missing_key(provider))
+        if self.controls.is_revoked(provider, self._presented_key(provider, request)):
+            with self.controls.lock:
+                call.entry["key_revoked"] = True
+            return call, call.done(invalid_key(provider))
         if self.controls.take_bad_key(provider):
-            return call, call.done(bad_key(provider))
+            return call, call.done(invalid_key(provider))
         failure = self.controls.take_failure(provider)
         if failure is not None:
             return call, call.done(provider_error(provider, failure.status, failure.message))
         return call, None
+
+    @staticmethod
+    def _presented_key(provider: str, request: Request) -> str:
+        """The key a request carries, where `provider` takes it (compared, never logged)."""
+        if provider in ("gemini", "imagen"):
+            return str(request.args.get("key") or request.headers.get("x-goog-api-key") or "")
+        if provider == "bfl":
+            return str(request.headers.get("x-key") or "")
+        return request.headers.get("Authorization", "").partition(" ")[2].strip()
 
     @staticmethod
     def _bearer(request: Request) -> bool:

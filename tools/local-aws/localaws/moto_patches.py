@@ -14,14 +14,15 @@
   as `aws:SecureTransport` true, since real AWS endpoints are HTTPS.
 - Conditional PutObject (`If-Match`, `If-None-Match`) is atomic, as in S3:
   moto checks and then writes, so two racing writers could both succeed.
+- GetBucketVersioning answers S3's `<VersioningConfiguration>` document; moto
+  5.2.5 names the root `<GetBucketVersioningResponse>`, which strict clients
+  (the Rust SDK) refuse.
 - Lambda's account concurrency quota (`LAMBDA_ACCOUNT`, setting
   `lambda_account_concurrency`, default 1000): `GetAccountSettings` answers it, and a
   reservation (`PutFunctionConcurrency`, a function's `ReservedConcurrentExecutions`)
   that would leave fewer than 10 unreserved executions fails with Lambda's message.
 - `GetFunction`'s `Code.Location` is a presigned URL, as Lambda answers (moto gives the
   bucket key, which a client could mistake for something to compare).
-- `GetBucketVersioning` answers S3's `<VersioningConfiguration>` document (moto 5.2.5
-  names the root `GetBucketVersioningResponse`, which the Rust SDK rejects).
 - S3 faults on demand (`S3_FAULTS`, `POST /_local-aws/s3-faults`): a `PutObject` under a
   key prefix answers `409 ConditionalRequestConflict` without writing, or writes and then
   answers a 500, so the client retries a write that already happened.
@@ -309,7 +310,7 @@ def _faulty_put(original: Any) -> Any:
     return put_object
 
 
-def _get_bucket_versioning(self: S3Response) -> Any:
+def _bucket_versioning(self: S3Response) -> Any:
     status = self.backend.get_bucket_versioning(self.bucket_name)
     inner = f"<Status>{status}</Status>" if status else ""
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -329,7 +330,7 @@ def install() -> None:
     IAMPolicyStatement.is_action_permitted = _statement_permission(IAMPolicyStatement.is_action_permitted)
     policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_operation)
     S3Response.put_object = _faulty_put(_atomic_conditional_put(S3Response.put_object))
-    S3Response.get_bucket_versioning = _get_bucket_versioning
+    S3Response.get_bucket_versioning = _bucket_versioning
     LambdaBackend.put_function_concurrency = _put_function_concurrency
     LambdaResponse.get_account_settings = _get_account_settings
     lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch

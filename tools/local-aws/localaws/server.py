@@ -20,6 +20,8 @@ Control endpoints (JSON bodies, JSON answers):
 - `GET /_local-aws/requests` lists the AWS calls served so far (`service`,
   `operation`), oldest first, so a test or benchmark can count them;
   `POST /_local-aws/requests/clear` starts the list afresh.
+- Smithy RPC v2 CBOR requests (the Rust SDK's CloudWatch) are answered by moto's
+  JSON protocol for the same service, translated both ways (`rpcv2`).
 - `/_local-aws/providers/<control>`: Bedrock's and the fake AI providers' controls
   (`fail`, `refuse`, `hold`, `release`, `clear`, `reset`, `GET requests`; see
   fake_providers.ProviderControls).
@@ -50,6 +52,7 @@ from .fake_providers import ProviderControls
 from .gateway import GATEWAY_SETTINGS
 from .lambda_runtime import RUNTIME
 from .moto_patches import CLOUDFRONT_TIMING, INVALIDATION_TIMING, LAMBDA_ACCOUNT, S3_FAULTS, S3Fault
+from . import rpcv2
 
 CONTROL_PREFIX = "/_local-aws/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -109,7 +112,11 @@ def _credential_part(environ: dict[str, Any], index: int) -> str:
 
 
 def _operation(environ: dict[str, Any]) -> str:
-    """The operation: `X-Amz-Target`, a query-protocol `Action`, or the REST method and path."""
+    """The operation: `X-Amz-Target`, an RPC v2 path, a query-protocol `Action`, or the
+    REST method and path."""
+    rpc = rpcv2.operation_of(environ)
+    if rpc:
+        return rpc
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.split(".")[-1]
@@ -286,6 +293,8 @@ class ControlApp:
                     response = intercept(request)
                     if response is not None:
                         return response(environ, start_response)
+            if rpcv2.operation_of(environ):
+                return rpcv2.adapt(environ, start_response, self.moto_app)
             return self.moto_app(environ, start_response)
         return self._answer(Request(environ))(environ, start_response)
 

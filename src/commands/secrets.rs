@@ -1,0 +1,496 @@
+//! `pixelctl secrets set|list|rm`: the AI providers' API keys, where the
+//! environment file says they live. A key's value is read from a hidden prompt
+//! or stdin, sent to AWS, and never printed, logged or written anywhere else.
+
+use std::fmt;
+use std::io::{IsTerminal, Read};
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use super::{Settings, runtime};
+use crate::aws::{Aws, KeyStatus, KeyWrite, SecretValue};
+use crate::cli::{EnvArgs, SecretArgs, SecretRmArgs, SecretsCommand};
+use crate::config::{self, Environment, KeyLocation, Provider};
+use crate::error::{CommandError, CommandResult};
+use crate::progress::Progress;
+use crate::provider_keys::{self, KeyEntry};
+use crate::ui;
+
+/// How soon running Lambda instances use a new key; `lambda/src/secrets.rs` holds the same number.
+pub const KEY_REFRESH: &str = "running API instances use the new key within 5 minutes, and at once when the provider refuses the old one";
+
+pub fn run(settings: &Settings, command: &SecretsCommand) -> CommandResult {
+    match command {
+        SecretsCommand::Set(args) => set(settings, args),
+        SecretsCommand::List(args) => list(settings, args),
+        SecretsCommand::Rm(args) => rm(settings, args),
+    }
+}
+
+fn load(settings: &Settings, env: &str) -> CommandResult<Environment> {
+    let project = settings.project()?;
+    config::load(&project.environments_dir(), env).map_err(CommandError::usage)
+}
+
+fn entry(environment: &Environment, provider: &str) -> CommandResult<KeyEntry> {
+    provider_keys::parse_provider(provider)
+        .and_then(|provider| provider_keys::entry_for(environment, provider))
+        .map_err(CommandError::usage)
+}
+
+/// A key from stdin, for scripts and CI (`... | pixelctl secrets set prod openai`).
+fn read_stdin() -> CommandResult<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|error| CommandError::usage(anyhow!("cannot read the key from stdin: {error}")))?;
+    Ok(text)
+}
+
+/// Checks what was typed or piped: one line, no spaces; never echoes it.
+pub fn accept_key(text: String) -> Result<SecretValue, anyhow::Error> {
+    if text.trim().contains(char::is_whitespace) {
+        return Err(anyhow!(
+            "the key contains spaces or several lines; an API key is one word. Nothing was stored"
+        ));
+    }
+    SecretValue::new(text).ok_or_else(|| {
+        anyhow!("no key given: type it at the prompt or pipe it on stdin. Nothing was stored")
+    })
+}
+
+/// Asks for the key on the terminal, or reads it from stdin when that is not one.
+fn read_key(entry: &KeyEntry, environment: &Environment) -> CommandResult<SecretValue> {
+    let text = if ui::can_prompt() {
+        ui::secret(&format!(
+            "{} API key for {} ({}), not shown as you type",
+            entry.provider_names(),
+            environment.name,
+            entry.location
+        ))
+        .map_err(CommandError::Failed)?
+        .unwrap_or_default()
+    } else if std::io::stdin().is_terminal() {
+        return Err(CommandError::usage(anyhow!(
+            "there is no terminal to ask for the key on (stderr is redirected); pipe the key on stdin instead"
+        )));
+    } else {
+        read_stdin()?
+    };
+    accept_key(text).map_err(CommandError::usage)
+}
+
+/// Stores one entry's key and says what it did; shared with `deploy`'s offer to set missing keys.
+pub async fn store(
+    aws: &Aws,
+    environment: &Environment,
+    entry: &KeyEntry,
+    value: &SecretValue,
+) -> CommandResult<KeyWrite> {
+    let description = format!(
+        "Pixel Prompt API key for {} ({}), stored by pixelctl",
+        entry.provider_names(),
+        environment.name
+    );
+    aws.put_key(&entry.location, value, &description)
+        .await
+        .map_err(CommandError::Failed)
+}
+
+#[derive(Debug, Serialize)]
+struct SetReport {
+    environment: String,
+    providers: Vec<Provider>,
+    location: KeyLocation,
+    action: &'static str,
+    used_by: Vec<String>,
+    note: String,
+}
+
+impl fmt::Display for SetReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let providers: Vec<&str> = self.providers.iter().map(|p| p.as_str()).collect();
+        writeln!(
+            f,
+            "{} the {} key of {} at {}",
+            self.action,
+            providers.join(" and "),
+            self.environment,
+            self.location
+        )?;
+        if self.used_by.is_empty() {
+            writeln!(f, "used by   nothing in {} yet", self.environment)?;
+        } else {
+            writeln!(f, "used by   {}", self.used_by.join(", "))?;
+        }
+        writeln!(f, "note      {}", self.note)
+    }
+}
+
+fn action_word(write: KeyWrite) -> &'static str {
+    match write {
+        KeyWrite::Created => "stored",
+        KeyWrite::Updated => "replaced",
+        KeyWrite::Restored => "restored (with the new value)",
+    }
+}
+
+fn set(settings: &Settings, args: &SecretArgs) -> CommandResult {
+    let environment = load(settings, &args.env)?;
+    let entry = entry(&environment, &args.provider)?;
+    let value = read_key(&entry, &environment)?;
+    let write = runtime()?.block_on(async {
+        let aws = settings.connect(&environment).await?;
+        store(&aws, &environment, &entry, &value).await
+    })?;
+    let mut used_by = entry.models.clone();
+    if entry.enhance {
+        used_by.push("/enhance".to_owned());
+    }
+    ui::emit(
+        settings.output,
+        &SetReport {
+            environment: environment.name.clone(),
+            providers: entry.providers.clone(),
+            location: entry.location.clone(),
+            action: action_word(write),
+            used_by,
+            note: KEY_REFRESH.to_owned(),
+        },
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct ListedKey {
+    providers: Vec<Provider>,
+    location: KeyLocation,
+    set: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_changed: Option<String>,
+    used: bool,
+    models: Vec<String>,
+    enhance: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct KeyList {
+    environment: String,
+    region: String,
+    keys: Vec<ListedKey>,
+    /// Keys the environment uses that are not set.
+    missing: usize,
+}
+
+impl fmt::Display for KeyList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows: Vec<[String; 5]> = self
+            .keys
+            .iter()
+            .map(|key| {
+                let mut used_by = key.models.join(", ");
+                if key.enhance {
+                    if !used_by.is_empty() {
+                        used_by.push_str(", ");
+                    }
+                    used_by.push_str("/enhance");
+                }
+                if !key.used {
+                    used_by = format!("(not used in {})", self.environment);
+                }
+                [
+                    key.providers
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                    if key.set {
+                        "yes".to_owned()
+                    } else if key.used {
+                        "MISSING".to_owned()
+                    } else {
+                        "no".to_owned()
+                    },
+                    key.last_changed.clone().unwrap_or_else(|| "-".to_owned()),
+                    key.location.to_string(),
+                    used_by,
+                ]
+            })
+            .collect();
+        let header = ["PROVIDER", "SET", "LAST CHANGED", "WHERE", "USED BY"];
+        let widths: Vec<usize> = (0..4)
+            .map(|column| {
+                rows.iter()
+                    .map(|row| row[column].len())
+                    .chain([header[column].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 5]| {
+            writeln!(
+                f,
+                "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+                cells[0],
+                cells[1],
+                cells[2],
+                cells[3],
+                cells[4],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+                w3 = widths[3]
+            )
+        };
+        line(f, header)?;
+        for row in &rows {
+            line(f, [&row[0], &row[1], &row[2], &row[3], &row[4]])?;
+        }
+        for key in &self.keys {
+            if let Some(note) = &key.note {
+                writeln!(f, "note: {}: {note}", key.location)?;
+            }
+        }
+        if self.missing > 0 {
+            writeln!(
+                f,
+                "{} key(s) missing: set each with `pixelctl secrets set {} <provider>`",
+                self.missing, self.environment
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn list(settings: &Settings, args: &EnvArgs) -> CommandResult {
+    let environment = load(settings, &args.env)?;
+    let entries = provider_keys::entries(&environment);
+    let (statuses, region) = runtime()?.block_on(async {
+        let aws = settings.connect(&environment).await?;
+        let locations: Vec<KeyLocation> =
+            entries.iter().map(|entry| entry.location.clone()).collect();
+        let statuses = aws
+            .key_statuses(&locations)
+            .await
+            .map_err(CommandError::Failed)?;
+        Ok::<_, CommandError>((statuses, aws.region.clone()))
+    })?;
+    let keys: Vec<ListedKey> = entries
+        .into_iter()
+        .map(|entry| {
+            let status = statuses
+                .iter()
+                .find(|status| status.location == entry.location);
+            let used = entry.used();
+            ListedKey {
+                set: status.is_some_and(|status| status.set),
+                last_changed: status.and_then(|status| status.last_changed).map(ui::when),
+                note: status.and_then(|status| status.note.clone()),
+                used,
+                providers: entry.providers,
+                location: entry.location,
+                models: entry.models,
+                enhance: entry.enhance,
+            }
+        })
+        .collect();
+    let missing = keys.iter().filter(|key| key.used && !key.set).count();
+    ui::emit(
+        settings.output,
+        &KeyList {
+            environment: environment.name.clone(),
+            region,
+            keys,
+            missing,
+        },
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct RmReport {
+    environment: String,
+    providers: Vec<Provider>,
+    location: KeyLocation,
+    deleted: bool,
+}
+
+impl fmt::Display for RmReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let providers: Vec<&str> = self.providers.iter().map(|p| p.as_str()).collect();
+        if self.deleted {
+            writeln!(
+                f,
+                "deleted the {} key of {} at {}",
+                providers.join(" and "),
+                self.environment,
+                self.location
+            )
+        } else {
+            writeln!(
+                f,
+                "no {} key at {}: nothing to delete",
+                providers.join(" and "),
+                self.location
+            )
+        }
+    }
+}
+
+fn rm(settings: &Settings, args: &SecretRmArgs) -> CommandResult {
+    let environment = load(settings, &args.env)?;
+    let entry = entry(&environment, &args.provider)?;
+    if !args.yes {
+        if !ui::can_prompt() {
+            return Err(CommandError::usage(anyhow!(
+                "deleting a key needs a confirmation and there is no terminal to ask on; pass --yes"
+            )));
+        }
+        let consequence = if entry.used() {
+            format!(" {} will fail without it.", entry.consequences())
+        } else {
+            String::new()
+        };
+        let question = format!(
+            "Delete the {} key of {} ({})?{consequence}",
+            entry.provider_names(),
+            environment.name,
+            entry.location
+        );
+        if !ui::confirm(&question).map_err(CommandError::Failed)? {
+            return Err(CommandError::Rejected("nothing deleted".to_owned()));
+        }
+    }
+    let deleted = runtime()?.block_on(async {
+        let aws = settings.connect(&environment).await?;
+        aws.delete_key(&entry.location)
+            .await
+            .map_err(CommandError::Failed)
+    })?;
+    ui::emit(
+        settings.output,
+        &RmReport {
+            environment: environment.name.clone(),
+            providers: entry.providers,
+            location: entry.location,
+            deleted,
+        },
+    )?;
+    Ok(())
+}
+
+/// What the key check before a deploy decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPolicy {
+    /// Stop when a key is missing (offering to set it on a terminal).
+    Require,
+    /// Warn and go on (`--allow-missing-keys`).
+    AllowMissing,
+}
+
+/// Step 0 of a deploy: every key the environment's models need is stored,
+/// before anything is built or planned. Reads no value.
+pub async fn check_before_deploy(
+    aws: &Aws,
+    environment: &Environment,
+    policy: KeyPolicy,
+    interactive: bool,
+    progress: &dyn Progress,
+) -> CommandResult {
+    let needed = provider_keys::needed(environment);
+    if needed.is_empty() {
+        return Ok(());
+    }
+    let locations: Vec<KeyLocation> = needed.iter().map(|entry| entry.location.clone()).collect();
+    let statuses: Vec<KeyStatus> = aws
+        .key_statuses(&locations)
+        .await
+        .map_err(CommandError::Failed)?;
+    let missing = provider_keys::missing(&needed, |location| {
+        statuses
+            .iter()
+            .any(|status| status.location == *location && status.set)
+    });
+    if missing.is_empty() {
+        progress.note(&format!(
+            "provider keys: all {} stored ({})",
+            needed.len(),
+            needed
+                .iter()
+                .map(KeyEntry::provider_names)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+        return Ok(());
+    }
+    let describe = |entry: &KeyEntry| {
+        format!(
+            "{} ({}): {}",
+            entry.provider_names(),
+            entry.location,
+            entry.consequences()
+        )
+    };
+    if policy == KeyPolicy::AllowMissing {
+        for entry in &missing {
+            progress.warn(&format!(
+                "no {} key stored; these will fail: {}. Set it with `{}`",
+                entry.provider_names(),
+                entry.consequences(),
+                provider_keys::set_command(&environment.name, entry)
+            ));
+        }
+        return Ok(());
+    }
+    let commands: Vec<String> = missing
+        .iter()
+        .map(|entry| provider_keys::set_command(&environment.name, entry))
+        .collect();
+    let list = missing
+        .iter()
+        .map(|entry| format!("\n  {}", describe(entry)))
+        .collect::<String>();
+    if !interactive {
+        return Err(CommandError::usage(anyhow!(
+            "{} provider key(s) that {} needs are not stored; nothing was built or changed:{list}\n\
+             set them with:\n  {}\n\
+             or deploy anyway with --allow-missing-keys (those models will fail)",
+            missing.len(),
+            environment.name,
+            commands.join("\n  ")
+        )));
+    }
+    progress.warn(&format!(
+        "{} provider key(s) that {} needs are not stored:{list}",
+        missing.len(),
+        environment.name
+    ));
+    if !ui::confirm("Set them now?").map_err(CommandError::Failed)? {
+        return Err(CommandError::Rejected(format!(
+            "nothing was built or changed; set the keys with:\n  {}\nor deploy with --allow-missing-keys",
+            commands.join("\n  ")
+        )));
+    }
+    for entry in &missing {
+        let text = ui::secret(&format!(
+            "{} API key for {} ({}), not shown as you type",
+            entry.provider_names(),
+            environment.name,
+            entry.location
+        ))
+        .map_err(CommandError::Failed)?
+        .unwrap_or_default();
+        let value = accept_key(text).map_err(CommandError::usage)?;
+        let write = store(aws, environment, entry, &value).await?;
+        progress.note(&format!(
+            "{} the {} key at {}",
+            action_word(write),
+            entry.provider_names(),
+            entry.location
+        ));
+    }
+    Ok(())
+}
