@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod deploy;
 mod error;
+mod frontend;
 mod git;
 mod local_hosts;
 mod package;

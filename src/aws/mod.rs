@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod cdn;
+mod site;
 mod stack;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
 pub use artifacts::{Written, artifact_bucket_name};
+pub use site::Upload;
 pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
 
 /// How to reach AWS: merged from flags, the environment and the environment file.

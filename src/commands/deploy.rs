@@ -6,10 +6,10 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::{Settings, runtime};
-use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs};
+use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs, WebAppArgs};
 use crate::config::Environment;
 use crate::deploy::{
-    ArtifactSource, DeployOptions, DeployReport, Deployment, ReleaseIntent, artifact,
+    ArtifactSource, DeployOptions, DeployReport, Deployment, ReleaseIntent, WebApp, artifact,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::package::Artifact;
@@ -32,7 +32,18 @@ impl ApplyArgs {
             health_url: self.health_url.clone(),
             health_timeout: Duration::from_secs(self.health_timeout),
             write_env_file: !self.no_env_file,
+            invalidation_timeout: Duration::from_secs(600),
             interactive: ui::can_prompt(),
+        }
+    }
+}
+
+impl WebAppArgs {
+    /// `options` with this run's invalidation timeout.
+    pub fn apply_to(&self, options: DeployOptions) -> DeployOptions {
+        DeployOptions {
+            invalidation_timeout: Duration::from_secs(self.invalidation_timeout),
+            ..options
         }
     }
 }
@@ -87,12 +98,17 @@ fn run_pipeline(
     env: &str,
     artifact_args: &ArtifactArgs,
     options: DeployOptions,
+    web_app: WebApp,
     tag: bool,
 ) -> CommandResult<DeployReport> {
     let project = settings.project()?;
     // The artifact's location is filled in once the store is known.
     let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
     require_answerable(&rendered.environment, &options)?;
+    if matches!(web_app, WebApp::Build) {
+        // Before anything changes: no web app or no npm is a usage error.
+        crate::frontend::build::preflight(&project.root).map_err(CommandError::usage)?;
+    }
     if tag && crate::git::is_dirty(&project.root).map_err(CommandError::usage)? {
         return Err(CommandError::usage(anyhow!(
             "--tag needs a clean git tree: commit or stash your changes, so the tag names what is deployed"
@@ -119,6 +135,7 @@ fn run_pipeline(
                 kind: ReleaseKind::Deploy,
                 source: None,
             },
+            web_app,
             options,
             progress: &progress,
         }
@@ -143,11 +160,17 @@ fn run_pipeline(
 }
 
 pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
+    let web_app = if args.web_app.no_frontend || args.apply.no_execute {
+        WebApp::Keep
+    } else {
+        WebApp::Build
+    };
     let result = run_pipeline(
         settings,
         &args.env,
         &args.artifact,
-        args.apply.options(),
+        args.web_app.apply_to(args.apply.options()),
+        web_app,
         args.tag,
     );
     emit_report(settings, result)
@@ -164,9 +187,17 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         health_url: None,
         health_timeout: Duration::ZERO,
         write_env_file: false,
+        invalidation_timeout: Duration::ZERO,
         interactive: false,
     };
-    let report = run_pipeline(settings, &args.env, &args.artifact, options, false)?;
+    let report = run_pipeline(
+        settings,
+        &args.env,
+        &args.artifact,
+        options,
+        WebApp::Keep,
+        false,
+    )?;
     ui::emit(settings.output, &report)?;
     Ok(())
 }

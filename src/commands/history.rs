@@ -39,6 +39,7 @@ impl fmt::Display for History {
                 ReleaseKind::Deploy => "deploy",
                 ReleaseKind::Rollback => "rollback",
                 ReleaseKind::Promote => "promote",
+                ReleaseKind::Publish => "publish",
             };
             let commit = record
                 .git

@@ -8,6 +8,7 @@ mod local;
 mod outputs;
 mod promote;
 mod prune;
+mod publish;
 pub mod render;
 mod rollback;
 mod tag;
@@ -101,6 +102,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Validate => validate::run(&settings),
         Command::Build(args) => build::run(&settings, &args),
         Command::Deploy(args) => deploy::run_deploy(&settings, &args),
+        Command::Publish(args) => publish::run(&settings, &args),
         Command::Diff(args) => deploy::run_diff(&settings, &args),
         Command::Outputs(args) => outputs::run(&settings, &args),
         Command::History(args) => history::run(&settings, &args),
