@@ -105,16 +105,27 @@ fn run_pipeline(
     // The artifact's location is filled in once the store is known.
     let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
     require_answerable(&rendered.environment, &options)?;
-    if matches!(web_app, WebApp::Build) {
-        // Before anything changes: no web app or no npm is a usage error.
-        crate::frontend::build::preflight(&project.root).map_err(CommandError::usage)?;
-    }
+    let progress = settings.progress();
+    let web_app = match web_app {
+        WebApp::Build if !crate::frontend::build::has_app(&project.root) => {
+            progress.warn(
+                "frontend/package.json not found: deploying the stack without publishing a web app \
+                 (--no-frontend says so without this warning)",
+            );
+            WebApp::Keep
+        }
+        WebApp::Build => {
+            // Before anything changes: no npm to build the web app is a usage error.
+            crate::frontend::build::preflight(&project.root).map_err(CommandError::usage)?;
+            WebApp::Build
+        }
+        other => other,
+    };
     if tag && crate::git::is_dirty(&project.root).map_err(CommandError::usage)? {
         return Err(CommandError::usage(anyhow!(
             "--tag needs a clean git tree: commit or stash your changes, so the tag names what is deployed"
         )));
     }
-    let progress = settings.progress();
     let artifact = package(
         &project,
         artifact_args,

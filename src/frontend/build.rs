@@ -92,6 +92,14 @@ pub fn install_needed(lock: &Value, installed: Option<&Value>) -> bool {
     differs || missing
 }
 
+/// Whether the project has a web app to build (`frontend/package.json`).
+pub fn has_app(project_root: &Path) -> bool {
+    project_root
+        .join(FRONTEND_DIR)
+        .join("package.json")
+        .is_file()
+}
+
 /// Checks, before a deploy changes anything, that there is a web app and npm to build it.
 pub fn preflight(project_root: &Path) -> Result<(), BuildError> {
     let dir = project_root.join(FRONTEND_DIR);
