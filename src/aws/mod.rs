@@ -6,6 +6,7 @@ mod cdn;
 mod keys;
 mod logs;
 mod monitoring;
+mod site;
 mod stack;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use artifacts::{BucketCheck, Written, artifact_bucket_name};
 pub use keys::{KeyStatus, KeyWrite, SecretValue};
 pub use logs::LogEvent;
 pub use monitoring::AlarmState;
+pub use site::Upload;
 pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
 
 /// How to reach AWS: merged from flags, the environment and the environment file.

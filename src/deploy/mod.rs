@@ -1,11 +1,12 @@
 //! `deploy` as a pipeline of named steps (package, store, preflight, plan,
-//! show, confirm, apply, outputs, CloudFront, health), each its own function.
+//! show, confirm, apply, outputs, CloudFront, web app, health), each its own function.
 
 pub mod artifact;
 pub mod cdn;
 pub mod dotenv;
 pub mod health;
 pub mod watch;
+pub mod web_app;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription};
 use crate::config::Environment;
 use crate::error::CommandError;
+use crate::frontend::publish::PublishReport;
 use crate::local_hosts::LocalAws;
 use crate::package::Artifact;
 use crate::plan::{ChangeSetPlan, parameter_diff};
@@ -28,6 +30,7 @@ use crate::stack_state::{self, Preflight, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
 use health::HealthReport;
 use watch::{EventCursor, watch_stack};
+pub use web_app::WebApp;
 
 /// Every change set pixelctl makes is named with this prefix, so a later run
 /// can recognise and remove the ones it left behind.
@@ -47,6 +50,8 @@ pub struct DeployOptions {
     pub health_url: Option<String>,
     pub health_timeout: Duration,
     pub write_env_file: bool,
+    /// How long to wait for CloudFront to invalidate the web app's changed paths.
+    pub invalidation_timeout: Duration,
     /// Whether a question can be asked (a terminal on stdin and stderr).
     pub interactive: bool,
 }
@@ -87,6 +92,9 @@ pub struct DeployReport {
     pub frontend_env: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloudfront: Option<String>,
+    /// The web app published (or restored) after the stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<PublishReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthReport>,
     /// The ledger entry this deploy made, if it changed the stack.
@@ -145,6 +153,9 @@ impl fmt::Display for DeployReport {
         if let Some(path) = &self.frontend_env {
             writeln!(f, "wrote     {}", path.display())?;
         }
+        if let Some(web_app) = &self.frontend {
+            write!(f, "{web_app}")?;
+        }
         if let Some(health) = &self.health {
             let detail = health.detail.clone().unwrap_or_default();
             let verdict = if !health.checked {
@@ -201,6 +212,8 @@ pub struct Deployment<'a> {
     pub parameters: Option<Parameters>,
     pub artifact: ArtifactSource,
     pub release: ReleaseIntent,
+    /// What happens to the web app once the stack is deployed.
+    pub web_app: WebApp,
     pub options: DeployOptions,
     pub progress: &'a dyn Progress,
 }
@@ -415,6 +428,7 @@ impl Deployment<'_> {
             outputs: BTreeMap::new(),
             frontend_env: None,
             cloudfront: None,
+            frontend: None,
             health: None,
             release: None,
             git_tag: None,
@@ -641,6 +655,8 @@ impl Deployment<'_> {
             succeeded,
             pixelctl_version: env!("CARGO_PKG_VERSION").to_owned(),
             git_tags: Vec::new(),
+            // Set once the web app is published (see web_app.rs).
+            frontend: None,
         };
         let record = release::ledger::append(self.aws, &location.bucket, record).await?;
         self.progress.note(&format!(
@@ -650,7 +666,7 @@ impl Deployment<'_> {
         Ok(record)
     }
 
-    /// Steps 8 to 11: protection, outputs, frontend/.env, CloudFront, health.
+    /// Steps 8 to 12: protection, outputs, frontend/.env, CloudFront, web app, health.
     async fn finish(
         &self,
         mut report: DeployReport,
@@ -712,6 +728,9 @@ impl Deployment<'_> {
                 _ => {}
             }
         }
+        report.frontend = self
+            .publish_web_app(&stack, &report.artifact.bucket, report.release)
+            .await?;
         let health = match health::health_target(
             stack.outputs.get("ApiEndpoint").map(String::as_str),
             self.options.health_url.as_deref(),
