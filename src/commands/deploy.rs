@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::secrets::{KeyPolicy, check_before_deploy};
 use super::{Settings, runtime};
 use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs, WebAppArgs};
 use crate::config::Environment;
+use crate::deploy::keys::{KeyPolicy, check_before_deploy};
 use crate::deploy::{
     ArtifactSource, DeployOptions, DeployReport, Deployment, ReleaseIntent, WebApp, artifact,
 };

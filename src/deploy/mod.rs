@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod cdn;
 pub mod dotenv;
 pub mod health;
+pub mod keys;
 pub mod watch;
 pub mod web_app;
 
