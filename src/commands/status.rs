@@ -147,6 +147,7 @@ impl EnvironmentStatus {
                     release::ReleaseKind::Deploy => "deploy",
                     release::ReleaseKind::Rollback => "rollback",
                     release::ReleaseKind::Promote => "promote",
+                    release::ReleaseKind::Publish => "publish",
                 };
                 rows.push((
                     "release",

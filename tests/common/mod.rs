@@ -558,7 +558,7 @@ impl Project {
 
     /// Starts pixelctl in the background with its output captured.
     pub fn spawn_piped(&self, aws: &LocalAws, args: &[&str]) -> Child {
-        self.pixelctl_process(aws)
+        self.process(aws)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
