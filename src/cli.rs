@@ -112,18 +112,34 @@ Examples:\n  pixelctl build\n  pixelctl build --env prod --output json"
     )]
     Build(BuildArgs),
 
-    /// Build, plan, confirm and apply an environment's stack, then write frontend/.env and check health
+    /// Build, plan, confirm and apply an environment's stack, then publish the web app and check health
     #[command(
         after_help = "Environments with `confirm_changes: true` ask before applying; without a terminal pass --yes. \
 A deploy first checks that every configured model's provider key is stored (`pixelctl secrets list`); \
 on a terminal it offers to store missing ones, otherwise it stops (exit 2) unless --allow-missing-keys. \
 Then the providers that publish a model list are asked whether they still serve the configured \
 models; a model they report as shut down stops the deploy before building (--no-model-check \
-skips that question).\n\n\
+skips that question). \
+After the stack: frontend/ is built with the stack's outputs (npm ci only when \
+node_modules does not match the lock, then npm run build) and published to the stack's bucket \
+behind its CloudFront distribution, index.html last; --no-frontend skips that.\n\n\
 Examples:\n  pixelctl deploy dev\n  pixelctl deploy prod --yes --output json\n  \
-pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes"
+pixelctl deploy staging --no-execute\n  pixelctl deploy dev --yes --no-frontend\n  \
+AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl deploy dev --yes"
     )]
     Deploy(DeployArgs),
+
+    /// Build the web app with a deployed stack's outputs and publish it (the stack is not changed)
+    #[command(
+        after_help = "Content-hashed files (assets/*) are uploaded first with a one-year immutable \
+Cache-Control, then the other files, then index.html (no-cache) last as the single switch; files \
+already published with the same bytes are skipped; only the changed fixed-name paths are \
+invalidated, and pixelctl waits for that. A changed page is recorded in the release ledger, so \
+`pixelctl rollback` can bring the previous one back.\n\n\
+Examples:\n  pixelctl publish dev\n  pixelctl publish prod --output json\n  \
+AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl publish dev"
+    )]
+    Publish(PublishArgs),
 
     /// Show what a deploy would change (builds, plans, shows; deletes its change set)
     #[command(
@@ -143,11 +159,13 @@ pixelctl deploy staging --no-execute\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 p
     )]
     History(EnvArgs),
 
-    /// Go back to an earlier release: the exact template, parameters and artifact bytes
+    /// Go back to an earlier release: the exact template, parameters and artifact bytes, and its web app
     #[command(
         after_help = "By the stack's state: UPDATE_IN_PROGRESS is cancelled; UPDATE_ROLLBACK_FAILED \
 is continued (--skip names resources to leave); a settled stack is redeployed from the previous \
-successful release, or the one named with --to, through the same plan and confirmation as deploy.\n\n\
+successful release, or the one named with --to, through the same plan and confirmation as deploy, \
+and the web app that release published is published again (its index.html, one invalidation; \
+--no-frontend leaves the page as it is).\n\n\
 Examples:\n  pixelctl rollback prod\n  pixelctl rollback staging --to 12\n  pixelctl rollback dev --to dev-v0.3.0"
     )]
     Rollback(RollbackArgs),
@@ -173,7 +191,7 @@ checked first, as a deploy checks them.\n\nExamples:\n  pixelctl promote staging
     )]
     Destroy(DestroyArgs),
 
-    /// Delete stored artifacts no recent release and no live stack uses
+    /// Delete stored artifacts and web app files no recent release and no live stack uses
     #[command(after_help = "Examples:\n  pixelctl prune\n  pixelctl prune --keep 10 --yes")]
     Prune(PruneArgs),
 
@@ -390,6 +408,28 @@ pub struct EnvArgs {
     pub env: String,
 }
 
+/// What deploy and rollback do with the web app.
+#[derive(Debug, Args)]
+pub struct WebAppArgs {
+    /// Leave the web app as it is: deploy the stack alone
+    #[arg(long)]
+    pub no_frontend: bool,
+
+    /// How long to wait for CloudFront to invalidate the web app's changed paths, in seconds
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub invalidation_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Environment name (a file in environments/)
+    pub env: String,
+
+    /// How long to wait for CloudFront to invalidate the changed paths, in seconds
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub invalidation_timeout: u64,
+}
+
 /// How a redeploy finishes, shared by deploy, rollback and promote.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -441,6 +481,9 @@ pub struct RollbackArgs {
 
     #[command(flatten)]
     pub apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub web_app: WebAppArgs,
 }
 
 #[derive(Debug, Args)]
@@ -499,7 +542,7 @@ pub struct DestroyArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Keep the artifacts of this many latest releases of each environment
+    /// Keep the artifacts and web app files of this many latest releases of each environment
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep: u32,
 
@@ -532,6 +575,9 @@ pub struct DeployArgs {
 
     #[command(flatten)]
     pub apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub web_app: WebAppArgs,
 
     /// After a successful deploy, tag the release's commit <env>-vX.Y.Z (next patch version)
     #[arg(long)]

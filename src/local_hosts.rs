@@ -4,8 +4,9 @@
 //! and `{label}.cloudfront.net`. When every AWS call goes to a loopback endpoint
 //! (the project's local AWS), those hosts are served by that endpoint's port as
 //! `http://{apiId}.execute-api.localhost:{port}` and
-//! `{label}.cloudfront.localhost:{port}`: the health check and `frontend/.env`
-//! use those forms instead of skipping or naming a host nothing here serves.
+//! `{label}.cloudfront.localhost:{port}`: the health check, `frontend/.env`,
+//! the web app's build and where pixelctl says to open it use those forms
+//! instead of skipping or naming a host nothing here serves.
 //! Pure: no network, no resolver.
 
 use std::collections::BTreeMap;
@@ -64,10 +65,20 @@ impl LocalAws {
         })
     }
 
-    /// The outputs with `ApiEndpoint` and `CloudFrontDomain` in their local forms
-    /// (values that aren't AWS forms stay as they are).
+    /// The local form of a URL on a distribution (`https://{label}.cloudfront.net[/path]`).
+    pub fn cloudfront_url(&self, url: &str) -> Option<String> {
+        let rest = url.trim().strip_prefix("https://")?;
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        Some(format!("http://{}/{path}", self.cloudfront_domain(host)?))
+    }
+
+    /// The outputs with `ApiEndpoint`, `CloudFrontDomain` and `SiteUrl` in their
+    /// local forms (values that aren't AWS forms stay as they are).
     pub fn localize_outputs(&self, outputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut local = outputs.clone();
+        if let Some(url) = outputs.get("SiteUrl").and_then(|u| self.cloudfront_url(u)) {
+            local.insert("SiteUrl".to_owned(), url);
+        }
         if let Some(url) = outputs.get("ApiEndpoint").and_then(|u| self.api_url(u)) {
             local.insert("ApiEndpoint".to_owned(), url);
         }
@@ -171,6 +182,24 @@ mod tests {
             Some("d111abc.cloudfront.localhost:4566")
         );
         assert_eq!(local.cloudfront_domain("cdn.example.com"), None);
+        assert_eq!(
+            local
+                .cloudfront_url("https://D1abc.cloudfront.net/")
+                .as_deref(),
+            Some("http://d1abc.cloudfront.localhost:4566/")
+        );
+        assert_eq!(
+            local
+                .cloudfront_url("https://d1.cloudfront.net/gallery?x=1")
+                .as_deref(),
+            Some("http://d1.cloudfront.localhost:4566/gallery?x=1")
+        );
+        assert_eq!(
+            local.cloudfront_url("https://d1.cloudfront.net").as_deref(),
+            Some("http://d1.cloudfront.localhost:4566/")
+        );
+        assert_eq!(local.cloudfront_url("http://d1.cloudfront.net/"), None);
+        assert_eq!(local.cloudfront_url("https://app.example.com/"), None);
         let outputs = BTreeMap::from([
             (
                 "ApiEndpoint".to_owned(),
@@ -181,8 +210,13 @@ mod tests {
                 "d1.cloudfront.net".to_owned(),
             ),
             ("ImagesBucket".to_owned(), "bucket".to_owned()),
+            (
+                "SiteUrl".to_owned(),
+                "https://d1.cloudfront.net/".to_owned(),
+            ),
         ]);
         let mapped = local.localize_outputs(&outputs);
+        assert_eq!(mapped["SiteUrl"], "http://d1.cloudfront.localhost:4566/");
         assert_eq!(
             mapped["ApiEndpoint"],
             "http://abc.execute-api.localhost:4566"

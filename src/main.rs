@@ -10,6 +10,7 @@ mod deploy;
 #[cfg(test)]
 mod doc_commands;
 mod error;
+mod frontend;
 mod git;
 mod local_hosts;
 mod logline;

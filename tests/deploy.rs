@@ -1085,3 +1085,21 @@ fn the_plan_shows_the_changed_value_of_a_nested_property() {
         diff.stdout
     );
 }
+
+#[test]
+fn an_empty_endpoint_variable_is_one_actionable_line_not_a_panic() {
+    let aws = LocalAws::start();
+    let project = Project::copy();
+    let output = project
+        .pixelctl(&aws)
+        .env("AWS_ENDPOINT_URL", "")
+        .args(["outputs", "dev"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "error: AWS_ENDPOINT_URL is set but empty: unset it to use AWS (`unset AWS_ENDPOINT_URL`), or give the endpoint's URL"
+    );
+}

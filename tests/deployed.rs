@@ -267,12 +267,20 @@ fn every_route_answers_through_the_deployed_api_and_images_load_through_cloudfro
         assert!(image.body.starts_with(b"\x89PNG\r\n\x1a\n"), "{url}");
     }
 
-    // The job's state and the rate-limit counters are not public.
+    // The job's state and the rate-limit counters are never served: every path
+    // outside images/* maps under site/ (the web app, not published in this
+    // test), and the bucket policy grants CloudFront neither prefix.
     for private in [
         format!("http://{cloudfront}/jobs/{job_id}.json"),
         format!("http://{cloudfront}/ratelimit/"),
     ] {
-        assert_eq!(http.get(&private).status, 403, "{private}");
+        let answer = http.get(&private);
+        assert_eq!(answer.status, 404, "{private}");
+        let body = String::from_utf8_lossy(&answer.body);
+        assert!(
+            body.contains("<Code>NoSuchKey</Code>") && !body.contains("a lighthouse at dawn"),
+            "{private}: {body}"
+        );
     }
 
     // Gallery: the new generation is listed, and opens with its images.
@@ -399,8 +407,8 @@ fn a_function_that_crashes_at_start_fails_the_health_check() {
     // per-model timeout, as it would on Lambda.
     deployed.project.edit(
         "templates/pixel-prompt.yaml",
-        "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n",
-        "          ALLOWED_ORIGINS: !Ref AllowedOrigins\n          MODEL_TIMEOUT_SECONDS: \"0\"\n",
+        "          IMAGES_BUCKET: !Ref ImagesBucket\n",
+        "          IMAGES_BUCKET: !Ref ImagesBucket\n          MODEL_TIMEOUT_SECONDS: \"0\"\n",
     );
     let run = deployed.project.deploy_with(
         &deployed.aws,

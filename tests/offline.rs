@@ -230,13 +230,13 @@ fn unknown_environment_lists_the_ones_that_exist() {
 fn syntax_error_names_the_line() {
     let project = Project::copy();
     project.edit(
-        "environments/staging.yaml",
-        "api:\n  cors_origins:",
+        "environments/prod.yaml",
+        "api:\n  cors_origins: []",
         "api:\n  cors_origins: [unclosed",
     );
-    let (_, stderr) = project.run(&["render", "staging"], 2);
+    let (_, stderr) = project.run(&["render", "prod"], 2);
     assert!(
-        stderr.contains("environments/staging.yaml:10: did not find expected"),
+        stderr.contains("environments/prod.yaml:19: did not find expected"),
         "{stderr}"
     );
     assert!(stderr.contains("YAML syntax error"), "{stderr}");
@@ -258,11 +258,11 @@ fn key_locations_must_exist_and_stay_in_the_environments_path() {
     let (_, stderr) = project.run(&["render", "staging"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 3 problems in environment files:
-      environments/defaults.yaml:57: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
+      environments/defaults.yaml:59: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
         hint: name it `/pixel-prompt/staging/<name>`: the Lambda may read keys there and nowhere else
-      environments/defaults.yaml:114: `models[4].provider`: model `FLUX.2 Pro` uses `bfl`, which has no API key location
+      environments/defaults.yaml:116: `models[4].provider`: model `FLUX.2 Pro` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
-      environments/defaults.yaml:137: `models[8].provider`: model `FLUX.2 Flex` uses `bfl`, which has no API key location
+      environments/defaults.yaml:139: `models[8].provider`: model `FLUX.2 Flex` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
     ");
 }

@@ -91,6 +91,15 @@ fn status_tells_healthy_from_unhealthy_and_shows_what_drifted() {
         "{}",
         all.stdout
     );
+    let single = project.expect(&aws, &["status", "dev"], 0).stdout;
+    assert!(
+        squeeze(&single).contains("release #1 deploy, 20") && single.contains(" by "),
+        "{single}"
+    );
+    assert!(
+        squeeze(&single).contains(&format!("commit {}", &head.trim()[..12])),
+        "{single}"
+    );
 
     // The working tree moves on: a parameter and the Lambda's code.
     project.edit(

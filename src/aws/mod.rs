@@ -8,6 +8,7 @@ mod lambda;
 mod logs;
 mod models;
 mod monitoring;
+mod site;
 mod stack;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use keys::{KeyStatus, KeyWrite, SecretValue};
 pub use logs::LogEvent;
 pub use models::BedrockLifecycle;
 pub use monitoring::AlarmState;
+pub use site::Upload;
 pub use stack::{
     CHANGE_SET_TIMEOUT, ChangeSetRequest, ChangeSetStatus, ChangeSetSummary, StackDescription,
     StackEvent, StackResource,
@@ -66,6 +68,10 @@ pub enum ConnectError {
         "no AWS credentials found{profile}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws sso login`, or pass --profile (against the local AWS any dummy values work)"
     )]
     NoCredentials { profile: String },
+    #[error(
+        "AWS_ENDPOINT_URL is set but empty: unset it to use AWS (`unset AWS_ENDPOINT_URL`), or give the endpoint's URL"
+    )]
+    EmptyEndpoint,
 }
 
 /// Formats an SDK error for a person: the service's code and message when
@@ -90,6 +96,12 @@ where
 /// Builds the SDK configuration and checks that credentials resolve, so a
 /// missing credential is one line up front, not a provider-chain dump later.
 pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
+    // The SDK reads AWS_ENDPOINT_URL itself, and an empty one makes it panic.
+    if settings.endpoint_url.is_none()
+        && std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|value| value.is_empty())
+    {
+        return Err(ConnectError::EmptyEndpoint);
+    }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new(settings.region.clone()))
         .retry_config(

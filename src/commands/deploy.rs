@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::secrets::{KeyPolicy, check_before_deploy};
 use super::{Settings, runtime};
-use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs};
+use crate::cli::{ApplyArgs, ArtifactArgs, DeployArgs, DiffArgs, WebAppArgs};
 use crate::config::Environment;
+use crate::deploy::keys::{KeyPolicy, check_before_deploy};
 use crate::deploy::{
-    ArtifactSource, DeployOptions, DeployReport, Deployment, ReleaseIntent, artifact,
+    ArtifactSource, DeployOptions, DeployReport, Deployment, ReleaseIntent, WebApp, artifact,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::package::Artifact;
@@ -33,7 +33,18 @@ impl ApplyArgs {
             health_url: self.health_url.clone(),
             health_timeout: Duration::from_secs(self.health_timeout),
             write_env_file: !self.no_env_file,
+            invalidation_timeout: Duration::from_secs(600),
             interactive: ui::can_prompt(),
+        }
+    }
+}
+
+impl WebAppArgs {
+    /// `options` with this run's invalidation timeout.
+    pub fn apply_to(&self, options: DeployOptions) -> DeployOptions {
+        DeployOptions {
+            invalidation_timeout: Duration::from_secs(self.invalidation_timeout),
+            ..options
         }
     }
 }
@@ -83,29 +94,51 @@ fn package(
     }
 }
 
+/// The checks made before anything is built: the provider keys, and whether
+/// the providers still serve the environment's models.
+struct Prechecks {
+    keys: KeyPolicy,
+    models: bool,
+}
+
 fn run_pipeline(
     settings: &Settings,
     env: &str,
     artifact_args: &ArtifactArgs,
     options: DeployOptions,
+    web_app: WebApp,
     tag: bool,
-    keys: KeyPolicy,
-    model_check: bool,
+    checks: Prechecks,
 ) -> CommandResult<DeployReport> {
     let project = settings.project()?;
     // The artifact's location is filled in once the store is known.
     let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
     require_answerable(&rendered.environment, &options)?;
+    let progress = settings.progress();
+    let web_app = match web_app {
+        WebApp::Build if !crate::frontend::build::has_app(&project.root) => {
+            progress.warn(
+                "frontend/package.json not found: deploying the stack without publishing a web app \
+                 (--no-frontend says so without this warning)",
+            );
+            WebApp::Keep
+        }
+        WebApp::Build => {
+            // Before anything changes: no npm to build the web app is a usage error.
+            crate::frontend::build::preflight(&project.root).map_err(CommandError::usage)?;
+            WebApp::Build
+        }
+        other => other,
+    };
     if tag && crate::git::is_dirty(&project.root).map_err(CommandError::usage)? {
         return Err(CommandError::usage(anyhow!(
             "--tag needs a clean git tree: commit or stash your changes, so the tag names what is deployed"
         )));
     }
-    let progress = settings.progress();
     let runtime = runtime()?;
     // Step 0, before anything is built or planned: the provider keys are there,
     // and their providers still serve the models (a model shut down stops here).
-    let endpoints = if model_check {
+    let endpoints = if checks.models {
         Some(settings.provider_endpoints()?)
     } else {
         None
@@ -115,7 +148,7 @@ fn run_pipeline(
         check_before_deploy(
             &aws,
             &rendered.environment,
-            keys,
+            checks.keys,
             options.interactive,
             &progress,
         )
@@ -150,6 +183,7 @@ fn run_pipeline(
                 kind: ReleaseKind::Deploy,
                 source: None,
             },
+            web_app,
             options,
             progress: &progress,
         }
@@ -174,18 +208,26 @@ fn run_pipeline(
 }
 
 pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
+    let web_app = if args.web_app.no_frontend || args.apply.no_execute {
+        WebApp::Keep
+    } else {
+        WebApp::Build
+    };
     let result = run_pipeline(
         settings,
         &args.env,
         &args.artifact,
-        args.apply.options(),
+        args.web_app.apply_to(args.apply.options()),
+        web_app,
         args.tag,
-        if args.allow_missing_keys {
-            KeyPolicy::AllowMissing
-        } else {
-            KeyPolicy::Require
+        Prechecks {
+            keys: if args.allow_missing_keys {
+                KeyPolicy::AllowMissing
+            } else {
+                KeyPolicy::Require
+            },
+            models: !args.no_model_check,
         },
-        !args.no_model_check,
     );
     emit_report(settings, result)
 }
@@ -201,6 +243,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         health_url: None,
         health_timeout: Duration::ZERO,
         write_env_file: false,
+        invalidation_timeout: Duration::ZERO,
         interactive: false,
     };
     // A diff changes nothing: a missing key is worth a warning, not a stop.
@@ -209,9 +252,12 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         &args.env,
         &args.artifact,
         options,
+        WebApp::Keep,
         false,
-        KeyPolicy::AllowMissing,
-        false,
+        Prechecks {
+            keys: KeyPolicy::AllowMissing,
+            models: false,
+        },
     )?;
     ui::emit(settings.output, &report)?;
     Ok(())

@@ -19,8 +19,10 @@ use crate::package::cargo_build::zigbuild_on_path;
 use crate::provider_keys;
 use crate::ui;
 
-/// The oldest Rust the workspace builds with (`rust-version` in Cargo.toml).
-const MIN_RUST: (u32, u32, u32) = (1, 94, 1);
+/// The oldest Rust the workspace builds with: `rust-version` in Cargo.toml.
+fn min_rust() -> (u32, u32, u32) {
+    version_in(env!("CARGO_PKG_RUST_VERSION")).unwrap_or((1, 0, 0))
+}
 /// The oldest Node.js the frontend supports (`engines` in frontend/package.json).
 const MIN_NODE: (u32, u32, u32) = (20, 19, 0);
 
@@ -277,14 +279,14 @@ fn machine_checks(root: &Path, environments: &[Environment]) -> Vec<Check> {
         check_version(
             "cargo",
             output_of("cargo", &["--version"], Some(root)).as_deref(),
-            MIN_RUST,
+            min_rust(),
             "install Rust with rustup (https://rustup.rs), then `rustup update`",
             true,
         ),
         check_version(
             "rustc",
             output_of("rustc", &["--version"], Some(root)).as_deref(),
-            MIN_RUST,
+            min_rust(),
             "rustup update",
             true,
         ),
@@ -617,7 +619,7 @@ mod tests {
             (Some("rustc nightly"), true, State::Warn),
         ];
         for (found, required, state) in cases {
-            let check = check_version("rustc", found, MIN_RUST, "rustup update", required);
+            let check = check_version("rustc", found, min_rust(), "rustup update", required);
             assert_eq!(check.state, state, "{found:?}");
             assert_eq!(check.fix.is_some(), state != State::Ok, "{found:?}");
         }

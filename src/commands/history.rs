@@ -31,7 +31,7 @@ impl fmt::Display for History {
         }
         writeln!(
             f,
-            "     #  TIME                  KIND      RESULT                    ARTIFACT      COMMIT        FROM"
+            "     #  TIME                  KIND      RESULT                    ARTIFACT      PAGE      COMMIT        FROM"
         )?;
         for entry in &self.releases {
             let record = &entry.record;
@@ -39,6 +39,7 @@ impl fmt::Display for History {
                 ReleaseKind::Deploy => "deploy",
                 ReleaseKind::Rollback => "rollback",
                 ReleaseKind::Promote => "promote",
+                ReleaseKind::Publish => "publish",
             };
             let commit = record
                 .git
@@ -61,15 +62,22 @@ impl fmt::Display for History {
             } else {
                 format!("  [{}]", record.git_tags.join(", "))
             };
+            // The web app this release published; blank: it left the page as it was.
+            let page = record
+                .frontend
+                .as_ref()
+                .map(|page| &page.site_id[..page.site_id.len().min(8)])
+                .unwrap_or_default();
             writeln!(
                 f,
-                "{} {:>4}  {:<20}  {:<8}  {:<24}  {:<12}  {:<12}  {from}{tags}",
+                "{} {:>4}  {:<20}  {:<8}  {:<24}  {:<12}  {:<8}  {:<12}  {from}{tags}",
                 if entry.live { "*" } else { " " },
                 record.sequence,
                 record.time,
                 kind,
                 record.stack_status,
                 &record.artifact.sha256[..record.artifact.sha256.len().min(12)],
+                page,
                 commit,
             )?;
         }

@@ -11,6 +11,7 @@ mod logs;
 mod outputs;
 mod promote;
 mod prune;
+mod publish;
 pub mod render;
 mod rollback;
 mod secrets;
@@ -126,6 +127,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Validate(args) => validate::run(&settings, &args),
         Command::Build(args) => build::run(&settings, &args),
         Command::Deploy(args) => deploy::run_deploy(&settings, &args),
+        Command::Publish(args) => publish::run(&settings, &args),
         Command::Diff(args) => deploy::run_diff(&settings, &args),
         Command::Outputs(args) => outputs::run(&settings, &args),
         Command::History(args) => history::run(&settings, &args),

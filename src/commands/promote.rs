@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::anyhow;
 
 use super::deploy::{emit_report, require_answerable};
-use super::secrets::{KeyPolicy, check_before_deploy};
 use super::{Settings, runtime};
 use crate::cli::PromoteArgs;
 use crate::config;
-use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent};
+use crate::deploy::keys::{KeyPolicy, check_before_deploy};
+use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent, WebApp};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
 use crate::release::{self, ArtifactRef, ReleaseKind, ReleaseSource, ledger};
@@ -117,6 +117,9 @@ pub fn run(settings: &Settings, args: &PromoteArgs) -> CommandResult {
                     sequence: live.sequence,
                 }),
             },
+            // The page is built with an environment's own outputs: publish it
+            // in the target with `pixelctl publish` (see docs/OPERATIONS.md).
+            web_app: WebApp::Keep,
             options,
             progress: &progress,
         }

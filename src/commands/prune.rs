@@ -1,5 +1,7 @@
 //! `pixelctl prune`: deletes stored artifacts that no recent release and no
-//! live stack uses, every version of them, after showing the list.
+//! live stack uses, every version of them, and web app files that no recent
+//! release of an environment uses from its site (and the copies the artifact
+//! store keeps for rollbacks), after showing the list.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,15 +13,29 @@ use super::{Settings, runtime};
 use crate::cli::PruneArgs;
 use crate::config::{self, Environment};
 use crate::error::{CommandError, CommandResult};
+use crate::frontend::publish::SITE_PREFIX;
 use crate::progress::Progress;
 use crate::release::{self, ReleaseRecord, ledger};
 use crate::ui;
+
+/// Web app files deleted from one environment's site.
+#[derive(Debug, Serialize)]
+struct SitePruned {
+    environment: String,
+    bucket: String,
+    prefix: String,
+    deleted: Vec<String>,
+}
 
 #[derive(Debug, Serialize)]
 struct Pruned {
     bucket: String,
     kept: Vec<String>,
     deleted: Vec<String>,
+    /// Web app files deleted from each environment's site.
+    sites: Vec<SitePruned>,
+    /// Kept copies of web app files (`frontends/files/<sha256>`) deleted from the store.
+    page_files: Vec<String>,
 }
 
 impl fmt::Display for Pruned {
@@ -33,6 +49,27 @@ impl fmt::Display for Pruned {
         )?;
         for key in &self.deleted {
             writeln!(f, "  deleted {key}")?;
+        }
+        if !self.page_files.is_empty() {
+            writeln!(
+                f,
+                "s3://{}: deleted {} kept web app file(s) no kept release needs",
+                self.bucket,
+                self.page_files.len()
+            )?;
+        }
+        for site in &self.sites {
+            writeln!(
+                f,
+                "s3://{}/{} ({}): deleted {} web app file(s)",
+                site.bucket,
+                site.prefix,
+                site.environment,
+                site.deleted.len()
+            )?;
+            for path in &site.deleted {
+                writeln!(f, "  deleted {path}")?;
+            }
         }
         Ok(())
     }
@@ -62,42 +99,85 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> CommandResult {
         let pruned = runtime.block_on(async {
             let aws = settings.connect(group[0]).await?;
             let bucket = ledger::bucket(&aws).await?;
+            let keep_count = args.keep as usize;
             let mut ledgers: Vec<Vec<ReleaseRecord>> = Vec::new();
             let mut live_keys = Vec::new();
+            let mut sites = Vec::new();
             for environment in group {
-                ledgers.push(ledger::list(&aws, &bucket, &environment.name).await?);
+                let records = ledger::list(&aws, &bucket, &environment.name).await?;
                 if let Some(stack) = aws.describe_stack(&environment.stack_name).await? {
                     live_keys.extend(stack.parameters.get("ArtifactKey").cloned());
+                    if let Some(site_bucket) = stack.outputs.get("ImagesBucket") {
+                        let stored: BTreeSet<String> = aws
+                            .list_objects(site_bucket, SITE_PREFIX)
+                            .await?
+                            .into_iter()
+                            .filter_map(|object| Some(object.key.strip_prefix(SITE_PREFIX)?.to_owned()))
+                            .collect();
+                        let deleted: Vec<String> =
+                            release::site_files_to_delete(&records, keep_count, &stored).into_iter().collect();
+                        if !deleted.is_empty() {
+                            sites.push(SitePruned {
+                                environment: environment.name.clone(),
+                                bucket: site_bucket.clone(),
+                                prefix: SITE_PREFIX.to_owned(),
+                                deleted,
+                            });
+                        }
+                    }
                 }
+                ledgers.push(records);
             }
-            let keep = release::artifacts_to_keep(ledgers.iter().map(Vec::as_slice), args.keep as usize, live_keys);
+            let keep = release::artifacts_to_keep(ledgers.iter().map(Vec::as_slice), keep_count, live_keys);
             let stored: BTreeSet<String> = aws.list_keys(&bucket, "artifacts/").await?.into_iter().collect();
             let doomed: Vec<String> = stored.difference(&keep).cloned().collect();
             let kept: Vec<String> = stored.intersection(&keep).cloned().collect();
-            if doomed.is_empty() {
+            let stored_pages: BTreeSet<String> = aws
+                .list_keys(&bucket, ledger::PAGE_FILES)
+                .await?
+                .into_iter()
+                .filter_map(|key| Some(key.strip_prefix(ledger::PAGE_FILES)?.to_owned()))
+                .collect();
+            let page_files: Vec<String> =
+                release::page_files_to_delete(ledgers.iter().map(Vec::as_slice), keep_count, &stored_pages)
+                    .into_iter()
+                    .map(|sha256| ledger::page_file_key(&sha256))
+                    .collect();
+            if doomed.is_empty() && sites.is_empty() && page_files.is_empty() {
                 progress.note(&format!("s3://{bucket}: nothing to prune ({} artifact(s) in use)", kept.len()));
-                return Ok::<_, CommandError>(Pruned { bucket, kept, deleted: Vec::new() });
+                return Ok::<_, CommandError>(Pruned { bucket, kept, deleted: Vec::new(), sites, page_files });
             }
-            eprintln!("In s3://{bucket}, no live stack and none of the last {} releases of any environment uses:", args.keep);
-            for key in &doomed {
-                eprintln!("  {key}");
+            eprintln!("No live stack and none of the last {} releases of any environment uses:", args.keep);
+            for key in doomed.iter().chain(&page_files) {
+                eprintln!("  s3://{bucket}/{key}");
             }
+            for site in &sites {
+                for path in &site.deleted {
+                    eprintln!("  s3://{}/{}{path} (web app of {})", site.bucket, site.prefix, site.environment);
+                }
+            }
+            let count = doomed.len() + page_files.len() + sites.iter().map(|site| site.deleted.len()).sum::<usize>();
             if !args.yes {
                 if !ui::can_prompt() {
                     return Err(CommandError::usage(anyhow!(
                         "pruning needs a confirmation and there is no terminal to ask on; pass --yes"
                     )));
                 }
-                if !ui::confirm(&format!("Delete these {} artifact(s), every version?", doomed.len())).map_err(CommandError::Failed)? {
+                if !ui::confirm(&format!("Delete these {count} object(s), every version?")).map_err(CommandError::Failed)? {
                     return Err(CommandError::Rejected("nothing deleted".to_owned()));
                 }
             }
-            for key in &doomed {
+            for key in doomed.iter().chain(&page_files) {
                 for version in aws.list_versions(&bucket, key).await?.into_iter().filter(|version| &version.key == key) {
                     aws.delete_version(&bucket, &version).await?;
                 }
             }
-            Ok(Pruned { bucket, kept, deleted: doomed })
+            for site in &sites {
+                for path in &site.deleted {
+                    aws.delete_object(&site.bucket, &format!("{}{path}", site.prefix)).await?;
+                }
+            }
+            Ok(Pruned { bucket, kept, deleted: doomed, sites, page_files })
         })?;
         ui::emit(settings.output, &pruned)?;
     }

@@ -6,7 +6,7 @@ use super::deploy::{emit_report, require_answerable};
 use super::{Settings, runtime};
 use crate::cli::RollbackArgs;
 use crate::deploy::watch::{EventCursor, operation_token, watch_stack};
-use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent};
+use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent, WebApp};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
 use crate::release::{self, ReleaseKind, ReleaseSource, ledger};
@@ -17,7 +17,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
     let project = settings.project()?;
     let rendered = super::render::render(&project, &args.env, &ArtifactLocation::placeholder())?;
     let environment = rendered.environment.clone();
-    let options = args.apply.options();
+    let options = args.web_app.apply_to(args.apply.options());
     let progress = settings.progress();
     let stack_name = environment.stack_name.clone();
 
@@ -85,6 +85,12 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
                 parameters.values.insert(secret.to_owned(), value.clone());
             }
         }
+        // The page served as of that release (the newest one published up to it).
+        let web_app = if args.web_app.no_frontend || options.no_execute {
+            WebApp::Keep
+        } else {
+            WebApp::Restore(release::page_at(&records, target.sequence).cloned().map(Box::new))
+        };
         Deployment {
             aws: &aws,
             project: &project,
@@ -99,6 +105,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
                     sequence: target.sequence,
                 }),
             },
+            web_app,
             options,
             progress: &progress,
         }

@@ -143,10 +143,15 @@ impl EnvironmentStatus {
         match &self.release {
             Some(live) => {
                 let who = live.who.rsplit('/').next().unwrap_or(&live.who);
+                let kind = match live.kind {
+                    release::ReleaseKind::Deploy => "deploy",
+                    release::ReleaseKind::Rollback => "rollback",
+                    release::ReleaseKind::Promote => "promote",
+                    release::ReleaseKind::Publish => "publish",
+                };
                 rows.push((
                     "release",
-                    format!("#{} {:?}, {} by {who}", live.sequence, live.kind, live.time)
-                        .to_lowercase(),
+                    format!("#{} {kind}, {} by {who}", live.sequence, live.time),
                 ));
                 rows.push((
                     "commit",

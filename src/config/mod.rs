@@ -377,16 +377,11 @@ impl Resolver<'_> {
         }
 
         let api_file = file.api.unwrap_or_default();
+        // The stack always allows its own CloudFront domain (which serves the
+        // web app); this list names other origins, such as a dev server, and may be empty.
         let cors_origins = self
             .required("api.cors_origins", api_file.cors_origins)
             .unwrap_or_default();
-        if cors_origins.is_empty() {
-            self.report(
-                "api.cors_origins",
-                "lists no origin",
-                "list the web app's origins, such as `https://app.example.com`".to_owned(),
-            );
-        }
         for (index, origin) in cors_origins.iter().enumerate() {
             if !is_origin(origin) {
                 self.report(

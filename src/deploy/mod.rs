@@ -1,12 +1,14 @@
 //! `deploy` as a pipeline of named steps (package, store, preflight, plan,
-//! show, confirm, apply, outputs, CloudFront, health), each its own function.
+//! show, confirm, apply, outputs, CloudFront, web app, health), each its own function.
 
 pub mod artifact;
 pub mod cdn;
 pub mod dotenv;
 pub mod health;
+pub mod keys;
 pub mod model_check;
 pub mod watch;
+pub mod web_app;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +21,7 @@ use serde::Serialize;
 use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription};
 use crate::config::Environment;
 use crate::error::CommandError;
+use crate::frontend::publish::PublishReport;
 use crate::local_hosts::LocalAws;
 use crate::package::Artifact;
 use crate::plan::{ChangeSetPlan, parameter_diff};
@@ -29,6 +32,7 @@ use crate::stack_state::{self, Preflight, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
 use health::HealthReport;
 use watch::{EventCursor, operation_token, watch_stack};
+pub use web_app::WebApp;
 
 /// Every change set pixelctl makes is named with this prefix, so a later run
 /// can recognise and remove the ones it left behind.
@@ -48,6 +52,8 @@ pub struct DeployOptions {
     pub health_url: Option<String>,
     pub health_timeout: Duration,
     pub write_env_file: bool,
+    /// How long to wait for CloudFront to invalidate the web app's changed paths.
+    pub invalidation_timeout: Duration,
     /// Whether a question can be asked (a terminal on stdin and stderr).
     pub interactive: bool,
 }
@@ -88,6 +94,9 @@ pub struct DeployReport {
     pub frontend_env: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloudfront: Option<String>,
+    /// The web app published (or restored) after the stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<PublishReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthReport>,
     /// The ledger entry this deploy made, if it changed the stack.
@@ -146,6 +155,9 @@ impl fmt::Display for DeployReport {
         if let Some(path) = &self.frontend_env {
             writeln!(f, "wrote     {}", path.display())?;
         }
+        if let Some(web_app) = &self.frontend {
+            write!(f, "{web_app}")?;
+        }
         if let Some(health) = &self.health {
             let detail = health.detail.clone().unwrap_or_default();
             let verdict = if !health.checked {
@@ -202,6 +214,8 @@ pub struct Deployment<'a> {
     pub parameters: Option<Parameters>,
     pub artifact: ArtifactSource,
     pub release: ReleaseIntent,
+    /// What happens to the web app once the stack is deployed.
+    pub web_app: WebApp,
     pub options: DeployOptions,
     pub progress: &'a dyn Progress,
 }
@@ -464,6 +478,7 @@ impl Deployment<'_> {
             outputs: BTreeMap::new(),
             frontend_env: None,
             cloudfront: None,
+            frontend: None,
             health: None,
             release: None,
             git_tag: None,
@@ -712,6 +727,8 @@ impl Deployment<'_> {
             succeeded,
             pixelctl_version: env!("CARGO_PKG_VERSION").to_owned(),
             git_tags: Vec::new(),
+            // Set once the web app is published (see web_app.rs).
+            frontend: None,
         };
         let record = release::ledger::append(self.aws, &location.bucket, record).await?;
         self.progress.note(&format!(
@@ -721,7 +738,7 @@ impl Deployment<'_> {
         Ok(record)
     }
 
-    /// Steps 8 to 11: protection, outputs, frontend/.env, CloudFront, health.
+    /// Steps 8 to 12: protection, outputs, frontend/.env, CloudFront, web app, health.
     async fn finish(
         &self,
         mut report: DeployReport,
@@ -783,6 +800,9 @@ impl Deployment<'_> {
                 _ => {}
             }
         }
+        report.frontend = self
+            .publish_web_app(&stack, &report.artifact.bucket, report.release)
+            .await?;
         let health = match health::health_target(
             stack.outputs.get("ApiEndpoint").map(String::as_str),
             self.options.health_url.as_deref(),

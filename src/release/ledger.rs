@@ -1,11 +1,13 @@
 //! The ledger in the artifact store: one JSON object per release under
 //! `releases/<env>/`, written with a conditional put so that no record is
-//! ever overwritten, also when two deploys race.
+//! ever overwritten, also when two deploys race. The bytes of each web app's
+//! files that are not content-hashed (`index.html` ...) are kept beside it
+//! under `frontends/files/<sha256>`, so that a rollback can publish them again.
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
-use super::{ReleaseRecord, TemplateRef};
+use super::{FrontendRecord, ReleaseRecord, TemplateRef};
 use crate::aws::{Aws, Written};
 
 /// How often a write retries after losing a race for a sequence number.
@@ -93,23 +95,22 @@ pub async fn append(
     )
 }
 
-/// Adds `tag` to release `sequence`, with an ETag-conditional write.
-pub async fn add_git_tag(
+/// Changes release `sequence` with `change`, by an ETag-conditional write
+/// (read again and retried when another writer got there first).
+async fn update(
     aws: &Aws,
     bucket: &str,
     environment: &str,
     sequence: u64,
-    tag: &str,
-) -> anyhow::Result<()> {
+    change: impl Fn(&mut ReleaseRecord),
+) -> anyhow::Result<bool> {
     let key = record_key(environment, sequence);
     for _ in 0..WRITE_ATTEMPTS {
         let object = aws.get_object(bucket, &key).await?.with_context(|| {
             format!("release #{sequence} of `{environment}` is missing from the ledger")
         })?;
         let mut record: ReleaseRecord = serde_json::from_slice(&object.bytes)?;
-        if !record.git_tags.iter().any(|existing| existing == tag) {
-            record.git_tags.push(tag.to_owned());
-        }
+        change(&mut record);
         let Some(etag) = object.etag.as_deref() else {
             bail!("the store gave no ETag for `s3://{bucket}/{key}`");
         };
@@ -119,10 +120,123 @@ pub async fn add_git_tag(
             .await?
             == Written::Yes
         {
-            return Ok(());
+            return Ok(true);
         }
     }
-    bail!("could not record tag `{tag}` on release #{sequence}: the record kept changing")
+    Ok(false)
+}
+
+/// Adds `tag` to release `sequence`, with an ETag-conditional write.
+pub async fn add_git_tag(
+    aws: &Aws,
+    bucket: &str,
+    environment: &str,
+    sequence: u64,
+    tag: &str,
+) -> anyhow::Result<()> {
+    let updated = update(aws, bucket, environment, sequence, |record| {
+        if !record.git_tags.iter().any(|existing| existing == tag) {
+            record.git_tags.push(tag.to_owned());
+        }
+    })
+    .await?;
+    if !updated {
+        bail!("could not record tag `{tag}` on release #{sequence}: the record kept changing");
+    }
+    Ok(())
+}
+
+/// Records on release `sequence` the web app it published.
+pub async fn set_frontend(
+    aws: &Aws,
+    bucket: &str,
+    environment: &str,
+    sequence: u64,
+    page: &FrontendRecord,
+) -> anyhow::Result<()> {
+    let updated = update(aws, bucket, environment, sequence, |record| {
+        record.frontend = Some(page.clone());
+    })
+    .await?;
+    if !updated {
+        bail!("could not record the web app on release #{sequence}: the record kept changing");
+    }
+    Ok(())
+}
+
+/// The release live now and the web app it serves, reading the ledger from
+/// the newest record down only as far as needed (usually one or two reads).
+pub async fn live_and_page(
+    aws: &Aws,
+    bucket: &str,
+    environment: &str,
+) -> anyhow::Result<(Option<ReleaseRecord>, Option<FrontendRecord>)> {
+    let mut keys: Vec<(u64, String)> = aws
+        .list_keys(bucket, &prefix(environment))
+        .await?
+        .into_iter()
+        .filter_map(|key| Some((sequence_of(&key)?, key)))
+        .collect();
+    keys.sort();
+    let mut live: Option<ReleaseRecord> = None;
+    for (_, key) in keys.iter().rev() {
+        let Some(object) = aws.get_object(bucket, key).await? else {
+            continue;
+        };
+        let record: ReleaseRecord = serde_json::from_slice(&object.bytes).with_context(|| {
+            format!("the release record `s3://{bucket}/{key}` is not valid JSON")
+        })?;
+        if live.is_none() {
+            if !record.succeeded {
+                continue;
+            }
+            live = Some(record.clone());
+        }
+        if let Some(page) = record.frontend {
+            return Ok((live, Some(page)));
+        }
+    }
+    Ok((live, None))
+}
+
+/// Where the artifact store keeps the bytes of a web app file with this hash.
+pub fn page_file_key(sha256: &str) -> String {
+    format!("{PAGE_FILES}{sha256}")
+}
+
+/// The prefix of [`page_file_key`].
+pub const PAGE_FILES: &str = "frontends/files/";
+
+/// Keeps a web app file's bytes by their hash (once).
+pub async fn store_page_file(
+    aws: &Aws,
+    bucket: &str,
+    sha256: &str,
+    bytes: Vec<u8>,
+) -> anyhow::Result<()> {
+    // A conflict means the same bytes are already there.
+    aws.put_object_if(
+        bucket,
+        &page_file_key(sha256),
+        bytes,
+        "application/octet-stream",
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reads a kept web app file back, checking it against its hash.
+pub async fn load_page_file(aws: &Aws, bucket: &str, sha256: &str) -> anyhow::Result<Vec<u8>> {
+    let key = page_file_key(sha256);
+    let object = aws
+        .get_object(bucket, &key)
+        .await?
+        .with_context(|| format!("the web app file `s3://{bucket}/{key}` is gone (pruned?)"))?;
+    if hex(&Sha256::digest(&object.bytes)) != sha256 {
+        bail!("the web app file `s3://{bucket}/{key}` does not match its hash");
+    }
+    Ok(object.bytes)
 }
 
 /// Stores a copy of a template body under its hash (once) and says where.

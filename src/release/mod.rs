@@ -1,6 +1,7 @@
-//! Releases: what every deploy that changed a stack leaves in the ledger, and
-//! the pure choices made from them (which is live, what to roll back to,
-//! which artifacts may go, what the next version tag is).
+//! Releases: what every deploy that changed a stack (or the web app it
+//! serves) leaves in the ledger, and the pure choices made from them (which is
+//! live, what to roll back to, which artifacts and web app files may go, what
+//! the next version tag is).
 
 pub mod ledger;
 
@@ -9,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::frontend::files::SiteFile;
+
 /// How a release came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -16,6 +19,9 @@ pub enum ReleaseKind {
     Deploy,
     Rollback,
     Promote,
+    /// Only the web app changed (`pixelctl publish`, or a deploy that found
+    /// the stack unchanged): the stack's side is the live release's.
+    Publish,
 }
 
 /// The release a rollback restored or a promotion carried over.
@@ -49,6 +55,19 @@ pub struct TemplateRef {
     pub sha256: String,
 }
 
+/// The web app a release published: every file with its hash and headers,
+/// under `prefix` of the stack's bucket. The bytes of the files that are not
+/// content-hashed (`index.html` ...) are kept in the artifact store too (see
+/// `ledger::page_file_key`), so a rollback can publish them again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrontendRecord {
+    /// Equal for the same files with the same bytes and headers.
+    pub site_id: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub files: Vec<SiteFile>,
+}
+
 /// One release of one environment, as kept in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRecord {
@@ -76,6 +95,10 @@ pub struct ReleaseRecord {
     /// Git tags created for this release afterwards (`pixelctl tag`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub git_tags: Vec<String>,
+    /// The web app this release published; `None`: it left the page as it
+    /// was (see [`page_at`]), or it predates pages in the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<FrontendRecord>,
 }
 
 impl ReleaseRecord {
@@ -84,6 +107,26 @@ impl ReleaseRecord {
         reference.parse::<u64>().ok() == Some(self.sequence)
             || self.git_tags.iter().any(|tag| tag == reference)
             || self.git.as_ref().and_then(|git| git.tag.as_deref()) == Some(reference)
+    }
+}
+
+/// The web app served as of release `sequence`: the newest page published by it
+/// or an earlier release (a release that published none left the page as it was).
+pub fn page_at(records: &[ReleaseRecord], sequence: u64) -> Option<&FrontendRecord> {
+    records
+        .iter()
+        .filter(|record| record.sequence <= sequence)
+        .filter_map(|record| Some((record.sequence, record.frontend.as_ref()?)))
+        .max_by_key(|(sequence, _)| *sequence)
+        .map(|(_, page)| page)
+}
+
+/// Whether two releases serve different pages, as far as the ledger knows
+/// (a release with no page recorded is taken to serve the same one).
+fn pages_differ(records: &[ReleaseRecord], a: u64, b: u64) -> bool {
+    match (page_at(records, a), page_at(records, b)) {
+        (Some(a), Some(b)) => a.site_id != b.site_id,
+        _ => false,
     }
 }
 
@@ -155,6 +198,7 @@ pub fn rollback_target<'a>(
                 record.artifact.sha256 != live.artifact.sha256
                     || record.parameters != live.parameters
                     || record.template.sha256 != live.template.sha256
+                    || pages_differ(records, record.sequence, live.sequence)
             })
             .max_by_key(|record| record.sequence)
             .ok_or_else(|| SelectError::NothingEarlier {
@@ -183,6 +227,97 @@ pub fn artifacts_to_keep<'a>(
         );
     }
     kept
+}
+
+/// The releases whose web app files must stay: the last `keep` of an
+/// environment and its live one.
+fn kept_releases(records: &[ReleaseRecord], keep: usize) -> Vec<u64> {
+    let mut sequences: Vec<u64> = records.iter().map(|record| record.sequence).collect();
+    sequences.sort_unstable_by(|a, b| b.cmp(a));
+    sequences.truncate(keep);
+    sequences.extend(live(records).map(|record| record.sequence));
+    sequences
+}
+
+/// Web app files (paths under the prefix) of one environment that may be
+/// deleted from its site: published by some release, used by none of the
+/// last `keep` (nor the live one). A file no release recorded (a publish in
+/// flight) is never chosen.
+pub fn site_files_to_delete(
+    records: &[ReleaseRecord],
+    keep: usize,
+    stored: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let kept: BTreeSet<&str> = kept_releases(records, keep)
+        .into_iter()
+        .filter_map(|sequence| page_at(records, sequence))
+        .flat_map(|page| page.files.iter().map(|file| file.path.as_str()))
+        .collect();
+    records
+        .iter()
+        .filter_map(|record| record.frontend.as_ref())
+        .flat_map(|page| page.files.iter().map(|file| file.path.as_str()))
+        .filter(|path| !kept.contains(path) && stored.contains(*path))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Hashes of the web app files whose bytes the artifact store keeps for a
+/// rollback (those not content-hashed) that may be deleted: recorded by some
+/// release of any environment, needed by none that is kept.
+pub fn page_files_to_delete<'a>(
+    ledgers: impl IntoIterator<Item = &'a [ReleaseRecord]> + Clone,
+    keep: usize,
+    stored: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let unhashed = |page: &'a FrontendRecord| {
+        page.files
+            .iter()
+            .filter(|file| !file.is_immutable())
+            .map(|file| file.sha256.as_str())
+    };
+    let mut kept: BTreeSet<&str> = BTreeSet::new();
+    let mut recorded: BTreeSet<&str> = BTreeSet::new();
+    for records in ledgers {
+        kept.extend(
+            kept_releases(records, keep)
+                .into_iter()
+                .filter_map(|sequence| page_at(records, sequence))
+                .flat_map(unhashed),
+        );
+        recorded.extend(
+            records
+                .iter()
+                .filter_map(|record| record.frontend.as_ref())
+                .flat_map(unhashed),
+        );
+    }
+    recorded
+        .into_iter()
+        .filter(|hash| !kept.contains(hash) && stored.contains(*hash))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How a publish shows in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageRecord {
+    /// This run recorded a release (the stack changed): the page goes on it.
+    AttachTo(u64),
+    /// Only the page changed: a new release, the live one's stack with this page.
+    Append,
+    /// The live release already serves this page: nothing to record.
+    AlreadyLive,
+}
+
+/// Where a published page (`site_id`) is recorded, given the release this
+/// run made (if any) and the page live before it.
+pub fn page_record(made: Option<u64>, live_page: Option<&str>, site_id: &str) -> PageRecord {
+    match made {
+        Some(sequence) => PageRecord::AttachTo(sequence),
+        None if live_page == Some(site_id) => PageRecord::AlreadyLive,
+        None => PageRecord::Append,
+    }
 }
 
 /// A `MAJOR.MINOR.PATCH` version, as in the tags `<env>-vX.Y.Z`.
@@ -298,7 +433,21 @@ mod tests {
             succeeded,
             pixelctl_version: "0.1.0".to_owned(),
             git_tags: Vec::new(),
+            frontend: None,
         }
+    }
+
+    fn with_page(mut record: ReleaseRecord, site: &str, files: &[(&str, &str)]) -> ReleaseRecord {
+        record.frontend = Some(FrontendRecord {
+            site_id: site.to_owned(),
+            bucket: "images".to_owned(),
+            prefix: "site/".to_owned(),
+            files: files
+                .iter()
+                .map(|(path, bytes)| crate::frontend::files::describe(path, bytes.as_bytes()))
+                .collect(),
+        });
+        record
     }
 
     #[test]
@@ -360,6 +509,149 @@ mod tests {
             rollback_target("dev", &records, None).map(|r| r.sequence),
             Ok(2)
         );
+    }
+
+    #[test]
+    fn the_page_of_a_release_is_the_newest_published_up_to_it() {
+        let records = [
+            record(1, true, "a"),
+            with_page(record(2, true, "a"), "page-2", &[]),
+            record(3, true, "b"),
+            with_page(record(4, false, "c"), "page-4", &[]),
+            with_page(record(5, true, "c"), "page-5", &[]),
+        ];
+        let page = |sequence| page_at(&records, sequence).map(|page| page.site_id.as_str());
+        assert_eq!(page(1), None);
+        assert_eq!(page(2), Some("page-2"));
+        assert_eq!(
+            page(3),
+            Some("page-2"),
+            "a deploy with --no-frontend keeps the page"
+        );
+        assert_eq!(page(5), Some("page-5"));
+    }
+
+    #[test]
+    fn rollback_goes_back_to_an_earlier_page() {
+        // 1 deployed page A, 2 published page B with the same stack.
+        let records = [
+            with_page(record(1, true, "a"), "A", &[]),
+            with_page(record(2, true, "a"), "B", &[]),
+        ];
+        assert_eq!(
+            rollback_target("dev", &records, None).map(|r| r.sequence),
+            Ok(1)
+        );
+        // A page recorded only by the live release: an earlier release without one
+        // is not a different page, and nothing else differs.
+        let records = [
+            record(1, true, "a"),
+            with_page(record(2, true, "a"), "B", &[]),
+        ];
+        assert!(matches!(
+            rollback_target("dev", &records, None),
+            Err(SelectError::NothingEarlier { live: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn site_files_used_by_kept_releases_stay() {
+        let records = [
+            with_page(
+                record(1, true, "a"),
+                "1",
+                &[("index.html", "1"), ("assets/a-AAAAAAAA.js", "a")],
+            ),
+            with_page(
+                record(2, true, "a"),
+                "2",
+                &[("index.html", "2"), ("assets/b-BBBBBBBB.js", "b")],
+            ),
+            record(3, true, "b"),
+            with_page(
+                record(4, true, "b"),
+                "4",
+                &[("index.html", "4"), ("assets/c-CCCCCCCC.js", "c")],
+            ),
+        ];
+        let stored: BTreeSet<String> = [
+            "index.html",
+            "assets/a-AAAAAAAA.js",
+            "assets/b-BBBBBBBB.js",
+            "assets/c-CCCCCCCC.js",
+            "assets/in-flight-DDDDDDDD.js",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        let doomed = |keep| -> Vec<String> {
+            site_files_to_delete(&records, keep, &stored)
+                .into_iter()
+                .collect()
+        };
+        // Keeping 2 releases keeps #4 and #3, and #3 serves #2's page.
+        assert_eq!(doomed(2), ["assets/a-AAAAAAAA.js"]);
+        assert_eq!(doomed(1), ["assets/a-AAAAAAAA.js", "assets/b-BBBBBBBB.js"]);
+        assert!(doomed(4).is_empty());
+        // The live release's page stays even when newer releases failed.
+        let mut failed = records.to_vec();
+        let mut newest = with_page(record(5, false, "d"), "5", &[]);
+        newest.frontend = None;
+        failed.push(newest);
+        assert_eq!(
+            site_files_to_delete(&failed, 1, &stored)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["assets/a-AAAAAAAA.js", "assets/b-BBBBBBBB.js"]
+        );
+    }
+
+    #[test]
+    fn page_files_of_kept_releases_stay_in_the_store() {
+        let dev = [
+            with_page(
+                record(1, true, "a"),
+                "1",
+                &[("index.html", "one"), ("assets/a-AAAAAAAA.js", "a")],
+            ),
+            with_page(
+                record(2, true, "a"),
+                "2",
+                &[("index.html", "two"), ("robots.txt", "r")],
+            ),
+        ];
+        let prod = [with_page(
+            record(1, true, "a"),
+            "1",
+            &[("index.html", "one")],
+        )];
+        let sha = |text: &str| crate::frontend::files::sha256_hex(text.as_bytes());
+        let stored: BTreeSet<String> = ["one", "two", "r", "a", "unknown"]
+            .into_iter()
+            .map(sha)
+            .collect();
+        let doomed = page_files_to_delete([&dev[..]], 1, &stored);
+        assert_eq!(doomed.into_iter().collect::<Vec<_>>(), [sha("one")]);
+        // prod's live page still needs "one"; content-hashed files are never stored.
+        assert!(page_files_to_delete([&dev[..], &prod[..]], 1, &stored).is_empty());
+    }
+
+    #[test]
+    fn where_a_published_page_is_recorded() {
+        let cases = [
+            (Some(7), Some("A"), "A", PageRecord::AttachTo(7)),
+            (Some(7), None, "A", PageRecord::AttachTo(7)),
+            (None, Some("A"), "A", PageRecord::AlreadyLive),
+            (None, Some("A"), "B", PageRecord::Append),
+            (None, None, "B", PageRecord::Append),
+        ];
+        for (made, live, site, expected) in cases {
+            assert_eq!(
+                page_record(made, live, site),
+                expected,
+                "{made:?} {live:?} {site}"
+            );
+        }
     }
 
     #[test]

@@ -193,20 +193,6 @@ impl LocalAws {
         )
     }
 
-    pub fn s3(&self) -> aws_sdk_s3::Client {
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-west-2"))
-                .endpoint_url(&self.endpoint)
-                .force_path_style(true)
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    "testing", "testing", None, None, "tests",
-                ))
-                .build(),
-        )
-    }
-
     /// The buckets that exist, by name.
     pub fn buckets(&self) -> Vec<String> {
         block_on(self.s3().list_buckets().send())
@@ -234,6 +220,81 @@ impl LocalAws {
             .build()
     }
 
+    /// An S3 client (path-style, as the local AWS needs) for checking objects.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-west-2"))
+                .endpoint_url(&self.endpoint)
+                .force_path_style(true)
+                .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .build(),
+        )
+    }
+
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::from_conf(
+            aws_sdk_cloudfront::Config::builder()
+                .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+                .region(aws_sdk_cloudfront::config::Region::new("us-west-2"))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .build(),
+        )
+    }
+
+    /// The local AWS's port.
+    pub fn port(&self) -> u16 {
+        self.endpoint.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// A request to whatever the local AWS serves at `host` (a distribution's
+    /// or an API's local host name), sent to 127.0.0.1 with that `Host`.
+    pub fn fetch(&self, host: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Fetched {
+        assert!(
+            host.ends_with(".localhost"),
+            "not a local host name: {host}"
+        );
+        let address = format!("127.0.0.1:{}", self.port());
+        let mut stream = TcpStream::connect(&address).expect("connect to the local AWS");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n",
+            self.port()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("receive");
+        let split = response
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        Fetched {
+            status,
+            headers,
+            body: response[split + 4..].to_vec(),
+        }
+    }
+
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::Config::builder()
@@ -252,6 +313,73 @@ impl Drop for LocalAws {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// An answer from [`LocalAws::fetch`].
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Fetched {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// The repository's web app packages, installed once per test run (`npm ci`
+/// when `frontend/node_modules` is missing or older than the lock file), for
+/// test projects to link to instead of installing their own.
+pub fn frontend_node_modules() -> &'static Path {
+    static MODULES: OnceLock<PathBuf> = OnceLock::new();
+    MODULES.get_or_init(|| {
+        let frontend = repo_root().join("frontend");
+        let installed = frontend.join("node_modules").join(".package-lock.json");
+        let modified = |path: &Path| {
+            std::fs::metadata(path)
+                .and_then(|meta| meta.modified())
+                .ok()
+        };
+        if modified(&installed) < modified(&frontend.join("package-lock.json")) {
+            let status = Process::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&frontend)
+                .status()
+                .expect("npm installs the web app's packages (install Node.js 20.19+ with npm)");
+            assert!(status.success(), "npm ci failed in {}", frontend.display());
+        }
+        frontend.join("node_modules")
+    })
+}
+
+/// Copies `from` into `to`, leaving out build output and installed packages.
+fn copy_sources(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if ["node_modules", "dist", ".env", "artifacts"]
+            .iter()
+            .any(|skip| name == *skip)
+        {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_sources(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
 
@@ -425,6 +553,16 @@ impl Project {
         Self { dir }
     }
 
+    /// A copy that also holds the web app's sources (`frontend/`), its
+    /// `node_modules` linked to the repository's (installed once per run).
+    pub fn with_frontend() -> Self {
+        let project = Self::copy();
+        let frontend = project.path("frontend");
+        copy_sources(&repo_root().join("frontend"), &frontend);
+        std::os::unix::fs::symlink(frontend_node_modules(), frontend.join("node_modules")).unwrap();
+        project
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
@@ -446,6 +584,16 @@ impl Project {
     /// pixelctl with dummy credentials, pointed at `aws`, with no terminal.
     pub fn pixelctl(&self, aws: &LocalAws) -> Command {
         Command::from_std(self.process(aws))
+    }
+
+    /// Starts pixelctl in the background with its output captured.
+    pub fn spawn_piped(&self, aws: &LocalAws, args: &[&str]) -> Child {
+        self.process(aws)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     /// Starts pixelctl in the background (output discarded), e.g. a deploy to race.

@@ -152,7 +152,14 @@ TEMPLATE_POLICY = {
             "Effect": "Allow",
             "Principal": {"Service": "cloudfront.amazonaws.com"},
             "Action": "s3:GetObject",
-            "Resource": "arn:aws:s3:::b/images/*",
+            "Resource": ["arn:aws:s3:::b/site/*", "arn:aws:s3:::b/images/*"],
+            "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION_ARN}},
+        },
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:ListBucket",
+            "Resource": "arn:aws:s3:::b",
             "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION_ARN}},
         },
     ]
@@ -174,7 +181,9 @@ ALLOW_CF = {"Effect": "Allow", "Principal": {"Service": CF}, "Action": "s3:GetOb
         (TEMPLATE_POLICY, CF, "s3:GetObject", "arn:aws:s3:::b/jobs/j.json", DISTRIBUTION_ARN, False),
         (TEMPLATE_POLICY, CF, "s3:GetObject", "arn:aws:s3:::b/ratelimit/c", DISTRIBUTION_ARN, False),
         (TEMPLATE_POLICY, CF, "s3:GetObject", "arn:aws:s3:::b/images/x.png", OTHER_ARN, False),
-        (TEMPLATE_POLICY, CF, "s3:ListBucket", "arn:aws:s3:::b", DISTRIBUTION_ARN, False),
+        (TEMPLATE_POLICY, CF, "s3:GetObject", "arn:aws:s3:::b/site/index.html", DISTRIBUTION_ARN, True),
+        (TEMPLATE_POLICY, CF, "s3:ListBucket", "arn:aws:s3:::b", DISTRIBUTION_ARN, True),
+        (TEMPLATE_POLICY, CF, "s3:ListBucket", "arn:aws:s3:::b", OTHER_ARN, False),
         (TEMPLATE_POLICY, None, "s3:GetObject", "arn:aws:s3:::b/images/x.png", DISTRIBUTION_ARN, False),
         (None, CF, "s3:GetObject", "arn:aws:s3:::b/x", DISTRIBUTION_ARN, False),
         (_policy(ALLOW_CF), CF, "S3:GETOBJECT", "arn:aws:s3:::b/x", DISTRIBUTION_ARN, True),  # actions ignore case
@@ -549,14 +558,82 @@ def test_template_api_routes_cors_and_permission(port: int, pixel_stack: dict[st
     assert (preflight.status, preflight.headers["Access-Control-Allow-Methods"], preflight.headers["Access-Control-Max-Age"]) == (204, "GET,POST,OPTIONS", "600")
 
 
-def test_template_distribution_serves_images_only(aws: Any, endpoint: str, port: int, pixel_stack: dict[str, str]) -> None:
+def test_template_api_allows_the_stacks_own_distribution(port: int, pixel_stack: dict[str, str]) -> None:
+    """The page the distribution serves may call the API: on AWS as `https://{domain}`,
+    here also as the local form the page is opened at."""
+    api_id = pixel_stack["ApiEndpoint"].split("//", 1)[1].split(".", 1)[0]
+    label = pixel_stack["CloudFrontDomain"].split(".", 1)[0]
+    for origin in (f"https://{pixel_stack['CloudFrontDomain']}", f"http://{label.lower()}.cloudfront.localhost:{port}"):
+        preflight = request(port, api_host(api_id), "OPTIONS", "/generate", headers=[("Origin", origin), ("Access-Control-Request-Method", "POST")])
+        assert preflight.headers.get("Access-Control-Allow-Origin") == origin, origin
+        answer = request(port, api_host(api_id), "GET", "/gallery/list", headers=[("Origin", origin)])
+        assert answer.headers.get_all("Access-Control-Allow-Origin") == [origin], origin
+    for foreign in ("https://evil.example", f"http://{label.lower()}.cloudfront.localhost:{port + 1}", f"http://evil.cloudfront.localhost:{port}"):
+        answer = request(port, api_host(api_id), "GET", "/gallery/list", headers=[("Origin", foreign)])
+        assert answer.headers.get("Access-Control-Allow-Origin") is None, foreign
+
+
+def test_template_bucket_policy_grants_cloudfront_the_site_and_images_only(aws: Any, pixel_stack: dict[str, str]) -> None:
+    """The bucket policy the real template deploys, evaluated for CloudFront (as this
+    distribution and as another one): the site and the images, never job state or
+    rate-limit counters; ListBucket so that a missing key is a 404."""
+    bucket = pixel_stack["ImagesBucket"]
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    own = f"arn:aws:cloudfront::{ACCOUNT}:distribution/{pixel_stack['DistributionId']}"
+    table = [
+        ("s3:GetObject", f"{bucket}/site/index.html", own, True),
+        ("s3:GetObject", f"{bucket}/site/assets/index-AbCd1234.js", own, True),
+        ("s3:GetObject", f"{bucket}/images/job/0.png", own, True),
+        ("s3:ListBucket", bucket, own, True),
+        ("s3:GetObject", f"{bucket}/jobs/job.json", own, False),
+        ("s3:GetObject", f"{bucket}/ratelimit/global/2026-11-29T10", own, False),
+        ("s3:GetObject", f"{bucket}/sites/x", own, False),
+        ("s3:PutObject", f"{bucket}/site/index.html", own, False),
+        ("s3:DeleteObject", f"{bucket}/images/job/0.png", own, False),
+        ("s3:GetObject", f"{bucket}/site/index.html", OTHER_ARN, False),
+        ("s3:ListBucket", bucket, OTHER_ARN, False),
+    ]
+    for action, resource, source_arn, allowed in table:
+        context = {"aws:SourceArn": source_arn, "aws:SourceAccount": ACCOUNT, "aws:SecureTransport": "true"}
+        assert policy_allows(policy, CF, action, f"arn:aws:s3:::{resource}", context) is allowed, (action, resource, source_arn)
+    # Over plain HTTP everything is denied, to everyone.
+    insecure = {"aws:SourceArn": own, "aws:SecureTransport": "false"}
+    assert policy_allows(policy, CF, "s3:GetObject", f"arn:aws:s3:::{bucket}/site/index.html", insecure) is False
+
+
+def test_template_distribution_serves_the_site_and_images(aws: Any, endpoint: str, port: int, pixel_stack: dict[str, str]) -> None:
     s3 = aws("s3")
     bucket, distribution = pixel_stack["ImagesBucket"], pixel_stack["DistributionId"]
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-    s3.put_object(Bucket=bucket, Key="images/x.png", Body=png, ContentType="image/png", CacheControl="public, max-age=31536000, immutable")
-    s3.put_object(Bucket=bucket, Key="jobs/j.json", Body=b"{}", ContentType="application/json")
-    s3.put_object(Bucket=bucket, Key="ratelimit/c", Body=b"1")
     host = f"{distribution.lower()}.cloudfront.localhost"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    job_state, counter = b'{"secret": "job state"}', b"client 203.0.113.7: 3"
+    s3.put_object(Bucket=bucket, Key="images/x.png", Body=png, ContentType="image/png", CacheControl="public, max-age=31536000, immutable")
+    s3.put_object(Bucket=bucket, Key="jobs/j.json", Body=job_state, ContentType="application/json")
+    s3.put_object(Bucket=bucket, Key="ratelimit/c", Body=counter)
+    private_paths = ("/jobs/j.json", "/ratelimit/c", "/images/../jobs/j.json", "/site/../ratelimit/c", "/images/%2e%2e/jobs/j.json")
+
+    # Before any page is published, a path outside images/ is a missing key under
+    # site/ (404: CloudFront may list), and private objects are never served.
+    for path in private_paths:
+        refused = request(port, host, "GET", path)
+        assert refused.status == 404, path
+        assert b"<Code>NoSuchKey</Code>" in refused.body and job_state not in refused.body and counter not in refused.body, path
+
+    page = b"<!doctype html><title>Pixel Prompt</title>"
+    script = b"console.log('app')"
+    s3.put_object(Bucket=bucket, Key="site/index.html", Body=page, ContentType="text/html; charset=utf-8", CacheControl="no-cache")
+    s3.put_object(Bucket=bucket, Key="site/assets/index-AbCd1234.js", Body=script, ContentType="text/javascript; charset=utf-8",
+                  CacheControl="public, max-age=31536000, immutable")
+
+    root = request(port, host, "GET", "/")
+    assert (root.status, root.body, root.headers["Cache-Control"]) == (200, page, "no-cache")
+    assert root.headers["Content-Type"] == "text/html; charset=utf-8"
+    asset = request(port, host, "GET", "/assets/index-AbCd1234.js")
+    assert (asset.status, asset.body, asset.headers["Cache-Control"]) == (200, script, "public, max-age=31536000, immutable")
+    # Client-side routes load the app with 200.
+    for route in ("/gallery", "/gallery/4f1c2d3e-0000-4000-8000-000000000000"):
+        served = request(port, host, "GET", route)
+        assert (served.status, served.body) == (200, page), route
 
     served = request(port, host, "GET", "/images/x.png")
     assert (served.status, served.body) == (200, png)
@@ -570,13 +647,14 @@ def test_template_distribution_serves_images_only(aws: Any, endpoint: str, port:
     assert (head.status, head.body, head.headers["Content-Length"]) == (200, b"", str(len(png)))
     unchanged = request(port, host, "GET", "/images/x.png", headers=[("If-None-Match", served.headers["ETag"])])
     assert (unchanged.status, unchanged.body) == (304, b"")
+    # The 404 -> /index.html mapping is distribution-wide: a missing image gets the page, not a PNG.
+    missing = request(port, host, "GET", "/images/missing.png")
+    assert (missing.status, missing.body) == (200, page)
 
-    # The template's bucket policy grants CloudFront `images/*` only, and no ListBucket.
-    for path in ("/jobs/j.json", "/ratelimit/c", "/images/missing.png"):
-        refused = request(port, host, "GET", path)
-        assert refused.status == 403, path
-        assert b"<Code>AccessDenied</Code>" in refused.body
-        assert refused.headers["X-Cache"] == "Error from cloudfront"
+    # With the page published, private paths get the page: never the object.
+    for path in private_paths:
+        answer = request(port, host, "GET", path)
+        assert (answer.status, answer.body) == (200, page), path
     assert request(port, host, "POST", "/images/x.png", b"x").status == 403
 
     # The domain label works as well as the id, and so does the path form.

@@ -274,14 +274,25 @@ def test_distribution_and_origin_access_control(aws: Any, deployed: dict[str, An
     dist = cloudfront.get_distribution(Id=out["DistributionId"])["Distribution"]
     assert dist["DomainName"] == out["CloudFrontDomain"]
     config = dist["DistributionConfig"]
-    origin = config["Origins"]["Items"][0]
-    assert origin["DomainName"] == f"{out['ImagesBucket']}.s3.{REGION}.amazonaws.com"
-    assert origin["OriginAccessControlId"] == ids["ImagesOriginAccessControl"]
-    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    # Two origins on the one bucket: the web app under site/, the images at the root.
+    origins = {origin["Id"]: origin for origin in config["Origins"]["Items"]}
+    assert set(origins) == {"site", "images"}
+    for origin in origins.values():
+        assert origin["DomainName"] == f"{out['ImagesBucket']}.s3.{REGION}.amazonaws.com"
+        assert origin["OriginAccessControlId"] == ids["ImagesOriginAccessControl"]
+        assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    assert origins["site"]["OriginPath"] == "/site"
     assert config["PriceClass"] == "PriceClass_100"
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "site"
     assert config["DefaultCacheBehavior"]["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
-    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "https-only"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    images = config["CacheBehaviors"]["Items"]
+    assert [(b["PathPattern"], b["TargetOriginId"], b["ViewerProtocolPolicy"]) for b in images] == [("images/*", "images", "https-only")]
+    errors = config["CustomErrorResponses"]["Items"]
+    assert [(str(e["ErrorCode"]), e["ResponsePagePath"], str(e["ResponseCode"])) for e in errors] == [("404", "/index.html", "200")]
     assert config["HttpVersion"] == "http2and3"
+    assert out["SiteUrl"] == f"https://{out['CloudFrontDomain']}/"
     control_config = cloudfront.get_origin_access_control(Id=ids["ImagesOriginAccessControl"])
     assert control_config["OriginAccessControl"]["OriginAccessControlConfig"]["SigningProtocol"] == "sigv4"
 
@@ -292,7 +303,10 @@ def test_api_lambda_logs_iam_and_alarms(aws: Any, deployed: dict[str, Any]) -> N
     api_id = ids["HttpApi"]
     api = aws("apigatewayv2")
     assert api.get_api(ApiId=api_id)["ApiEndpoint"] == out["ApiEndpoint"]
-    assert api.get_api(ApiId=api_id)["CorsConfiguration"]["AllowOrigins"] == ["http://localhost:5173", "https://example.org"]
+    # The stack's own distribution first (it serves the web app), then the extra origins.
+    assert api.get_api(ApiId=api_id)["CorsConfiguration"]["AllowOrigins"] == [
+        f"https://{out['CloudFrontDomain']}", "http://localhost:5173", "https://example.org"
+    ]
     route_keys = {r["RouteKey"] for r in api.get_routes(ApiId=api_id)["Items"]}
     assert {"$default", "POST /generate", "GET /status/{jobId}", "POST /log"} <= route_keys
     integration = api.get_integrations(ApiId=api_id)["Items"][0]
@@ -307,6 +321,7 @@ def test_api_lambda_logs_iam_and_alarms(aws: Any, deployed: dict[str, Any]) -> N
     assert configuration["Runtime"] == "provided.al2023"
     assert configuration["MemorySize"] == 3008 and configuration["Timeout"] == 900
     assert configuration["Environment"]["Variables"]["CLOUDFRONT_DOMAIN"] == out["CloudFrontDomain"]
+    assert configuration["Environment"]["Variables"]["ALLOWED_ORIGINS"] == f"https://{out['CloudFrontDomain']},http://localhost:5173,https://example.org"
     assert configuration["LoggingConfig"]["LogGroup"] == ids["FunctionLogGroup"]
     assert function["Concurrency"]["ReservedConcurrentExecutions"] == 10
     policy = json.loads(aws("lambda").get_policy(FunctionName=out["FunctionName"])["Policy"])
@@ -431,7 +446,7 @@ def test_every_update_handler_applies_and_reverts(aws: Any, deployed: dict[str, 
         alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
         assert all(a["AlarmDescription"].startswith(f"Pixel Prompt {env}:") for a in alarms)
         comment = _distribution_config(aws, deployed)["DistributionConfig"]["Comment"]
-        assert comment == f"Pixel Prompt images ({env})"
+        assert comment == f"Pixel Prompt web app and images ({env})"
 
 
 def test_create_only_change_plans_replacement(aws: Any, deployed: dict[str, Any], real_template: str) -> None:

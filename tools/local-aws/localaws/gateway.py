@@ -29,7 +29,7 @@ from moto.apigatewayv2.models import Api, Stage, apigatewayv2_backends
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from .hosts import target
+from .hosts import HOSTS, target
 from .lambda_runtime import RUNTIME, FunctionNotFound, TooManyRequests
 
 # API Gateway's own answers (REFERENCE.md §7).
@@ -381,11 +381,20 @@ def translate_response(payload: bytes) -> Response | None:
 
 
 def _allowed_origin(cors: dict[str, Any], origin: str) -> str | None:
-    """The `Access-Control-Allow-Origin` value for a request's Origin, or None when not allowed."""
+    """The `Access-Control-Allow-Origin` value for a request's Origin, or None when not allowed.
+
+    An allowed origin that names an AWS host (`https://{id}.cloudfront.net`, such as
+    a stack allowing its own distribution) also allows the local form this server
+    serves that host at (`http://{id}.cloudfront.localhost:{port}`), the origin a
+    browser sends for a page opened there: the same rewrite the functions'
+    environment variables get.
+    """
     allowed = cors.get("allowOrigins") or []
     if "*" in allowed:
         return "*"
-    return origin if origin in allowed else None
+    if origin in allowed or origin in {HOSTS.rewrite(listed) for listed in allowed}:
+        return origin
+    return None
 
 
 def _preflight(cors: dict[str, Any], request: Request) -> Response:
