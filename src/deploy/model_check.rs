@@ -19,7 +19,8 @@ pub async fn check_models(
 ) -> Result<(), CommandError> {
     progress.step("Checking the models with their providers");
     let report = models::check(aws, environment, endpoints, Date::today(), progress).await;
-    let mut unchecked = Vec::new();
+    // Models not asked, grouped by why (one reason usually covers several models).
+    let mut unchecked: Vec<(&str, Vec<String>)> = Vec::new();
     for finding in &report.models {
         match &finding.verdict {
             Verdict::Retiring { shutdown, days } => progress.warn(&format!(
@@ -27,13 +28,17 @@ pub async fn check_models(
                 finding.model.model, finding.model.provider, finding.model.name
             )),
             Verdict::Unchecked { reason } => {
-                unchecked.push(format!("`{}` ({reason})", finding.model.model));
+                let model = format!("`{}`", finding.model.model);
+                match unchecked.iter_mut().find(|(known, _)| *known == reason.as_str()) {
+                    Some((_, models)) => models.push(model),
+                    None => unchecked.push((reason.as_str(), vec![model])),
+                }
             }
             Verdict::Ok { .. } | Verdict::ShutDown { .. } => {}
         }
     }
-    if !unchecked.is_empty() {
-        progress.note(&format!("not checked: {}", unchecked.join(", ")));
+    for (reason, models) in &unchecked {
+        progress.note(&format!("not checked: {} ({reason})", models.join(", ")));
     }
     let file = format!(
         "environments/{}.yaml (or defaults.yaml, where the models are listed)",
