@@ -187,7 +187,7 @@ impl Publisher<'_> {
             plan.upload_count(),
             plan.unchanged.len()
         ));
-        let bytes = self.gather(&plan, files, &source).await?;
+        let bytes = self.gather(&plan, files, &source, recorded).await?;
         for phase in [&plan.immutable, &plan.revalidated] {
             self.upload_all(phase, &bytes).await?;
             report
@@ -273,20 +273,29 @@ impl Publisher<'_> {
     }
 
     /// Step 2: the bytes of every upload, and the fixed-name files' bytes kept
-    /// in the artifact store before anything is switched (a rollback needs them).
+    /// in the artifact store before anything is switched (a rollback needs
+    /// them; those the live page has are kept already).
     async fn gather(
         &self,
         plan: &PublishPlan<'_>,
         files: &[SiteFile],
         source: &Source<'_>,
+        recorded: &[SiteFile],
     ) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
         let mut bytes = BTreeMap::new();
         match source {
             Source::Built(site) => {
                 for file in files.iter().filter(|file| !file.is_immutable()) {
                     let content = site.read(file)?;
-                    ledger::store_page_file(self.aws, self.store, &file.sha256, content.clone())
+                    if !recorded.iter().any(|kept| kept.sha256 == file.sha256) {
+                        ledger::store_page_file(
+                            self.aws,
+                            self.store,
+                            &file.sha256,
+                            content.clone(),
+                        )
                         .await?;
+                    }
                     bytes.insert(file.path.clone(), content);
                 }
                 for file in &plan.immutable {
