@@ -544,6 +544,15 @@ fn prune_keeps_the_files_recent_releases_use() {
 fn without_npm_a_deploy_stops_before_changing_anything() {
     let aws = LocalAws::with_keys();
     let project = Project::with_frontend();
+    // Nothing deployed yet: publish says what to do first.
+    let early = project.expect(&aws, &["publish", "dev"], 1);
+    assert!(
+        early.stderr.contains(
+            "stack `pixel-prompt-dev` does not exist: deploy it first with `pixelctl deploy dev`"
+        ),
+        "{}",
+        early.stderr
+    );
     let empty = tempfile::tempdir().unwrap();
     let run = project
         .pixelctl(&aws)

@@ -1,12 +1,15 @@
 """Use a deployed Pixel Prompt as its web page would: generate, wait, load every image.
 
-Usage: use_app.py API_URL [--prompt TEXT] [--timeout SECONDS]
+Usage: use_app.py API_URL [--page PAGE_URL] [--prompt TEXT] [--timeout SECONDS]
 
 API_URL is the deployed HTTP API (for the local AWS, the `served_locally`
 ApiEndpoint from `pixelctl outputs ENV --format json`). Exits non-zero unless
-every model's image completes and loads from the URL the API hands out. Talks
-only to 127.0.0.1: `*.localhost` hosts are connected to loopback here rather
-than through the system resolver, which may not know them.
+every model's image completes and loads from the URL the API hands out. With
+--page (the `served_locally` SiteUrl), it first loads the published web app as
+a browser would: the page, its script (which must name API_URL), a client-side
+route, and the API's CORS answer for the page's origin. Talks only to
+127.0.0.1: `*.localhost` hosts are connected to loopback here rather than
+through the system resolver, which may not know them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -30,7 +34,7 @@ class Answer:
         return json.loads(self.body)
 
 
-def request(method: str, url: str, body: dict | None = None) -> Answer:
+def request(method: str, url: str, body: dict | None = None, extra: dict[str, str] | None = None) -> Answer:
     """One HTTP request to a loopback URL (`127.0.0.1`, `localhost` or `*.localhost`)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -42,6 +46,7 @@ def request(method: str, url: str, body: dict | None = None) -> Answer:
         path += "?" + parts.query
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Host": parts.netloc, "Content-Type": "application/json"} if data else {"Host": parts.netloc}
+    headers.update(extra or {})
     connection.request(method, path, body=data, headers=headers)
     response = connection.getresponse()
     answer = Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
@@ -49,13 +54,45 @@ def request(method: str, url: str, body: dict | None = None) -> Answer:
     return answer
 
 
+def check_page(page: str, api: str) -> int:
+    """Loads the published page as a browser does; returns the number of problems."""
+    problems = 0
+
+    def check(ok: bool, what: str) -> None:
+        nonlocal problems
+        print(f"  {'ok  ' if ok else 'FAIL'} {what}")
+        problems += 0 if ok else 1
+
+    root = request("GET", page)
+    check(root.status == 200 and root.headers.get("content-type", "").startswith("text/html"),
+          f"GET {page} -> {root.status} {root.headers.get('content-type', '?')}, Cache-Control: {root.headers.get('cache-control', '-')}")
+    scripts = re.findall(r'<script[^>]+src="(/assets/[^"]+\.js)"', root.body.decode(errors="replace"))
+    check(len(scripts) == 1, f"the page loads one script: {scripts}")
+    for script in scripts:
+        code = request("GET", page.rstrip("/") + script)
+        check(code.status == 200 and api.encode() in code.body,
+              f"GET {script} -> {code.status}, Cache-Control: {code.headers.get('cache-control', '-')}, calls {api}")
+    route = request("GET", page.rstrip("/") + "/gallery")
+    check(route.status == 200 and route.body == root.body, f"GET /gallery (a client-side route) -> {route.status}, the app")
+    origin = page.rstrip("/")
+    preflight = request("OPTIONS", f"{api}/generate", extra={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    check(preflight.headers.get("access-control-allow-origin") == origin, f"the API allows the page's origin {origin}")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("api", help="the deployed API's base URL")
+    parser.add_argument("--page", help="the published web app's URL (checked first)")
     parser.add_argument("--prompt", default="a lighthouse on a cliff at dawn, oil painting")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the job (default 120)")
     args = parser.parse_args(argv)
     api = args.api.rstrip("/")
+    if args.page:
+        print(f"the web app at {args.page}")
+        if check_page(args.page, api):
+            print("error: the published web app does not load as a browser would load it", file=sys.stderr)
+            return 1
 
     created = request("POST", f"{api}/generate", {"prompt": args.prompt})
     if created.status != 200:

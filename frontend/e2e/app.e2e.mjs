@@ -7,7 +7,9 @@
 // the page's origin), the page built against that API, and a static server for it.
 // E2E_API (the API's base URL) and E2E_PAGE (the page's URL) point it at something
 // already running instead, such as the stack published to the local AWS; E2E_API alone
-// builds and serves the page against that API. Screenshots go to e2e/artifacts/.
+// builds and serves the page against that API. Screenshots go to e2e/artifacts/ (or
+// E2E_ARTIFACTS). `e2e/deployed.sh` runs it against the page `pixelctl deploy dev`
+// publishes to the local AWS, opened through the distribution's local host.
 //
 //   npm run e2e        (needs /usr/bin/chromium and target/debug/pixelctl)
 
@@ -15,6 +17,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -26,7 +29,7 @@ import { CHROMIUM, CHROMIUM_ARGS, requireChromium } from './chromium.mjs';
 import { serveStatic } from './static-server.mjs';
 
 const REPO = resolve(FRONTEND, '..');
-const ARTIFACTS = join(FRONTEND, 'e2e', 'artifacts');
+const ARTIFACTS = resolve(process.env.E2E_ARTIFACTS ?? join(FRONTEND, 'e2e', 'artifacts'));
 const PIXELCTL = process.env.PIXELCTL ?? join(REPO, 'target', 'debug', 'pixelctl');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 360, height: 780 };
@@ -145,8 +148,32 @@ async function openPage(size) {
   return { page, problems, close: () => context.close() };
 }
 
+/** fetch() for the test's own calls to the API, answering `{status, headers, text,
+ * json()}`. `*.localhost` (the local AWS's host names for a deployed API) is loopback:
+ * Chromium knows that, Node's resolver (and Playwright's route.fetch) may not, so those
+ * requests connect to 127.0.0.1 with the name as their Host. */
+async function apiFetch(url, { method = 'GET', headers = {}, body } = {}) {
+  const answer = (status, answerHeaders, text) => ({ status, headers: answerHeaders, text, json: async () => JSON.parse(text) });
+  if (!new URL(url).hostname.endsWith('.localhost')) {
+    const response = await fetch(url, { method, headers, body });
+    return answer(response.status, Object.fromEntries(response.headers), await response.text());
+  }
+  const lookup = (_name, options, done) =>
+    options.all ? done(null, [{ address: '127.0.0.1', family: 4 }]) : done(null, '127.0.0.1', 4);
+  return new Promise((resolveAnswer, reject) => {
+    const sent = httpRequest(url, { method, headers, lookup }, (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => resolveAnswer(answer(response.statusCode, response.headers, Buffer.concat(chunks).toString('utf8'))));
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    sent.end(body);
+  });
+}
+
 async function apiGenerate(prompt) {
-  const response = await fetch(`${env.api}/generate`, {
+  const response = await apiFetch(`${env.api}/generate`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ prompt }),
@@ -156,7 +183,7 @@ async function apiGenerate(prompt) {
 
 async function waitForJob(jobId) {
   return eventually(`job ${jobId} to finish`, async () => {
-    const job = await (await fetch(`${env.api}/status/${jobId}`)).json();
+    const job = await (await apiFetch(`${env.api}/status/${jobId}`)).json();
     return ['completed', 'partial', 'failed'].includes(job.status) ? job : null;
   });
 }
@@ -293,11 +320,21 @@ test('errors: a blocked prompt, then a failed model shown beside the images of t
   assert.equal(refused.status(), 400);
   await page.getByRole('alert').filter({ hasText: 'Prompt contains content that is not allowed' }).waitFor();
 
-  // The built-in fake providers never fail (lambda/src/providers/fake.rs has no trigger),
-  // so the browser turns one model of the real status answer into the API's error shape.
-  const failure = 'provider error (HTTP 500): The server had an error while processing your request.';
-  await page.route('**/status/*', async (route) => {
-    const response = await route.fetch();
+  // Against the local AWS (E2E_PROVIDER_CONTROL, its fake providers' controls) Gemini
+  // really fails. `pixelctl local`'s built-in fake providers never fail
+  // (lambda/src/providers/fake.rs has no trigger), so there the browser turns one model
+  // of the real status answer into the API's error shape.
+  const control = process.env.E2E_PROVIDER_CONTROL?.replace(/\/+$/, '');
+  let failure = 'provider error (HTTP 500): The server had an error while processing your request.';
+  const providerControl = async (name, body) => {
+    const answer = await fetch(`${control}/${name}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(answer.status, 200, `provider control ${name}: ${await answer.text()}`);
+  };
+  if (control) {
+    await providerControl('fail', { provider: 'gemini', status: 500, message: 'The model is overloaded. Please try again later.' });
+  } else await page.route('**/status/*', async (route) => {
+    const { host: _host, ...sent } = route.request().headers();
+    const response = await apiFetch(route.request().url(), { headers: sent });
     const job = await response.json();
     const second = job.results.find((r) => r.index === 1);
     if (second && (second.status === 'completed' || second.status === 'error')) {
@@ -305,10 +342,21 @@ test('errors: a blocked prompt, then a failed model shown beside the images of t
       delete second.imageUrl;
       if (job.status === 'completed') job.status = 'partial';
     }
-    await route.fulfill({ response, json: job });
+    const headers = Object.fromEntries(
+      Object.entries(response.headers).filter(([name]) => !['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(name)),
+    );
+    await route.fulfill({ status: response.status, headers, json: job });
   });
   const response = await generateInPage(page, 'a red fox in fresh snow');
-  const { totalModels } = await response.json();
+  const { jobId, totalModels } = await response.json();
+  if (control) {
+    const job = await waitForJob(jobId);
+    await providerControl('clear', { provider: 'gemini' });
+    const failed = job.results.filter((r) => r.status === 'error');
+    assert.equal(failed.length, 1, JSON.stringify(job.results));
+    assert.match(failed[0].error, /overloaded/, 'the provider\'s own message reaches the API');
+    failure = failed[0].error;
+  }
   await page.getByText(`${totalModels - 1} of ${totalModels} models made an image; 1 failed.`).waitFor({ timeout: WAIT_MS });
   await imagesLoaded(page, '.results .tile[data-status="completed"] img', totalModels - 1);
   const failed = page.locator('.results .tile[data-status="error"]');

@@ -1,4 +1,4 @@
-//! Step 11: the web app, once the stack is deployed: build `frontend/` with
+//! Step 10: the web app, once the stack is deployed: build `frontend/` with
 //! the stack's outputs and publish it (deploy), publish the page an earlier
 //! release recorded (rollback), or leave the page as it is.
 
@@ -58,14 +58,21 @@ impl Deployment<'_> {
             let release = made
                 .map(|sequence| format!(" (release #{sequence})"))
                 .unwrap_or_default();
-            let what = if restore.is_some() {
-                "the earlier page was not restored"
+            let (what, next) = if restore.is_some() {
+                (
+                    "the earlier page was not restored",
+                    format!(
+                        "the page published before stays; `pixelctl publish {env}` publishes the current frontend/ instead"
+                    ),
+                )
             } else {
-                "the web app was not published"
+                (
+                    "the web app was not published",
+                    format!("fix that and run `pixelctl publish {env}`"),
+                )
             };
             CommandError::Failed(anyhow!(
-                "the stack is deployed{release}, but {what}: {error:#}\n  \
-                 fix that and run `pixelctl publish {env}` (or `pixelctl rollback {env}` again)"
+                "the stack is deployed{release}, but {what}: {error:#}\n  {next}"
             ))
         };
         let (kind, source) = match (restore, self.release.kind) {
@@ -116,6 +123,7 @@ impl WebAppStep<'_> {
         let (live, live_page) =
             ledger::live_and_page(self.aws, self.store, self.environment).await?;
         let built: BuiltSite;
+        let building = std::time::Instant::now();
         let (files, bytes_from) = match restore {
             Some(page) => (page.files.clone(), Source::Recorded),
             None => {
@@ -150,7 +158,9 @@ impl WebAppStep<'_> {
             .as_ref()
             .map(|page| page.files.as_slice())
             .unwrap_or_default();
+        let build_seconds = restore.is_none().then(|| building.elapsed().as_secs_f64());
         let mut report = publisher.publish(&files, bytes_from, recorded).await?;
+        report.build_seconds = build_seconds;
         let page = FrontendRecord {
             site_id: report.site_id.clone(),
             bucket: target.bucket.clone(),
@@ -170,6 +180,7 @@ impl WebAppStep<'_> {
         }
         .record(&page, self.progress)
         .await?;
+        publisher.wait_for_invalidation(&mut report).await?;
         Ok(report)
     }
 }

@@ -1,9 +1,10 @@
 //! Publishing a web app to the stack's site prefix so that no tab breaks:
 //! content-hashed files first (new names nobody references yet), then the
 //! other fixed-name files, then `index.html` alone as the switch; unchanged
-//! files are skipped; only the changed fixed-name paths are invalidated, and
-//! the invalidation is waited for. Then the page is recorded in the ledger.
-//! Each step is a function; the order is [`publish`].
+//! files are skipped; only the changed fixed-name paths are invalidated. Then
+//! the page is recorded in the ledger, and the invalidation is waited for.
+//! Each step is a function; the order is [`Publisher::publish`],
+//! [`PageLedger::record`], [`Publisher::wait_for_invalidation`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -48,11 +49,9 @@ impl SiteTarget {
                 format!("the stack has no output `{key}`; deploy the current template first (`pixelctl deploy`)")
             })
         };
-        let domain = get("CloudFrontDomain")?;
-        let url = outputs
-            .get("SiteUrl")
-            .cloned()
-            .unwrap_or_else(|| format!("https://{domain}/"));
+        // A stack from before the distribution served the web app has no
+        // SiteUrl, and its bucket policy would not let CloudFront read site/.
+        let url = get("SiteUrl")?;
         let url = local
             .and_then(|local| local.cloudfront_url(&url))
             .unwrap_or(url);
@@ -98,6 +97,10 @@ pub struct PublishReport {
     /// The ledger entry that records this page, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<u64>,
+    /// How long `npm run build` (and `npm ci`, when it ran) took; none for a restored page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_seconds: Option<f64>,
+    /// From listing the site to the invalidation completed (the build not included).
     pub duration_seconds: f64,
 }
 
@@ -146,7 +149,8 @@ pub struct Publisher<'a> {
 }
 
 impl Publisher<'_> {
-    /// Publishes `files`; `recorded` is the page live before (for its headers).
+    /// Publishes `files` and starts the invalidation of the changed fixed-name
+    /// paths; `recorded` is the page live before (for its headers).
     pub async fn publish(
         &self,
         files: &[SiteFile],
@@ -166,6 +170,7 @@ impl Publisher<'_> {
             unchanged: plan.unchanged.len(),
             invalidation: None,
             release: None,
+            build_seconds: None,
             duration_seconds: 0.0,
         };
         if plan.upload_count() == 0 {
@@ -182,7 +187,7 @@ impl Publisher<'_> {
             plan.upload_count(),
             plan.unchanged.len()
         ));
-        let bytes = self.gather(&plan, files, &source).await?;
+        let bytes = self.gather(&plan, files, &source, recorded).await?;
         for phase in [&plan.immutable, &plan.revalidated] {
             self.upload_all(phase, &bytes).await?;
             report
@@ -202,6 +207,55 @@ impl Publisher<'_> {
         Ok(report)
     }
 
+    /// Step 8: waits until CloudFront has completed the report's invalidation
+    /// (if any), showing progress, or fails after the timeout.
+    pub async fn wait_for_invalidation(&self, report: &mut PublishReport) -> anyhow::Result<()> {
+        let Some(invalidation) = report.invalidation.as_mut() else {
+            return Ok(());
+        };
+        let distribution = &self.target.distribution;
+        let id = invalidation.id.clone();
+        let paths = invalidation.paths.join(" ");
+        let started = Instant::now();
+        let what = format!("waiting for CloudFront to invalidate {paths} (invalidation {id})");
+        if invalidation.status != "Completed" {
+            self.progress.report(Event::WaitStarted(&what));
+        }
+        let mut delay = Duration::from_millis(200);
+        while invalidation.status != "Completed" {
+            if started.elapsed() >= self.invalidation_timeout {
+                self.progress.report(Event::WaitFinished);
+                bail!(
+                    "CloudFront invalidation {id} of {paths} is still {} after {}s; the new page is \
+                     published (and recorded), and every edge serves it once the invalidation \
+                     completes (or raise --invalidation-timeout)",
+                    invalidation.status,
+                    self.invalidation_timeout.as_secs()
+                );
+            }
+            tokio::time::sleep(
+                delay.min(self.invalidation_timeout.saturating_sub(started.elapsed())),
+            )
+            .await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+            invalidation.status = self.aws.invalidation_status(distribution, &id).await?;
+            self.progress.report(Event::WaitTick {
+                what: &format!("{what} (status {})", invalidation.status),
+                elapsed: started.elapsed(),
+            });
+            if invalidation.status == "Completed" {
+                self.progress.report(Event::WaitFinished);
+            }
+        }
+        invalidation.waited_seconds = started.elapsed().as_secs_f64();
+        report.duration_seconds += invalidation.waited_seconds;
+        self.progress.note(&format!(
+            "CloudFront invalidated {paths} in {:.1}s",
+            invalidation.waited_seconds
+        ));
+        Ok(())
+    }
+
     /// Step 1: what the prefix holds, path -> ETag.
     async fn published(&self) -> anyhow::Result<BTreeMap<String, String>> {
         Ok(self
@@ -219,20 +273,29 @@ impl Publisher<'_> {
     }
 
     /// Step 2: the bytes of every upload, and the fixed-name files' bytes kept
-    /// in the artifact store before anything is switched (a rollback needs them).
+    /// in the artifact store before anything is switched (a rollback needs
+    /// them; those the live page has are kept already).
     async fn gather(
         &self,
         plan: &PublishPlan<'_>,
         files: &[SiteFile],
         source: &Source<'_>,
+        recorded: &[SiteFile],
     ) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
         let mut bytes = BTreeMap::new();
         match source {
             Source::Built(site) => {
                 for file in files.iter().filter(|file| !file.is_immutable()) {
                     let content = site.read(file)?;
-                    ledger::store_page_file(self.aws, self.store, &file.sha256, content.clone())
+                    if !recorded.iter().any(|kept| kept.sha256 == file.sha256) {
+                        ledger::store_page_file(
+                            self.aws,
+                            self.store,
+                            &file.sha256,
+                            content.clone(),
+                        )
                         .await?;
+                    }
                     bytes.insert(file.path.clone(), content);
                 }
                 for file in &plan.immutable {
@@ -301,7 +364,7 @@ impl Publisher<'_> {
         Ok(())
     }
 
-    /// Step 6: invalidate the changed fixed-name paths and wait until CloudFront is done.
+    /// Step 6: asks CloudFront to invalidate the changed fixed-name paths.
     async fn invalidate(
         &self,
         paths: &[String],
@@ -320,51 +383,12 @@ impl Publisher<'_> {
             .aws
             .create_invalidation(distribution, paths, &reference)
             .await?;
-        let started = Instant::now();
-        let what = format!(
-            "waiting for CloudFront to invalidate {} (invalidation {id})",
-            paths.join(" ")
-        );
-        let mut status = self.aws.invalidation_status(distribution, &id).await?;
-        if status != "Completed" {
-            self.progress.report(Event::WaitStarted(&what));
-        }
-        let mut delay = Duration::from_millis(200);
-        while status != "Completed" {
-            if started.elapsed() >= self.invalidation_timeout {
-                self.progress.report(Event::WaitFinished);
-                bail!(
-                    "CloudFront invalidation {id} of {} is still {status} after {}s; the new page is \
-                     published, and visitors get it from every edge once the invalidation completes \
-                     (or raise --invalidation-timeout)",
-                    paths.join(" "),
-                    self.invalidation_timeout.as_secs()
-                );
-            }
-            tokio::time::sleep(
-                delay.min(self.invalidation_timeout.saturating_sub(started.elapsed())),
-            )
-            .await;
-            delay = (delay * 2).min(Duration::from_secs(10));
-            status = self.aws.invalidation_status(distribution, &id).await?;
-            self.progress.report(Event::WaitTick {
-                what: &format!("{what} (status {status})"),
-                elapsed: started.elapsed(),
-            });
-            if status == "Completed" {
-                self.progress.report(Event::WaitFinished);
-            }
-        }
-        self.progress.note(&format!(
-            "CloudFront invalidated {} in {:.1}s",
-            paths.join(" "),
-            started.elapsed().as_secs_f64()
-        ));
+        let status = self.aws.invalidation_status(distribution, &id).await?;
         Ok(InvalidationReport {
             id,
             paths: paths.to_vec(),
             status,
-            waited_seconds: started.elapsed().as_secs_f64(),
+            waited_seconds: 0.0,
         })
     }
 }
@@ -465,15 +489,16 @@ mod tests {
             SiteTarget::from_outputs(&outputs, local).unwrap().url,
             "http://d1abc.cloudfront.localhost:4566/"
         );
-        // A stack from before SiteUrl existed: the URL from the domain.
-        let mut older = outputs.clone();
-        older.remove("SiteUrl");
-        assert_eq!(
-            SiteTarget::from_outputs(&older, None).unwrap().url,
-            "https://d1abc.cloudfront.net/"
-        );
-        older.remove("DistributionId");
-        let error = SiteTarget::from_outputs(&older, None).unwrap_err();
-        assert!(error.to_string().contains("`DistributionId`"), "{error}");
+        // A stack from before the distribution served the web app.
+        for missing in ["SiteUrl", "DistributionId"] {
+            let mut older = outputs.clone();
+            older.remove(missing);
+            let error = SiteTarget::from_outputs(&older, None).unwrap_err();
+            assert!(
+                error.to_string().contains(&format!("`{missing}`"))
+                    && error.to_string().contains("pixelctl deploy"),
+                "{error}"
+            );
+        }
     }
 }
