@@ -66,6 +66,11 @@ pub struct StateParts {
     pub dispatch: DispatchMode,
     /// Serve `GET /images/...` from the store (local mode: no CloudFront).
     pub serve_images: bool,
+    /// The worker's time limit: `GET /status` reports a job unfinished well past it
+    /// as failed ([`job::stale_after`]).
+    pub worker_timeout: std::time::Duration,
+    /// Days the bucket keeps gallery entries: the window `total` counts.
+    pub gallery_days: u32,
 }
 
 /// Shared state of every request; cheap to clone.
@@ -84,6 +89,8 @@ pub struct StateInner {
     pub dispatcher: Dispatcher,
     pub enhancer: Enhancer,
     pub serve_images: bool,
+    /// How long after its creation an unfinished job is reported failed.
+    pub stale_after: std::time::Duration,
 }
 
 impl AppState {
@@ -116,6 +123,7 @@ impl AppState {
             dispatcher,
             enhancer: parts.enhancer,
             serve_images: parts.serve_images,
+            stale_after: job::stale_after(parts.worker_timeout),
         }))
     }
 

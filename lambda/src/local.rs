@@ -326,6 +326,8 @@ pub async fn bind(options: LocalOptions) -> Result<LocalServer, LocalError> {
         enhancer,
         dispatch: DispatchMode::InProcess,
         serve_images: true,
+        worker_timeout: options.model_timeout + Duration::from_secs(60),
+        gallery_days: crate::config::DEFAULT_IMAGE_EXPIRY_DAYS,
     });
     Ok(LocalServer {
         listener,

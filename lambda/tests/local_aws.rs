@@ -119,6 +119,7 @@ async fn against_the_local_aws() {
             global_per_hour: 1000,
             ip_per_day: 7,
             ip_allowlist: vec![],
+            ..RateLimits::default()
         },
     );
     let burst = std::time::Instant::now();
@@ -138,6 +139,7 @@ async fn against_the_local_aws() {
             global_per_hour: 20,
             ip_per_day: 5,
             ip_allowlist: vec![],
+            ..RateLimits::default()
         },
     );
     let burst = std::time::Instant::now();

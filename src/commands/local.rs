@@ -52,6 +52,7 @@ fn options(settings: &Settings, args: &LocalArgs) -> CommandResult<LocalOptions>
         global_per_hour: environment.rate_limits.global_per_hour,
         ip_per_day: environment.rate_limits.per_ip_per_day,
         ip_allowlist: api::parse_allowlist(value("IpAllowList")).map_err(invalid)?,
+        ..api::RateLimits::default()
     };
     let overrides = args
         .provider_base_url

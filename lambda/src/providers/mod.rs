@@ -46,6 +46,39 @@ pub enum ProviderError {
     NotAnImage,
 }
 
+impl ProviderError {
+    /// The message `GET /status` shows, which anyone holding the job id can read:
+    /// what failed in a user's terms. Never a key location or the AWS error text of a
+    /// failed key read (account, role, parameter path), never network internals;
+    /// ARNs and account ids in a provider's own words are blanked. The whole error
+    /// goes to the log with the job and correlation ids.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::MissingKey(_) => "the provider's API key could not be read".to_owned(),
+            Self::Network(_) => "could not reach the provider".to_owned(),
+            other => without_aws_identifiers(&other.to_string()),
+        }
+    }
+}
+
+/// `text` with ARNs and 12-digit account ids replaced by `[redacted]`.
+fn without_aws_identifiers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (index, word) in text.split(' ').enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        let core = word.trim_matches(|c: char| "\"'`()[]{},;".contains(c));
+        let is_account = core.len() == 12 && core.chars().all(|c| c.is_ascii_digit());
+        if core.starts_with("arn:") || is_account {
+            out.push_str(&word.replace(core, "[redacted]"));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
 impl From<KeyError> for ProviderError {
     fn from(e: KeyError) -> Self {
         Self::MissingKey(e.to_string())
@@ -334,6 +367,32 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_messages_leave_out_what_only_operators_may_read() {
+        let cases = [
+            (
+                ProviderError::MissingKey("could not read `ssm:/pixel-prompt/prod/openai-api-key`: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/pixel-prompt-prod-WorkerRole/x is not authorized".into()),
+                "the provider's API key could not be read",
+            ),
+            (
+                ProviderError::Network("error sending request: client error (Connect): tcp connect error: 10.0.3.7:443".into()),
+                "could not reach the provider",
+            ),
+            (
+                ProviderError::Http { status: 403, message: "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized (account 123456789012)".into() },
+                "provider error (HTTP 403): User: [redacted] is not authorized (account [redacted])",
+            ),
+            (ProviderError::RateLimited, "provider rate limit or quota exceeded (HTTP 429)"),
+            (
+                ProviderError::ContentRefused("Your request was rejected by our safety system".into()),
+                "provider refused the prompt: Your request was rejected by our safety system",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.public_message(), expected, "{error:?}");
+        }
+    }
 
     #[test]
     fn status_mapping() {
