@@ -7,6 +7,7 @@ pub mod bedrock;
 pub mod bfl;
 pub mod fake;
 pub mod google;
+pub mod http;
 pub mod openai;
 pub mod stability;
 
@@ -111,10 +112,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Shared HTTP client and per-request timeout of the HTTP providers.
+/// Shared HTTP clients and per-request timeout of the HTTP providers.
 #[derive(Debug, Clone)]
 pub struct ProviderHttp {
+    /// For every call that carries a key: follows no redirect ([`http::keyed_client`]).
     pub client: reqwest::Client,
+    /// For downloading a generated image from the URL a provider returned (no key).
+    pub download_client: reqwest::Client,
     pub request_timeout: Duration,
     /// How often Black Forest Labs results are polled.
     pub poll_interval: Duration,
@@ -122,13 +126,9 @@ pub struct ProviderHttp {
 
 impl ProviderHttp {
     pub fn new(request_timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("pixel-prompt-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         Self {
-            client,
+            client: http::keyed_client(),
+            download_client: http::download_client(),
             request_timeout,
             poll_interval: Duration::from_secs(1),
         }
@@ -201,7 +201,8 @@ pub fn status_error(status: u16, body: &str) -> ProviderError {
 async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
     let response = request.send().await?;
     let status = response.status().as_u16();
-    let body = response.text().await?;
+    let body = http::read_capped(response, http::MAX_JSON_BYTES).await?;
+    let body = String::from_utf8_lossy(&body);
     if !(200..300).contains(&status) {
         return Err(status_error(status, &body));
     }
@@ -212,7 +213,7 @@ async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, ProviderEr
 /// Downloads an image from a URL the provider returned.
 async fn download(http: &ProviderHttp, url: &str) -> Result<Vec<u8>, ProviderError> {
     let response = http
-        .client
+        .download_client
         .get(url)
         .timeout(http.request_timeout)
         .send()
@@ -224,7 +225,7 @@ async fn download(http: &ProviderHttp, url: &str) -> Result<Vec<u8>, ProviderErr
             message: "downloading the generated image failed".to_owned(),
         });
     }
-    Ok(response.bytes().await?.to_vec())
+    self::http::read_capped(response, self::http::MAX_IMAGE_BYTES).await
 }
 
 fn decode_base64(data: &str) -> Result<Vec<u8>, ProviderError> {

@@ -34,7 +34,7 @@ pub async fn generate(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none")
         .to_owned();
-    let bytes = response.bytes().await?;
+    let bytes = super::http::read_capped(response, super::http::MAX_IMAGE_BYTES).await?;
     if !(200..300).contains(&status) {
         return Err(status_error(status, &String::from_utf8_lossy(&bytes)));
     }
