@@ -78,6 +78,7 @@ pub async fn state_from_env() -> Result<AppState, StartupError> {
         serve_images: false,
         worker_timeout: settings.worker_timeout,
         gallery_days: settings.image_expiry_days,
+        emit_metrics: true,
     }))
 }
 

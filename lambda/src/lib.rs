@@ -17,6 +17,7 @@ pub mod image;
 pub mod job;
 pub mod lambda_entry;
 pub mod local;
+pub mod metrics;
 pub mod middleware;
 pub mod providers;
 pub mod ratelimit;
@@ -71,6 +72,8 @@ pub struct StateParts {
     pub worker_timeout: std::time::Duration,
     /// Days the bucket keeps gallery entries: the window `total` counts.
     pub gallery_days: u32,
+    /// Write a metric record per model outcome on stdout (on Lambda: CloudWatch).
+    pub emit_metrics: bool,
 }
 
 /// Shared state of every request; cheap to clone.
@@ -101,6 +104,8 @@ impl AppState {
             jobs: jobs.clone(),
             generator: parts.generator,
             image_base_url: parts.image_base_url.clone(),
+            gallery_days: parts.gallery_days,
+            metrics: parts.emit_metrics.then_some(parts.environment),
         });
         let dispatcher = match parts.dispatch {
             DispatchMode::Lambda {

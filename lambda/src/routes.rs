@@ -149,9 +149,14 @@ async fn gallery_list(
     {
         return Err(AppError::InvalidParameter("cursor is not valid".to_owned()));
     }
-    let page = gallery::list(&state.store, cursor.as_deref(), limit)
-        .await
-        .map_err(AppError::internal)?;
+    let page = gallery::list(
+        &state.store,
+        cursor.as_deref(),
+        limit,
+        state.worker.gallery_days,
+    )
+    .await
+    .map_err(AppError::internal)?;
     Ok(Json(page))
 }
 

@@ -31,6 +31,11 @@ pub struct Worker {
     pub generator: Generator,
     /// `https://{CLOUDFRONT_DOMAIN}` (or the local server).
     pub image_base_url: String,
+    /// Days the bucket keeps gallery entries (the gallery count's window).
+    pub gallery_days: u32,
+    /// The environment named in the metric record of each model outcome; none
+    /// written when `None` ([`crate::metrics`]).
+    pub metrics: Option<crate::config::Environment>,
 }
 
 impl Worker {
@@ -105,6 +110,7 @@ impl Worker {
                 created,
                 (*preview).to_owned(),
                 images.len(),
+                self.gallery_days,
             )
             .await?;
         }
@@ -135,6 +141,10 @@ impl Worker {
             .await;
         let mut job = shared.lock().await;
         let now = SystemTime::now();
+        if let Some(environment) = self.metrics {
+            let provider = job.results[index].provider.clone();
+            crate::metrics::record_model_outcome(environment, &provider, outcome.is_err());
+        }
         match outcome {
             Ok((url, content_type, fake)) => {
                 tracing::info!(model = %model_name, index, elapsed_ms = started.elapsed().as_millis() as u64, fake, "model completed");

@@ -49,6 +49,7 @@ pub fn parts(dir: &std::path::Path, generator: Generator, enhancer: Enhancer) ->
         serve_images: false,
         worker_timeout: Duration::from_secs(180),
         gallery_days: 30,
+        emit_metrics: false,
     }
 }
 
