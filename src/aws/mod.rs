@@ -15,7 +15,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
-pub use artifacts::{Written, artifact_bucket_name};
+pub use artifacts::{StoredHash, Written, artifact_bucket_name, tampered};
 pub use stack::{ChangeSetRequest, ChangeSetStatus, StackDescription, StackEvent, StackResource};
 
 /// How to reach AWS: merged from flags, the environment and the environment file.

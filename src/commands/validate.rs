@@ -17,6 +17,8 @@ struct EnvironmentReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     stack_name: Option<String>,
     problems: Vec<Problem>,
+    /// Valid but not recommended; never fails validation.
+    warnings: Vec<Problem>,
 }
 
 #[derive(Debug, Serialize)]
@@ -31,6 +33,13 @@ impl fmt::Display for ValidationReport {
             if environment.problems.is_empty() {
                 let stack = environment.stack_name.as_deref().unwrap_or("");
                 writeln!(f, "ok    {} ({stack})", environment.name)?;
+                for warning in &environment.warnings {
+                    writeln!(
+                        f,
+                        "  warning: {}",
+                        warning.to_string().replace('\n', "\n  ")
+                    )?;
+                }
             } else {
                 writeln!(f, "FAIL  {}", environment.name)?;
                 for problem in &environment.problems {
@@ -54,11 +63,13 @@ pub fn run(settings: &Settings) -> CommandResult {
                     stack_name: Some(rendered.environment.stack_name),
                     name,
                     problems: Vec::new(),
+                    warnings: rendered.environment.advice,
                 },
                 Err(error) => EnvironmentReport {
                     name,
                     stack_name: None,
                     problems: problems_of(&error),
+                    warnings: Vec::new(),
                 },
             }
         })

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription};
+use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription, StoredHash, tampered};
 use crate::config::Environment;
 use crate::error::CommandError;
 use crate::local_hosts::LocalAws;
@@ -381,12 +381,28 @@ impl Deployment<'_> {
                 artifact::store(self.aws, local, target.existing.as_ref(), self.progress).await?
             }
             ArtifactSource::Stored(stored) => {
-                if !self.aws.object_exists(&stored.bucket, &stored.key).await? {
-                    return Err(CommandError::Failed(anyhow!(
-                        "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
-                        stored.bucket,
-                        stored.key
-                    )));
+                // The exact bytes the release ran, checked before the stack may use them.
+                match self
+                    .aws
+                    .stored_hash(&stored.bucket, &stored.key, &stored.sha256)
+                    .await?
+                {
+                    StoredHash::Matches => {}
+                    StoredHash::Missing => {
+                        return Err(CommandError::Failed(anyhow!(
+                            "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
+                            stored.bucket,
+                            stored.key
+                        )));
+                    }
+                    StoredHash::Differs { found } => {
+                        return Err(CommandError::Failed(tampered(
+                            &stored.bucket,
+                            &stored.key,
+                            &stored.sha256,
+                            &found,
+                        )));
+                    }
                 }
                 ArtifactLocation {
                     bucket: stored.bucket.clone(),

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use super::{ReleaseRecord, TemplateRef};
-use crate::aws::{Aws, Written};
+use crate::aws::{Aws, StoredHash, Written};
 
 /// How often a write retries after losing a race for a sequence number.
 const WRITE_ATTEMPTS: usize = 20;
@@ -122,15 +122,21 @@ pub async fn add_git_tag(
 pub async fn store_template(aws: &Aws, bucket: &str, body: &str) -> anyhow::Result<TemplateRef> {
     let sha256 = hex(&Sha256::digest(body.as_bytes()));
     let key = format!("templates/{sha256}.yaml");
-    // A conflict means the same bytes are already there.
-    aws.put_object_if(
-        bucket,
-        &key,
-        body.as_bytes().to_vec(),
-        "application/yaml",
-        None,
-    )
-    .await?;
+    let written = aws
+        .put_object_if(
+            bucket,
+            &key,
+            body.as_bytes().to_vec(),
+            "application/yaml",
+            None,
+        )
+        .await?;
+    // Already there: trusted only if it hashes to its name.
+    if written == Written::Conflict
+        && let StoredHash::Differs { found } = aws.stored_hash(bucket, &key, &sha256).await?
+    {
+        return Err(crate::aws::tampered(bucket, &key, &sha256, &found));
+    }
     Ok(TemplateRef {
         bucket: bucket.to_owned(),
         key,

@@ -27,7 +27,8 @@ def metric_data(line: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         record = json.loads(line)
         directive = record["_aws"]
-        timestamp = datetime.fromtimestamp(int(directive["Timestamp"]) / 1000, tz=timezone.utc)
+        # Naive UTC, as moto keeps every metric timestamp.
+        timestamp = datetime.fromtimestamp(int(directive["Timestamp"]) / 1000, tz=timezone.utc).replace(tzinfo=None)
         out: list[tuple[str, dict[str, Any]]] = []
         for block in directive["CloudWatchMetrics"]:
             for dimension_set in block.get("Dimensions", [[]]) or [[]]:
