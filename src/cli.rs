@@ -200,8 +200,13 @@ checked first, as a deploy checks them.\n\nExamples:\n  pixelctl promote staging
         after_help = "The router is the deployed Lambda's own, configured from the environment file as the stack \
 would configure it. With --fake-providers a built-in provider returns generated placeholder \
 images after a short delay (and /enhance a canned rewrite), so no API key is needed.\n\n\
+CORS: any loopback origin (http://localhost, 127.0.0.1 or [::1] on any port) and the \
+environment's origins are allowed; --allow-origin adds others. With --fake-providers every \
+origin is (`Access-Control-Allow-Origin: *`, as the old API answered); with real keys `*` is \
+refused, since any web page you open could then spend them through localhost.\n\n\
 Examples:\n  pixelctl local --fake-providers\n  \
 pixelctl local staging --port 8080 --data-dir /tmp/pixel\n  \
+pixelctl local --allow-origin http://192.168.1.20:3000\n  \
 pixelctl local --s3-endpoint http://127.0.0.1:4566 --bucket local-images --fake-providers"
     )]
     Local(LocalArgs),
@@ -389,6 +394,10 @@ pub struct LocalArgs {
     /// Send a provider's calls to another base URL, e.g. a stub: --provider-base-url openai=http://127.0.0.1:9000
     #[arg(long, value_name = "PROVIDER=URL")]
     pub provider_base_url: Vec<String>,
+
+    /// Also allow this web origin (CORS), e.g. a phone on the LAN: http://192.168.1.20:3000 (repeatable)
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
-//! Whether the account can give the function the reserved concurrency an environment
-//! asks for: Lambda keeps at least 10 of an account's concurrent executions unreserved
+//! Whether the account can give the functions (the API and the worker, counted
+//! together) the reserved concurrency an environment asks for: Lambda keeps at least 10 of an account's concurrent executions unreserved
 //! and refuses a reservation that would eat into them, which fails a first create on a
 //! new account (quota 10 or 50). Pure: the numbers come from `GetAccountSettings`.
 
@@ -24,7 +24,7 @@ pub struct ReservationProblem {
     pub at_most: u32,
 }
 
-/// Checks a reservation of `wanted` for a function that reserves `current` now.
+/// Checks reservations of `wanted` in all for functions that reserve `current` now.
 pub fn reservation_problem(
     account: AccountConcurrency,
     current: u32,
@@ -48,17 +48,20 @@ impl ReservationProblem {
     /// What went wrong and what to do, for environment `env` in `region`.
     pub fn message(&self, env: &str, region: &str) -> String {
         let lower = if self.at_most == 0 {
-            "this account has no concurrency to spare: set `lambda.reserved_concurrency: 0` (no reservation)".to_owned()
+            "this account has no concurrency to spare: set `lambda.reserved_concurrency: 0` and \
+             `worker.reserved_concurrency: 0` (no reservations)"
+                .to_owned()
         } else {
             format!(
-                "set `lambda.reserved_concurrency` to at most {} (or 0 for no reservation)",
+                "lower `lambda.reserved_concurrency` plus `worker.reserved_concurrency` to at most {} \
+                 together (0 is no reservation)",
                 self.at_most
             )
         };
         format!(
-            "Lambda would refuse the function's reserved concurrency of {wanted}: the account's quota in {region} is \
-             {limit} concurrent executions, {unreserved} of them unreserved, and Lambda keeps at least \
-             {MINIMUM_UNRESERVED} unreserved. Nothing was changed.\n  \
+            "Lambda would refuse the reserved concurrency of {wanted} for the API and the worker together: \
+             the account's quota in {region} is {limit} concurrent executions, {unreserved} of them \
+             unreserved, and Lambda keeps at least {MINIMUM_UNRESERVED} unreserved. Nothing was changed.\n  \
              either {lower} in environments/{env}.yaml,\n  \
              or ask for more: Service Quotas > AWS Lambda > Concurrent executions (new accounts start at 10 or 50), then deploy again",
             wanted = self.wanted,

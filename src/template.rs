@@ -257,7 +257,14 @@ impl Parameters {
             .filter(|(provider, _)| used(provider))
             .map(|(provider, location)| (provider.as_str(), location.to_reference()))
             .collect();
+        // The API function calls only the chat model behind /enhance.
+        let api_keys: BTreeMap<&str, String> = keys
+            .iter()
+            .filter(|(provider, _)| **provider == environment.enhance.provider.as_str())
+            .map(|(provider, location)| (*provider, location.clone()))
+            .collect();
         let keys = serde_json::to_string(&keys).unwrap_or_default();
+        let api_keys = serde_json::to_string(&api_keys).unwrap_or_default();
         let values = [
             ("EnvironmentName", environment.name.clone()),
             ("ArtifactBucket", artifact.bucket.clone()),
@@ -272,6 +279,15 @@ impl Parameters {
                 "ReservedConcurrency",
                 environment.lambda.reserved_concurrency.to_string(),
             ),
+            ("WorkerMemoryMb", environment.worker.memory_mb.to_string()),
+            (
+                "WorkerTimeoutSeconds",
+                environment.worker.timeout_seconds.to_string(),
+            ),
+            (
+                "WorkerReservedConcurrency",
+                environment.worker.reserved_concurrency.to_string(),
+            ),
             (
                 "LogRetentionDays",
                 environment.lambda.log_retention_days.to_string(),
@@ -280,7 +296,12 @@ impl Parameters {
             ("ModelsJson", models),
             ("EnhanceModelJson", enhance),
             ("ProviderKeysJson", keys),
+            ("ApiProviderKeysJson", api_keys),
             ("SecretsPath", environment.secrets_path()),
+            (
+                "BedrockModelArns",
+                bedrock_model_arns(environment).join(","),
+            ),
             (
                 "GlobalRateLimitPerHour",
                 environment.rate_limits.global_per_hour.to_string(),
@@ -288,6 +309,14 @@ impl Parameters {
             (
                 "IpRateLimitPerDay",
                 environment.rate_limits.per_ip_per_day.to_string(),
+            ),
+            (
+                "EnhanceGlobalRateLimitPerHour",
+                environment.rate_limits.enhance_global_per_hour.to_string(),
+            ),
+            (
+                "EnhanceIpRateLimitPerDay",
+                environment.rate_limits.enhance_per_ip_per_day.to_string(),
             ),
             (
                 "IpAllowList",
@@ -305,16 +334,44 @@ impl Parameters {
             ("ThrottleBurst", environment.api.throttle_burst.to_string()),
             ("ThrottleRate", environment.api.throttle_rate.to_string()),
             (
+                "PaidThrottleBurst",
+                environment.api.paid_throttle_burst.to_string(),
+            ),
+            (
+                "PaidThrottleRate",
+                environment.api.paid_throttle_rate.to_string(),
+            ),
+            (
                 "ErrorsAlarmThreshold",
                 environment.alarms.errors_threshold.to_string(),
             ),
             (
-                "DurationAlarmThresholdMs",
-                environment.alarms.duration_threshold_ms.to_string(),
+                "Api5xxAlarmThreshold",
+                environment.alarms.api_5xx_threshold.to_string(),
+            ),
+            (
+                "ApiDurationAlarmMs",
+                environment.alarms.api_p95_ms.to_string(),
+            ),
+            (
+                "WorkerDurationAlarmMs",
+                environment.alarms.worker_p95_ms.to_string(),
+            ),
+            (
+                "FailedGenerationsAlarmPercent",
+                environment.alarms.failed_generations_percent.to_string(),
             ),
             (
                 "AlarmEmail",
                 environment.alarms.email.clone().unwrap_or_default(),
+            ),
+            (
+                "MonthlyBudgetUsd",
+                environment.budget.monthly_usd.to_string(),
+            ),
+            (
+                "BudgetTagFilter",
+                environment.budget.by_environment_tag.to_string(),
             ),
         ];
         Self {
@@ -339,23 +396,28 @@ impl Parameters {
 
     /// Problems with the values themselves, such as Lambda's environment size.
     pub fn problems(&self, environment: &Environment, file: &Path) -> Vec<Problem> {
-        // The function's environment carries these values plus short names.
+        // The API function's environment (the larger of the two) carries these
+        // values plus short names, the bucket, the domain and the worker's name.
         let env_bytes: usize = [
             "EnvironmentName",
             "ModelCount",
             "ModelsJson",
             "EnhanceModelJson",
-            "ProviderKeysJson",
+            "ApiProviderKeysJson",
             "GlobalRateLimitPerHour",
             "IpRateLimitPerDay",
+            "EnhanceGlobalRateLimitPerHour",
+            "EnhanceIpRateLimitPerDay",
             "IpAllowList",
+            "ImageExpiryDays",
+            "WorkerTimeoutSeconds",
             "AllowedOrigins",
         ]
         .iter()
         .filter_map(|key| self.values.get(*key))
-        .map(|value| value.len() + 24)
+        .map(|value| value.len() + 28)
         .sum::<usize>()
-            + 200;
+            + 300;
         if env_bytes > MAX_LAMBDA_ENV_BYTES {
             return vec![Problem {
                 file: file.to_path_buf(),
@@ -387,6 +449,39 @@ impl Parameters {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The foundation-model ARNs of the environment's Bedrock models, in the region each
+/// is called in (the API's own rule), for the worker's `bedrock:InvokeModel`.
+pub fn bedrock_model_arns(environment: &Environment) -> Vec<String> {
+    let mut arns: Vec<String> = environment
+        .models
+        .iter()
+        .filter(|model| model.provider == crate::config::Provider::Bedrock)
+        .map(|model| {
+            let region = pixel_prompt_api::providers::bedrock::region_for(&model.model)
+                .unwrap_or(&environment.region);
+            format!(
+                "arn:{}:bedrock:{region}::foundation-model/{}",
+                partition(region),
+                model.model
+            )
+        })
+        .collect();
+    arns.sort();
+    arns.dedup();
+    arns
+}
+
+/// The AWS partition a region belongs to.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::{LocalAws, Project, block_on};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 
 /// The API's real Lambda binary, as the workspace built it for these tests.
 fn real_bootstrap() -> PathBuf {
@@ -50,14 +51,30 @@ impl Deployed {
     fn start() -> Self {
         // Dummy keys where the environments say they live: the fake providers
         // only check that one is sent.
-        let aws = LocalAws::with_keys_and(&["--fake-providers"]);
-        let project = Project::copy();
+        Self::deployed(LocalAws::with_keys_and(&["--fake-providers"]), &[])
+    }
+
+    /// Deployed with only these provider keys stored (the deploy is told the
+    /// others are missing on purpose).
+    fn start_with_keys(keys: &[&str]) -> Self {
+        let aws = LocalAws::start_with(&["--fake-providers"]);
+        for name in keys {
+            aws.put_secure_string(&format!("/pixel-prompt/dev/{name}"), "sk-local-dummy-key");
+        }
+        Self::deployed(aws, &["--allow-missing-keys"])
+    }
+
+    fn deployed(aws: LocalAws, flags: &[&str]) -> Self {
         let deployed = Self {
             aws,
-            project,
+            project: Project::copy(),
             api: String::new(),
         };
-        deployed.deploy(&real_bootstrap(), 0);
+        let mut flags = flags.to_vec();
+        flags.push("--require-healthy");
+        deployed
+            .project
+            .deploy_with(&deployed.aws, "dev", &real_bootstrap(), &flags, 0);
         let api = deployed.outputs()["served_locally"]["ApiEndpoint"]
             .as_str()
             .unwrap()
@@ -511,6 +528,22 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
+/// The JSON documents in a log group's events.
+fn log_lines(aws: &LocalAws, group: &str) -> Vec<String> {
+    let events = aws.aws_json(
+        "logs",
+        "Logs_20140328.FilterLogEvents",
+        "1.1",
+        json!({"logGroupName": group}),
+    );
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn no_key_shows_in_anything_a_run_produced_though_the_deployed_api_used_it() {
     let aws = LocalAws::start_with(&["--fake-providers"]);
@@ -683,6 +716,87 @@ fn no_key_shows_in_anything_a_run_produced_though_the_deployed_api_used_it() {
 }
 
 #[test]
+fn a_failed_model_is_told_in_user_terms_detailed_in_the_log_and_counted() {
+    // No OpenAI key stored: reading it fails with SSM's own error.
+    let deployed = Deployed::start_with_keys(&["google-api-key"]);
+    let http = Http::new();
+    let created = http.send(
+        "POST",
+        &deployed.url("/generate"),
+        &[("x-correlation-id", "hardening-check-1")],
+        Some(json!({"prompt": "a lighthouse at dawn"})),
+    );
+    assert_eq!(created.status, 200);
+    let job_id = created.json()["jobId"].as_str().unwrap().to_owned();
+    let job = wait_for_job(&http, &deployed, &job_id);
+    assert_eq!(job["status"], "partial", "{job}");
+    let dalle = &job["results"][0];
+    assert_eq!(dalle["error"], "the provider's API key could not be read");
+    // What anyone holding the job id reads names no account, role, path or AWS error.
+    let public = job.to_string();
+    for private in [
+        "ssm",
+        "/pixel-prompt/dev",
+        "ParameterNotFound",
+        "123456789012",
+        "arn:",
+    ] {
+        assert!(!public.contains(private), "`{private}` is public: {public}");
+    }
+
+    // The worker's log has the detail, with the job and correlation ids.
+    let worker = deployed.outputs()["outputs"]["WorkerFunctionName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lines = log_lines(&deployed.aws, &format!("/aws/lambda/{worker}"));
+    let detail = lines
+        .iter()
+        .find(|line| line.contains("model failed") && line.contains(&job_id))
+        .unwrap_or_else(|| panic!("no log line for the failed model:\n{}", lines.join("\n")));
+    assert!(
+        detail.contains("/pixel-prompt/dev/openai-api-key"),
+        "{detail}"
+    );
+    assert!(detail.contains("hardening-check-1"), "{detail}");
+
+    // The worker's embedded metrics count it, per provider (the alarm divides the
+    // environment's failures by its generations).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sum = |metric: &str, provider: &str| {
+        let answer = deployed.aws.aws_json(
+            "monitoring",
+            "GraniteServiceVersion20100801.GetMetricStatistics",
+            "1.0",
+            json!({
+                "Namespace": "PixelPrompt", "MetricName": metric,
+                "Dimensions": [{"Name": "Environment", "Value": "dev"}, {"Name": "Provider", "Value": provider}],
+                "StartTime": now - 3600, "EndTime": now + 60, "Period": 3600, "Statistics": ["Sum"],
+            }),
+        );
+        answer["Datapoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|point| point["Sum"].as_f64().unwrap())
+            .sum::<f64>()
+    };
+    for (provider, failures) in [("openai", 1.0), ("gemini", 0.0), ("bedrock", 0.0)] {
+        assert_eq!(
+            (
+                sum("ModelGenerations", provider),
+                sum("ModelFailures", provider)
+            ),
+            (1.0, failures),
+            "{provider}"
+        );
+    }
+}
+
+#[test]
 fn a_rotated_key_reaches_the_running_instance_once_the_old_one_is_revoked() {
     let aws = LocalAws::start_with(&["--fake-providers"]);
     let project = Project::copy();
@@ -782,4 +896,148 @@ fn a_rotated_key_reaches_the_running_instance_once_the_old_one_is_revoked() {
         enhanced.json()
     );
     assert_eq!(instances(), running);
+}
+
+#[test]
+fn a_worker_event_that_keeps_failing_lands_in_the_dead_letter_queue_with_its_job() {
+    let deployed = Deployed::start();
+    deployed.aws.control(
+        "/_local-aws/config",
+        r#"{"async_retry_delay_seconds": 0.2}"#,
+    );
+    let out = deployed.outputs()["outputs"].clone();
+    // A job the worker cannot read: every attempt fails.
+    let job_id = "6f0c6b39-5d0a-4b0e-9a55-2b1f7c0c9e11";
+    deployed.aws.s3_raw(
+        "PUT",
+        &format!(
+            "/{}/jobs/{job_id}.json",
+            out["ImagesBucket"].as_str().unwrap()
+        ),
+        "testing",
+        "{not a job",
+    );
+    let payload = json!({"pixelPromptWorker": {"jobId": job_id, "correlationId": "dlq-check"}});
+    block_on(
+        deployed
+            .aws
+            .lambda()
+            .invoke()
+            .function_name(out["WorkerFunctionName"].as_str().unwrap())
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+            .send(),
+    )
+    .unwrap();
+
+    let queue = out["DeadLetterQueueUrl"].as_str().unwrap();
+    let started = Instant::now();
+    let message = loop {
+        let answer = deployed.aws.aws_json(
+            "sqs",
+            "AmazonSQS.ReceiveMessage",
+            "1.0",
+            json!({"QueueUrl": queue, "WaitTimeSeconds": 5, "MaxNumberOfMessages": 1}),
+        );
+        if let Some(message) = answer["Messages"].as_array().and_then(|m| m.first()) {
+            break message.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "nothing reached the dead-letter queue"
+        );
+    };
+    let record: Value = serde_json::from_str(message["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(record["requestPayload"], payload, "{record:#}");
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    // The first attempt and the one retry the stack allows.
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 2);
+    assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+}
+
+/// How many requests the fake providers hold right now.
+fn held_requests(aws: &LocalAws) -> usize {
+    let log: Value = serde_json::from_str(&aws.get("/_local-aws/providers/requests")).unwrap();
+    log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|request| request["held"] == true && request["status"].is_null())
+        .count()
+}
+
+#[test]
+fn a_busy_hour_of_generation_does_not_throttle_status_polling() {
+    let deployed = Deployed::start();
+    let http = Http::new();
+    // Every model of every job waits at its provider until released.
+    for provider in ["openai", "gemini", "bedrock"] {
+        deployed.aws.control(
+            "/_local-aws/providers/hold",
+            &json!({"provider": provider}).to_string(),
+        );
+    }
+    // dev: the API has 5 instances, the worker 3. Five jobs: three generate, two wait.
+    let mut jobs = Vec::new();
+    for n in 0..5 {
+        let created = http.post(
+            &deployed.url("/generate"),
+            json!({"prompt": format!("a busy hour, job {n}")}),
+        );
+        assert_eq!(
+            created.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        jobs.push(created.json()["jobId"].as_str().unwrap().to_owned());
+    }
+    // Wait until three workers are inside their providers (3 models each).
+    let started = Instant::now();
+    while held_requests(&deployed.aws) < 9 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the workers never reached the providers"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lambda: Value = serde_json::from_str(&deployed.aws.get("/_local-aws/lambda")).unwrap();
+    let busy_workers = lambda["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["function"] == "pixel-prompt-dev-worker" && i["state"] == "busy")
+        .count();
+    assert_eq!(
+        busy_workers, 3,
+        "the worker keeps to its own concurrency: {lambda:#}"
+    );
+
+    // Meanwhile every status poll is answered.
+    let mut statuses = BTreeSet::new();
+    for _ in 0..4 {
+        for job in &jobs {
+            let answer = http.get(&deployed.url(&format!("/status/{job}")));
+            assert_eq!(
+                answer.status,
+                200,
+                "{}",
+                String::from_utf8_lossy(&answer.body)
+            );
+            statuses.insert(answer.json()["status"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(
+        statuses.is_subset(&BTreeSet::from([
+            "pending".to_owned(),
+            "in_progress".to_owned()
+        ])),
+        "{statuses:?}"
+    );
+
+    // Released, the waiting jobs run too.
+    deployed.aws.control("/_local-aws/providers/release", "{}");
+    for job in &jobs {
+        assert_eq!(wait_for_job(&http, &deployed, job)["status"], "completed");
+    }
 }

@@ -76,6 +76,8 @@ fn validate_accepts_the_repository_environments() {
     ok    dev (pixel-prompt-dev)
     ok    prod (pixel-prompt-prod)
     ok    staging (pixel-prompt-staging)
+      warning: environments/defaults.yaml:62: `alarms.email`: is not set: the alarms and the budget of this environment notify no one
+        hint: set the address of the team that should hear about it (recommended for every environment but dev)
     ");
 }
 
@@ -179,7 +181,7 @@ fn out_of_range_value_names_the_file_that_set_it() {
     let (_, stderr) = project.run(&["render", "prod"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 2 problems in environment files:
-      environments/defaults.yaml:16: `lambda.memory_mb`: 64 is out of range
+      environments/defaults.yaml:17: `lambda.memory_mb`: 64 is out of range
         hint: use a value from 128 to 10240
       environments/prod.yaml:8: `lambda.log_retention_days`: 31 is not a retention CloudWatch Logs offers
         hint: use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
@@ -197,7 +199,7 @@ fn unknown_provider_is_named_with_a_suggestion() {
     let (_, stderr) = project.run(&["render", "dev"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 1 problem in environment files:
-      environments/dev.yaml:23: `models[1].provider`: unknown variant `gemeni`, expected one of `openai`, `gemini`, `imagen`, `bfl`, `recraft`, `stability`, `bedrock`
+      environments/dev.yaml:29: `models[1].provider`: unknown variant `gemeni`, expected one of `openai`, `gemini`, `imagen`, `bfl`, `recraft`, `stability`, `bedrock`
         hint: did you mean `gemini`? valid: openai, gemini, imagen, bfl, recraft, stability, bedrock
     ");
 }
@@ -209,7 +211,7 @@ fn model_count_must_match_the_model_list() {
     let (_, stderr) = project.run(&["render", "dev"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 1 problem in environment files:
-      environments/dev.yaml:17: `model_count`: is 4 but `models` lists 3 models
+      environments/dev.yaml:23: `model_count`: is 4 but `models` lists 3 models
         hint: set `model_count: 3` or list 4 models (an environment file replaces the whole list)
     ");
 }
@@ -258,11 +260,11 @@ fn key_locations_must_exist_and_stay_in_the_environments_path() {
     let (_, stderr) = project.run(&["render", "staging"], 2);
     insta::assert_snapshot!(stderr, @r"
     error: 3 problems in environment files:
-      environments/defaults.yaml:59: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
+      environments/defaults.yaml:91: `providers.openai.api_key.ssm`: `/shared/openai-api-key` is outside this environment's secrets path
         hint: name it `/pixel-prompt/staging/<name>`: the Lambda may read keys there and nowhere else
-      environments/defaults.yaml:116: `models[4].provider`: model `FLUX.2 Pro` uses `bfl`, which has no API key location
+      environments/defaults.yaml:148: `models[4].provider`: model `FLUX.2 Pro` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
-      environments/defaults.yaml:139: `models[8].provider`: model `FLUX.2 Flex` uses `bfl`, which has no API key location
+      environments/defaults.yaml:171: `models[8].provider`: model `FLUX.2 Flex` uses `bfl`, which has no API key location
         hint: add `providers.bfl.api_key` (an `ssm` or `secrets_manager` name)
     ");
 }
@@ -295,7 +297,7 @@ fn validate_reports_every_problem_in_every_environment_at_once() {
     let (stdout, _) = project.run(&["validate", "--output", "json"], 2);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["valid"], false);
-    assert_eq!(report["environments"][0]["problems"][0]["line"], 17);
+    assert_eq!(report["environments"][0]["problems"][0]["line"], 23);
 }
 
 #[test]
@@ -320,4 +322,137 @@ fn help_documents_exit_codes() {
     let (stdout, _) = project.run(&["--help"], 0);
     assert!(stdout.contains("Exit codes:"), "{stdout}");
     assert!(stdout.contains("3  rejected"), "{stdout}");
+}
+
+#[test]
+fn a_protected_environment_needs_an_alarm_endpoint_and_others_are_advised_one() {
+    let project = Project::copy();
+    project.edit(
+        "environments/prod.yaml",
+        "  email: pixel-prompt-oncall@pixelprompt.example",
+        "  email: \"\"",
+    );
+    let (stdout, stderr) = project.run(&["validate"], 2);
+    assert!(stdout.contains("FAIL  prod"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "`alarms.email`: is required for an environment with `termination_protection: true`"
+        ),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 problem found"), "{stderr}");
+    // staging: valid, with a recommendation; dev: neither.
+    assert!(stdout.contains("ok    staging"), "{stdout}");
+    let (stdout, _) = project.run(&["validate", "--output", "json"], 2);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let by_name = |name: &str| {
+        report["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|env| env["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("staging")["warnings"][0]["key"], "alarms.email");
+    assert_eq!(by_name("dev")["warnings"], serde_json::json!([]));
+    // Deploying the protected environment is refused before anything is called.
+    let (_, stderr) = project.run(&["render", "prod"], 2);
+    assert!(stderr.contains("alarms.email"), "{stderr}");
+}
+
+#[test]
+fn paid_routes_must_be_throttled_at_least_as_tightly_and_the_api_within_30_s() {
+    let project = Project::copy();
+    let dev = std::fs::read_to_string(project.path("environments/dev.yaml")).unwrap();
+    project.write(
+        "environments/dev.yaml",
+        &format!("{dev}\napi:\n  paid_throttle_burst: 500\n  paid_throttle_rate: 60\n"),
+    );
+    project.edit(
+        "environments/defaults.yaml",
+        "  timeout_seconds: 29",
+        "  timeout_seconds: 300",
+    );
+    let (_, stderr) = project.run(&["render", "dev"], 2);
+    assert!(
+        stderr.contains("`api.paid_throttle_burst`: 500 is looser than `api.throttle_burst` (100)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`api.paid_throttle_rate`: 60 is looser than `api.throttle_rate` (50)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`lambda.timeout_seconds`: 300 is out of range"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("API Gateway gives up after 30 s"),
+        "{stderr}"
+    );
+}
+
+/// The statements of an IAM role's inline policy in a rendered template.
+fn role_statements(template: &str, role: &str) -> Vec<serde_norway::Value> {
+    let document: serde_norway::Value = serde_norway::from_str(template).unwrap();
+    document["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn roles_grant_only_what_the_code_uses_and_bedrock_only_the_environments_models() {
+    let project = Project::copy();
+    let out = project.path("rendered");
+    for env in ["dev", "staging"] {
+        let dir = out.join(env);
+        project.run(&["render", env, "--out", dir.to_str().unwrap()], 0);
+        let template = std::fs::read_to_string(dir.join("template.yaml")).unwrap();
+        let everything = format!(
+            "{:?}{:?}",
+            role_statements(&template, "FunctionRole"),
+            role_statements(&template, "WorkerRole")
+        );
+        for unused in ["s3:DeleteObject", "ssm:GetParameters", "bedrock:*"] {
+            assert!(!everything.contains(unused), "{env}: {unused} is granted");
+        }
+        // The API may not call image models or write images; the worker may.
+        let api = format!("{:?}", role_statements(&template, "FunctionRole"));
+        assert!(
+            !api.contains("bedrock:InvokeModel") && !api.contains("/images/*"),
+            "{api}"
+        );
+        let parameters: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("parameters.json")).unwrap())
+                .unwrap();
+        let arns = parameters
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ParameterKey"] == "BedrockModelArns")
+            .unwrap()["ParameterValue"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let expected = match env {
+            // dev calls Nova Canvas only.
+            "dev" => "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-canvas-v1:0",
+            _ => {
+                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-canvas-v1:0,arn:aws:bedrock:us-west-2::foundation-model/stability.sd3-5-large-v1:0"
+            }
+        };
+        assert_eq!(arns, expected, "{env}");
+    }
+    // An environment without Bedrock models grants no bedrock action at all.
+    project.edit(
+        "environments/dev.yaml",
+        "  - name: Nova Canvas\n    provider: bedrock\n    model: amazon.nova-canvas-v1:0\n",
+        "",
+    );
+    project.edit("environments/dev.yaml", "model_count: 3", "model_count: 2");
+    let (stdout, _) = project.run(&["render", "dev", "--output", "json"], 0);
+    let rendered: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rendered["parameters"]["BedrockModelArns"], "", "{stdout}");
 }

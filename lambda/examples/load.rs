@@ -187,6 +187,7 @@ async fn serve(args: &Args, dir: &str) -> ExitCode {
         global_per_hour: 1_000_000,
         ip_per_day: 1_000_000,
         ip_allowlist: vec![[127, 0, 0, 1].into()],
+        ..RateLimits::default()
     };
     let server = match local::bind(options).await {
         Ok(s) => s,

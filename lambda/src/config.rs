@@ -15,6 +15,12 @@ pub const DEFAULT_MODEL_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_GLOBAL_RATE_LIMIT: u32 = 1000;
 /// `IP_RATE_LIMIT` when unset: requests per day for one source IP.
 pub const DEFAULT_IP_RATE_LIMIT: u32 = 50;
+/// `IMAGE_EXPIRY_DAYS` when unset.
+pub const DEFAULT_IMAGE_EXPIRY_DAYS: u32 = 30;
+/// `ENHANCE_GLOBAL_RATE_LIMIT` when unset: `/enhance` calls per hour for the whole API.
+pub const DEFAULT_ENHANCE_GLOBAL_RATE_LIMIT: u32 = 500;
+/// `ENHANCE_IP_RATE_LIMIT` when unset: `/enhance` calls per day for one source IP.
+pub const DEFAULT_ENHANCE_IP_RATE_LIMIT: u32 = 50;
 
 /// A configuration problem found at cold start; the message names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -174,12 +180,16 @@ impl fmt::Display for KeyLocation {
     }
 }
 
-/// Request limits (`GLOBAL_RATE_LIMIT`, `IP_RATE_LIMIT`, `IP_ALLOWLIST`).
+/// Request limits (`GLOBAL_RATE_LIMIT`, `IP_RATE_LIMIT`, `IP_ALLOWLIST`, and for the
+/// paid chat completion behind `/enhance` its own `ENHANCE_GLOBAL_RATE_LIMIT` and
+/// `ENHANCE_IP_RATE_LIMIT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
     pub global_per_hour: u32,
     pub ip_per_day: u32,
     pub ip_allowlist: Vec<IpAddr>,
+    pub enhance_global_per_hour: u32,
+    pub enhance_ip_per_day: u32,
 }
 
 impl Default for RateLimits {
@@ -188,6 +198,8 @@ impl Default for RateLimits {
             global_per_hour: DEFAULT_GLOBAL_RATE_LIMIT,
             ip_per_day: DEFAULT_IP_RATE_LIMIT,
             ip_allowlist: Vec::new(),
+            enhance_global_per_hour: DEFAULT_ENHANCE_GLOBAL_RATE_LIMIT,
+            enhance_ip_per_day: DEFAULT_ENHANCE_IP_RATE_LIMIT,
         }
     }
 }
@@ -207,8 +219,18 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     pub model_timeout: Duration,
     pub provider_base_urls: BTreeMap<ProviderKind, String>,
-    /// `AWS_LAMBDA_FUNCTION_NAME`: the function the worker invocation targets.
+    /// `AWS_LAMBDA_FUNCTION_NAME`: this function.
     pub function_name: Option<String>,
+    /// `WORKER_FUNCTION_NAME`: the function jobs are handed to (the stack's worker);
+    /// this function itself when unset.
+    pub worker_function_name: Option<String>,
+    /// `WORKER_TIMEOUT_SECONDS`: the worker function's timeout, after which (plus a
+    /// margin) `GET /status` reports an unfinished job failed. Default: the per-model
+    /// timeout plus 60 s.
+    pub worker_timeout: Duration,
+    /// `IMAGE_EXPIRY_DAYS`: how long the bucket keeps images and gallery entries
+    /// (default 30), the window the gallery's `total` counts.
+    pub image_expiry_days: u32,
 }
 
 impl Settings {
@@ -238,6 +260,16 @@ impl Settings {
             )?,
             ip_per_day: parse_number("IP_RATE_LIMIT", get("IP_RATE_LIMIT"), DEFAULT_IP_RATE_LIMIT)?,
             ip_allowlist: parse_allowlist(get("IP_ALLOWLIST").as_deref().unwrap_or(""))?,
+            enhance_global_per_hour: parse_number(
+                "ENHANCE_GLOBAL_RATE_LIMIT",
+                get("ENHANCE_GLOBAL_RATE_LIMIT"),
+                DEFAULT_ENHANCE_GLOBAL_RATE_LIMIT,
+            )?,
+            enhance_ip_per_day: parse_number(
+                "ENHANCE_IP_RATE_LIMIT",
+                get("ENHANCE_IP_RATE_LIMIT"),
+                DEFAULT_ENHANCE_IP_RATE_LIMIT,
+            )?,
         };
         let images_bucket = require("IMAGES_BUCKET")?.trim().to_owned();
         let domain = require("CLOUDFRONT_DOMAIN")?;
@@ -253,6 +285,28 @@ impl Settings {
             Some(raw) => parse_base_urls(&raw)?,
             None => BTreeMap::new(),
         };
+        let worker_timeout = match get("WORKER_TIMEOUT_SECONDS") {
+            Some(raw) => {
+                let secs = parse_number("WORKER_TIMEOUT_SECONDS", Some(raw), 0)?;
+                if u64::from(secs) <= model_timeout.as_secs() {
+                    return Err(invalid(
+                        "WORKER_TIMEOUT_SECONDS",
+                        format!(
+                            "{secs} s leaves no time after the {} s per-model timeout",
+                            model_timeout.as_secs()
+                        ),
+                    ));
+                }
+                Duration::from_secs(u64::from(secs))
+            }
+            None => model_timeout + Duration::from_secs(60),
+        };
+        let image_expiry_days = parse_number(
+            "IMAGE_EXPIRY_DAYS",
+            get("IMAGE_EXPIRY_DAYS"),
+            DEFAULT_IMAGE_EXPIRY_DAYS,
+        )?
+        .max(1);
         Ok(Self {
             environment,
             models,
@@ -265,6 +319,9 @@ impl Settings {
             model_timeout,
             provider_base_urls,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME"),
+            worker_function_name: get("WORKER_FUNCTION_NAME"),
+            worker_timeout,
+            image_expiry_days,
         })
     }
 }
@@ -401,6 +458,8 @@ mod tests {
             ("GLOBAL_RATE_LIMIT", "100"),
             ("IP_RATE_LIMIT", "20"),
             ("IP_ALLOWLIST", "10.0.0.1, ::1"),
+            ("ENHANCE_GLOBAL_RATE_LIMIT", "40"),
+            ("ENHANCE_IP_RATE_LIMIT", "4"),
             ("IMAGES_BUCKET", "bucket"),
             ("CLOUDFRONT_DOMAIN", "d111.cloudfront.net"),
             (
@@ -431,17 +490,43 @@ mod tests {
         assert_eq!(s.rate_limits.global_per_hour, 100);
         assert_eq!(s.rate_limits.ip_per_day, 20);
         assert_eq!(s.rate_limits.ip_allowlist.len(), 2);
+        assert_eq!(s.rate_limits.enhance_global_per_hour, 40);
+        assert_eq!(s.rate_limits.enhance_ip_per_day, 4);
         assert_eq!(s.image_base_url, "https://d111.cloudfront.net");
         assert_eq!(
             s.allowed_origins,
             vec!["http://localhost:5173", "https://app.example.com"]
         );
         assert_eq!(s.model_timeout, DEFAULT_MODEL_TIMEOUT);
+        assert_eq!(s.worker_timeout, Duration::from_secs(180));
+        assert_eq!(s.image_expiry_days, 30);
+        assert_eq!(s.worker_function_name, None);
+    }
+
+    #[test]
+    fn worker_settings() {
+        let mut env = base_env();
+        env.insert("WORKER_FUNCTION_NAME", "pixel-prompt-dev-worker");
+        env.insert("WORKER_TIMEOUT_SECONDS", "200");
+        env.insert("IMAGE_EXPIRY_DAYS", "7");
+        let s = settings(&env).unwrap();
+        assert_eq!(
+            s.worker_function_name.as_deref(),
+            Some("pixel-prompt-dev-worker")
+        );
+        assert_eq!(s.worker_timeout, Duration::from_secs(200));
+        assert_eq!(s.image_expiry_days, 7);
+        env.insert("WORKER_TIMEOUT_SECONDS", "100");
+        let err = settings(&env).unwrap_err().to_string();
+        assert!(
+            err.contains("WORKER_TIMEOUT_SECONDS") && err.contains("120 s"),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_bad_values_naming_the_variable() {
-        let cases: [(&'static str, &'static str, &str); 8] = [
+        let cases: [(&'static str, &'static str, &str); 9] = [
             ("MODEL_TIMEOUT_SECONDS", "0", "MODEL_TIMEOUT_SECONDS"),
             ("ENVIRONMENT", "qa", "ENVIRONMENT"),
             ("MODELS", "[]", "MODELS"),
@@ -462,6 +547,7 @@ mod tests {
             ),
             ("IP_ALLOWLIST", "not-an-ip", "IP_ALLOWLIST"),
             ("GLOBAL_RATE_LIMIT", "many", "GLOBAL_RATE_LIMIT"),
+            ("ENHANCE_IP_RATE_LIMIT", "-1", "ENHANCE_IP_RATE_LIMIT"),
         ];
         for (name, value, expected) in cases {
             let mut env = base_env();

@@ -16,11 +16,16 @@ prompt into one richer prompt that keeps its subject and intent and adds concret
 style, lighting, composition and mood. Answer with the new prompt only, under 80 words, with no \
 preamble and no quotes.";
 
-/// What `/enhance` answers.
+/// What `/enhance` answers: `original` and `enhanced`, plus `short_prompt` and
+/// `long_prompt` (both the enhanced prompt), the fields the old web client reads.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Enhancement {
     pub original: String,
     pub enhanced: String,
+    /// The old web client's name for the enhanced prompt.
+    pub short_prompt: String,
+    /// The old web client's "long" variant; the same enhanced prompt.
+    pub long_prompt: String,
     /// The chat model failed and `enhanced` is the original prompt.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fallback: bool,
@@ -42,6 +47,19 @@ pub enum Enhancer {
     Fake,
     /// No `ENHANCE_MODEL`: always the fallback.
     Disabled,
+}
+
+impl Enhancement {
+    pub fn new(original: &str, enhanced: String, fallback: bool, fake: bool) -> Self {
+        Self {
+            original: original.to_owned(),
+            short_prompt: enhanced.clone(),
+            long_prompt: enhanced.clone(),
+            enhanced,
+            fallback,
+            fake,
+        }
+    }
 }
 
 /// Cleans a model's answer: trims, drops wrapping quotes, caps the length so the result
@@ -104,30 +122,22 @@ impl Enhancer {
                 reason,
                 "prompt enhancement fell back to the original prompt"
             );
-            Enhancement {
-                original: prompt.to_owned(),
-                enhanced: prompt.to_owned(),
-                fallback: true,
-                fake: false,
-            }
+            Enhancement::new(prompt, prompt.to_owned(), true, false)
         };
         match self {
-            Self::Fake => Enhancement {
-                original: prompt.to_owned(),
-                enhanced: clean_answer(&format!(
+            Self::Fake => Enhancement::new(
+                prompt,
+                clean_answer(&format!(
                     "{prompt}, highly detailed, dramatic lighting, rich colours, sharp focus"
                 )),
-                fallback: false,
-                fake: true,
-            },
+                false,
+                true,
+            ),
             Self::Disabled => fallback("ENHANCE_MODEL is not set"),
             Self::Chat { .. } => match self.call(prompt).await {
-                Ok(text) if !clean_answer(&text).is_empty() => Enhancement {
-                    original: prompt.to_owned(),
-                    enhanced: clean_answer(&text),
-                    fallback: false,
-                    fake: false,
-                },
+                Ok(text) if !clean_answer(&text).is_empty() => {
+                    Enhancement::new(prompt, clean_answer(&text), false, false)
+                }
                 Ok(_) => fallback("the chat model answered nothing"),
                 Err(e) => fallback(&e.to_string()),
             },

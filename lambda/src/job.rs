@@ -2,7 +2,7 @@
 //! -> completed | error) and the overall status derived from it (pending, in_progress,
 //! completed, partial, failed). Pure data; `JobStore` persists it under `jobs/`.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,27 @@ use crate::clock;
 use crate::config::ModelSpec;
 use crate::store::{ObjectStore, PutCondition, StoreError};
 use crate::validation::GenerationParams;
+
+/// A worker starts no model of a job older than this: by then the job may be queued
+/// behind throttling or a retry, and the API will soon report it failed (see
+/// [`stale_after`]), so nobody would wait for an image bought now.
+pub const START_DEADLINE: Duration = Duration::from_secs(120);
+/// Slack on top of [`START_DEADLINE`] and the worker's timeout in [`stale_after`].
+const STALE_SLACK: Duration = Duration::from_secs(30);
+
+/// A model an earlier worker attempt started but never finished (it timed out or
+/// crashed). A retry records this instead of paying for the image again.
+pub const INTERRUPTED: &str = "interrupted: the worker stopped before this model finished";
+/// A model whose job waited past [`START_DEADLINE`] for a worker.
+pub const EXPIRED: &str = "not started: the job waited too long for a worker";
+/// What `GET /status` shows for the unfinished models of a job past [`stale_after`].
+pub const STALE: &str = "the job did not finish in time";
+
+/// How long after its creation an unfinished job is reported failed: a worker may
+/// start it up to [`START_DEADLINE`] late and then run for its whole timeout.
+pub fn stale_after(worker_timeout: Duration) -> Duration {
+    START_DEADLINE + worker_timeout + STALE_SLACK
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,10 +176,67 @@ impl Job {
 
     fn finish(r: &mut ModelResult, now: SystemTime) {
         r.completed_at = Some(clock::rfc3339(now));
+        // `started` is not stored: a job read back knows only `startedAt`.
         r.duration = r
             .started
+            .or_else(|| r.started_at.as_deref().and_then(clock::parse_rfc3339))
             .and_then(|s| now.duration_since(s).ok())
             .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0);
+    }
+
+    /// How long ago the job was created (zero if its timestamp cannot be read).
+    pub fn age(&self, now: SystemTime) -> Duration {
+        clock::parse_rfc3339(&self.created_at)
+            .and_then(|created| now.duration_since(created).ok())
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// When the job was created (`now` if its timestamp cannot be read).
+    pub fn created(&self, now: SystemTime) -> SystemTime {
+        clock::parse_rfc3339(&self.created_at).unwrap_or(now)
+    }
+
+    /// The job as `GET /status` shows it at `now`: one still unfinished `stale_after`
+    /// its creation is reported failed (its worker died or never ran), so a client
+    /// stops polling instead of waiting forever.
+    pub fn as_seen_at(mut self, now: SystemTime, stale_after: Duration) -> Self {
+        if !self.status.is_finished() && self.age(now) > stale_after {
+            self.fail_unfinished(STALE, now);
+        }
+        self
+    }
+
+    /// Readies the job for a worker run at `now` and returns the models to generate.
+    /// Idempotent per model, so a retried invocation never pays twice: completed and
+    /// failed models are kept; one an earlier attempt left in progress is failed as
+    /// [`INTERRUPTED`]; pending ones start, unless the job is past
+    /// [`START_DEADLINE`], when they fail as [`EXPIRED`].
+    pub fn prepare_run(&mut self, now: SystemTime) -> Vec<usize> {
+        let expired = self.age(now) > START_DEADLINE;
+        let mut to_run = Vec::new();
+        for r in &mut self.results {
+            match r.status {
+                ModelStatus::InProgress => {
+                    r.status = ModelStatus::Error;
+                    r.error = Some(INTERRUPTED.to_owned());
+                    Self::finish(r, now);
+                }
+                ModelStatus::Pending if expired => {
+                    r.status = ModelStatus::Error;
+                    r.error = Some(EXPIRED.to_owned());
+                    r.completed_at = Some(clock::rfc3339(now));
+                }
+                ModelStatus::Pending => {
+                    r.status = ModelStatus::InProgress;
+                    r.started_at = Some(clock::rfc3339(now));
+                    r.started = Some(now);
+                    to_run.push(r.index);
+                }
+                ModelStatus::Completed | ModelStatus::Error => {}
+            }
+        }
+        self.touch(now);
+        to_run
     }
 
     pub fn complete_model(
@@ -277,6 +355,97 @@ mod tests {
                 *expected,
                 "{statuses:?}"
             );
+        }
+    }
+
+    fn job_at(t0: SystemTime, statuses: &[ModelStatus]) -> Job {
+        let models: Vec<ModelSpec> = (0..statuses.len())
+            .map(|i| ModelSpec {
+                name: format!("m{i}"),
+                provider: ProviderKind::Openai,
+                model: "dall-e-3".into(),
+            })
+            .collect();
+        let mut job = Job::new(
+            "id".into(),
+            "p".into(),
+            GenerationParams::default(),
+            &models,
+            t0,
+        );
+        for (r, status) in job.results.iter_mut().zip(statuses) {
+            r.status = *status;
+            if *status != P {
+                r.started_at = Some(clock::rfc3339(t0));
+            }
+        }
+        job.touch(t0);
+        // As stored and read back: the in-memory start instant is gone.
+        serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_rerun_generates_only_what_no_attempt_started() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let secs = Duration::from_secs;
+        // (statuses, seconds after creation, models to generate, statuses after)
+        type Case<'a> = (&'a [ModelStatus], u64, &'a [usize], &'a [ModelStatus]);
+        let cases: &[Case<'_>] = &[
+            (&[P, P, P], 0, &[0, 1, 2], &[R, R, R]),
+            (&[C, R, P], 30, &[2], &[C, E, R]),
+            (&[C, E, R], 90, &[], &[C, E, E]),
+            (&[P, P], 121, &[], &[E, E]),
+            (&[C, P], 500, &[], &[C, E]),
+        ];
+        for (before, after_secs, expected_run, expected_after) in cases {
+            let mut job = job_at(t0, before);
+            let now = t0 + secs(*after_secs);
+            let run = job.prepare_run(now);
+            assert_eq!(&run, expected_run, "{before:?} at +{after_secs}s");
+            let statuses: Vec<ModelStatus> = job.results.iter().map(|r| r.status).collect();
+            assert_eq!(&statuses, expected_after, "{before:?} at +{after_secs}s");
+            for r in &job.results {
+                let expected_error = match (before[r.index], r.status) {
+                    (R, E) => Some(INTERRUPTED),
+                    (P, E) => Some(EXPIRED),
+                    _ => None,
+                };
+                if let Some(expected) = expected_error {
+                    assert_eq!(r.error.as_deref(), Some(expected));
+                }
+            }
+        }
+        // An interrupted model's duration runs from its recorded start.
+        let mut job = job_at(t0, &[R]);
+        job.prepare_run(t0 + secs(40));
+        assert_eq!(job.results[0].duration, Some(40.0));
+    }
+
+    #[test]
+    fn status_reports_a_stale_unfinished_job_failed() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let timeout = Duration::from_secs(180);
+        let limit = stale_after(timeout);
+        assert_eq!(limit, Duration::from_secs(330));
+        // (statuses, seconds after creation, overall status shown)
+        let cases: &[(&[ModelStatus], u64, JobStatus)] = &[
+            (&[P, P], 10, JobStatus::Pending),
+            (&[P, P], 329, JobStatus::Pending),
+            (&[P, P], 331, JobStatus::Failed),
+            (&[C, R], 331, JobStatus::Partial),
+            (&[C, C], 10_000, JobStatus::Completed),
+            (&[E, E], 10_000, JobStatus::Failed),
+        ];
+        for (statuses, after, expected) in cases {
+            let job = job_at(t0, statuses).as_seen_at(t0 + Duration::from_secs(*after), limit);
+            assert_eq!(job.status, *expected, "{statuses:?} at +{after}s");
+            if job.status.is_finished() && !job_at(t0, statuses).status.is_finished() {
+                assert!(
+                    job.results
+                        .iter()
+                        .any(|r| r.error.as_deref() == Some(STALE))
+                );
+            }
         }
     }
 

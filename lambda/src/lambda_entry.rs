@@ -72,9 +72,13 @@ pub async fn state_from_env() -> Result<AppState, StartupError> {
         enhancer,
         dispatch: DispatchMode::Lambda {
             client: aws_sdk_lambda::Client::new(&sdk),
-            function_name,
+            // The stack's worker function; this one when the stack has none.
+            function_name: settings.worker_function_name.unwrap_or(function_name),
         },
         serve_images: false,
+        worker_timeout: settings.worker_timeout,
+        gallery_days: settings.image_expiry_days,
+        emit_metrics: true,
     }))
 }
 

@@ -17,6 +17,7 @@ pub mod image;
 pub mod job;
 pub mod lambda_entry;
 pub mod local;
+pub mod metrics;
 pub mod middleware;
 pub mod providers;
 pub mod ratelimit;
@@ -66,6 +67,13 @@ pub struct StateParts {
     pub dispatch: DispatchMode,
     /// Serve `GET /images/...` from the store (local mode: no CloudFront).
     pub serve_images: bool,
+    /// The worker's time limit: `GET /status` reports a job unfinished well past it
+    /// as failed ([`job::stale_after`]).
+    pub worker_timeout: std::time::Duration,
+    /// Days the bucket keeps gallery entries: the window `total` counts.
+    pub gallery_days: u32,
+    /// Write a metric record per model outcome on stdout (on Lambda: CloudWatch).
+    pub emit_metrics: bool,
 }
 
 /// Shared state of every request; cheap to clone.
@@ -84,6 +92,8 @@ pub struct StateInner {
     pub dispatcher: Dispatcher,
     pub enhancer: Enhancer,
     pub serve_images: bool,
+    /// How long after its creation an unfinished job is reported failed.
+    pub stale_after: std::time::Duration,
 }
 
 impl AppState {
@@ -94,6 +104,8 @@ impl AppState {
             jobs: jobs.clone(),
             generator: parts.generator,
             image_base_url: parts.image_base_url.clone(),
+            gallery_days: parts.gallery_days,
+            metrics: parts.emit_metrics.then_some(parts.environment),
         });
         let dispatcher = match parts.dispatch {
             DispatchMode::Lambda {
@@ -116,6 +128,7 @@ impl AppState {
             dispatcher,
             enhancer: parts.enhancer,
             serve_images: parts.serve_images,
+            stale_after: job::stale_after(parts.worker_timeout),
         }))
     }
 

@@ -78,7 +78,9 @@ pub struct LocalOptions {
     pub enhance_model: Option<EnhanceSpec>,
     pub provider_keys: BTreeMap<ProviderKind, KeyLocation>,
     pub provider_base_urls: BTreeMap<ProviderKind, String>,
-    /// CORS origins (`*` by default).
+    /// CORS origins: any loopback origin by default ([`loopback_origins`]). `*` lets
+    /// any web page the developer opens call this API (and spend the provider keys
+    /// it holds), so `pixelctl local` allows it only with fake providers.
     pub allowed_origins: Vec<String>,
     pub rate_limits: RateLimits,
     pub model_timeout: Duration,
@@ -86,6 +88,16 @@ pub struct LocalOptions {
     pub fake_delay: Duration,
     /// Width and height of fake images, in pixels.
     pub fake_image_size: u32,
+}
+
+/// Every origin on this machine, on any port: `http://localhost:*`,
+/// `http://127.0.0.1:*`, `http://[::1]:*` (a dev server, a preview, the old web
+/// client on its port 3000).
+pub fn loopback_origins() -> Vec<String> {
+    ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The dev environment's three models.
@@ -128,7 +140,7 @@ impl LocalOptions {
             enhance_model: None,
             provider_keys: BTreeMap::new(),
             provider_base_urls: BTreeMap::new(),
-            allowed_origins: vec!["*".to_owned()],
+            allowed_origins: loopback_origins(),
             rate_limits: RateLimits::default(),
             model_timeout: DEFAULT_MODEL_TIMEOUT,
             fake_delay: fake.delay,
@@ -330,6 +342,9 @@ pub async fn bind(options: LocalOptions) -> Result<LocalServer, LocalError> {
         enhancer,
         dispatch: DispatchMode::InProcess,
         serve_images: true,
+        worker_timeout: options.model_timeout + Duration::from_secs(60),
+        gallery_days: crate::config::DEFAULT_IMAGE_EXPIRY_DAYS,
+        emit_metrics: false,
     });
     Ok(LocalServer {
         listener,

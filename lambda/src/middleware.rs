@@ -58,19 +58,40 @@ fn client_ip(request: &Request) -> ClientIp {
     ClientIp(from_lambda.or_else(from_socket))
 }
 
-/// The `Access-Control-Allow-Origin` value for a request's `Origin`.
+/// The `Access-Control-Allow-Origin` value for a request's `Origin`. A configured
+/// origin ending in `:*` (`http://localhost:*`) allows that scheme and host on any
+/// port, as local mode does for loopback.
 pub fn allowed_origin(configured: &[String], origin: Option<&str>) -> Option<String> {
     if configured.iter().any(|o| o == "*") {
         return Some("*".to_owned());
     }
     match origin {
-        Some(origin) => configured
-            .iter()
-            .find(|o| o.eq_ignore_ascii_case(origin.trim_end_matches('/')))
-            .cloned(),
+        Some(origin) => {
+            let origin = origin.trim_end_matches('/');
+            configured
+                .iter()
+                .any(|pattern| origin_matches(pattern, origin))
+                .then(|| origin.to_owned())
+        }
         // No Origin (not a browser): name the first configured origin.
-        None => configured.first().cloned(),
+        None => configured.iter().find(|o| !o.ends_with(":*")).cloned(),
     }
+}
+
+/// Whether `origin` is the configured origin `pattern`, or one of its ports when the
+/// pattern ends in `:*`.
+fn origin_matches(pattern: &str, origin: &str) -> bool {
+    let Some(prefix) = pattern.strip_suffix(":*") else {
+        return pattern.eq_ignore_ascii_case(origin);
+    };
+    let Some((head, rest)) = origin.split_at_checked(prefix.len()) else {
+        return false;
+    };
+    head.eq_ignore_ascii_case(prefix)
+        && (rest.is_empty()
+            || rest.strip_prefix(':').is_some_and(|port| {
+                !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+            }))
 }
 
 fn add_cors(headers: &mut HeaderMap, allow_origin: Option<&str>) {
@@ -169,6 +190,32 @@ mod tests {
             allowed_origin(&list, None),
             Some("http://localhost:5173".into())
         );
+    }
+
+    #[test]
+    fn port_patterns_allow_any_port_of_one_host() {
+        let local = vec![
+            "http://localhost:*".to_owned(),
+            "http://127.0.0.1:*".to_owned(),
+        ];
+        let cases = [
+            ("http://localhost:3000", true),
+            ("http://localhost:5173", true),
+            ("http://LOCALHOST:8080", true),
+            ("http://localhost", true),
+            ("http://127.0.0.1:4173/", true),
+            ("https://localhost:3000", false),
+            ("http://localhost.evil.example", false),
+            ("http://localhost:3000.evil.example", false),
+            ("http://localhost:", false),
+            ("http://localhostx:3000", false),
+            ("http://10.0.0.5:3000", false),
+        ];
+        for (origin, allowed) in cases {
+            let expected = allowed.then(|| origin.trim_end_matches('/').to_owned());
+            assert_eq!(allowed_origin(&local, Some(origin)), expected, "{origin}");
+        }
+        assert_eq!(allowed_origin(&local, None), None);
     }
 
     #[test]

@@ -19,6 +19,9 @@ const CONTENTION_BUDGET: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitScope {
     Generate,
+    /// `POST /enhance`: a paid chat completion on the provider key image generation
+    /// uses too, so it has limits of its own.
+    Enhance,
     Log,
 }
 
@@ -26,7 +29,16 @@ impl LimitScope {
     fn as_str(self) -> &'static str {
         match self {
             Self::Generate => "generate",
+            Self::Enhance => "enhance",
             Self::Log => "log",
+        }
+    }
+
+    /// (requests per hour for everyone, requests per UTC day for one IP).
+    fn limits(self, limits: &RateLimits) -> (u32, u32) {
+        match self {
+            Self::Generate | Self::Log => (limits.global_per_hour, limits.ip_per_day),
+            Self::Enhance => (limits.enhance_global_per_hour, limits.enhance_ip_per_day),
         }
     }
 }
@@ -71,18 +83,15 @@ impl RateLimiter {
         let who = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         let ip_key = format!("ratelimit/{}/ip/{day}/{who}.json", scope.as_str());
         let global_key = format!("ratelimit/{}/global/{hour}.json", scope.as_str());
+        let (global_limit, ip_limit) = scope.limits(&self.limits);
 
-        if self.adjust(&ip_key, self.limits.ip_per_day, 1).await? == Take::Denied {
+        if self.adjust(&ip_key, ip_limit, 1).await? == Take::Denied {
             return Err(AppError::RateLimited {
                 scope: "ip",
                 retry_after_secs: day_left,
             });
         }
-        if self
-            .adjust(&global_key, self.limits.global_per_hour, 1)
-            .await?
-            == Take::Denied
-        {
+        if self.adjust(&global_key, global_limit, 1).await? == Take::Denied {
             if let Err(e) = self.adjust(&ip_key, u32::MAX, -1).await {
                 tracing::warn!(error = %e, "could not give back a per-IP rate-limit unit");
             }
@@ -151,6 +160,8 @@ mod tests {
                 global_per_hour: global,
                 ip_per_day: ip,
                 ip_allowlist: allow,
+                enhance_global_per_hour: 100,
+                enhance_ip_per_day: 2,
             },
         )
     }
@@ -231,5 +242,16 @@ mod tests {
             matches!(err, AppError::RateLimited { scope: "ip", retry_after_secs } if retry_after_secs > 0)
         );
         limiter.admit(LimitScope::Log, other, now).await.unwrap();
+        // /enhance counts apart, against its own per-IP limit (2 here).
+        for _ in 0..2 {
+            limiter
+                .admit(LimitScope::Enhance, other, now)
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            limiter.admit(LimitScope::Enhance, other, now).await,
+            Err(AppError::RateLimited { scope: "ip", .. })
+        ));
     }
 }

@@ -104,17 +104,23 @@ async fn status(
         return Err(AppError::JobNotFound(job_id));
     }
     match state.jobs.load(&job_id).await.map_err(AppError::internal)? {
-        Some(job) => Ok(Json(job)),
+        Some(job) => Ok(Json(job.as_seen_at(SystemTime::now(), state.stale_after))),
         None => Err(AppError::JobNotFound(job_id)),
     }
 }
 
 async fn enhance(
     State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     body: Bytes,
 ) -> Result<Json<crate::enhance::Enhancement>, AppError> {
     let map = validation::parse_object(&body)?;
     let prompt = validation::check_prompt(map.get("prompt"), MAX_ENHANCE_PROMPT)?;
+    // Each call is a paid chat completion: its own per-IP and global limits.
+    state
+        .limiter
+        .admit(LimitScope::Enhance, ip, SystemTime::now())
+        .await?;
     Ok(Json(state.enhancer.enhance(&prompt).await))
 }
 
@@ -143,9 +149,14 @@ async fn gallery_list(
     {
         return Err(AppError::InvalidParameter("cursor is not valid".to_owned()));
     }
-    let page = gallery::list(&state.store, cursor.as_deref(), limit)
-        .await
-        .map_err(AppError::internal)?;
+    let page = gallery::list(
+        &state.store,
+        cursor.as_deref(),
+        limit,
+        state.worker.gallery_days,
+    )
+    .await
+    .map_err(AppError::internal)?;
     Ok(Json(page))
 }
 
@@ -178,13 +189,10 @@ async fn client_log(
         Some(Value::String(m)) if !m.trim().is_empty() => cut(m),
         _ => return Err(AppError::InvalidParameter("message is required".to_owned())),
     };
-    let level = match map.get("level").and_then(Value::as_str).unwrap_or("info") {
-        l @ ("debug" | "info" | "warn" | "error") => l.to_owned(),
-        _ => {
-            return Err(AppError::InvalidParameter(
-                "level must be one of debug, info, warn, error".to_owned(),
-            ));
-        }
+    let level = match map.get("level") {
+        None | Some(Value::Null) => "info",
+        Some(Value::String(level)) => client_log_level(level).ok_or_else(invalid_level)?,
+        Some(_) => return Err(invalid_level()),
     };
     let stack = map.get("stack").and_then(Value::as_str).map(cut);
     let metadata = map.get("metadata").map(|m| cut(&m.to_string()));
@@ -194,13 +202,29 @@ async fn client_log(
         .await?;
     let stack = stack.as_deref().unwrap_or_default();
     let metadata = metadata.as_deref().unwrap_or_default();
-    match level.as_str() {
+    match level {
         "error" => tracing::error!(target: "client", message, stack, metadata, "client log"),
         "warn" => tracing::warn!(target: "client", message, stack, metadata, "client log"),
         "debug" => tracing::debug!(target: "client", message, stack, metadata, "client log"),
         _ => tracing::info!(target: "client", message, stack, metadata, "client log"),
     }
     Ok(Json(json!({"success": true})))
+}
+
+/// The log level a client names, in any case; the old web client sends `ERROR`,
+/// `WARNING`, `INFO` and `DEBUG`.
+pub fn client_log_level(level: &str) -> Option<&'static str> {
+    match level.trim().to_ascii_lowercase().as_str() {
+        "debug" => Some("debug"),
+        "info" => Some("info"),
+        "warn" | "warning" => Some("warn"),
+        "error" => Some("error"),
+        _ => None,
+    }
+}
+
+fn invalid_level() -> AppError {
+    AppError::InvalidParameter("level must be one of debug, info, warn, error".to_owned())
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -238,5 +262,27 @@ async fn image_file(
                 .into_response())
         }
         None => Ok(not_found(Method::GET, uri).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_log_levels_in_any_case() {
+        let cases = [
+            ("error", Some("error")),
+            ("ERROR", Some("error")),
+            ("WARNING", Some("warn")),
+            ("warn", Some("warn")),
+            ("Info", Some("info")),
+            ("DEBUG", Some("debug")),
+            ("fatal", None),
+            ("", None),
+        ];
+        for (level, expected) in cases {
+            assert_eq!(client_log_level(level), expected, "{level}");
+        }
     }
 }

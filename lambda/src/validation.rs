@@ -12,7 +12,8 @@ pub const MAX_ENHANCE_PROMPT: usize = 500;
 pub const DEFAULT_STEPS: u32 = 25;
 pub const STEPS_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
 pub const DEFAULT_GUIDANCE: f64 = 7.0;
-pub const GUIDANCE_RANGE: std::ops::RangeInclusive<f64> = 1.0..=20.0;
+/// From 0: the old web client's guidance slider runs from 0 to 10 in steps of 0.5.
+pub const GUIDANCE_RANGE: std::ops::RangeInclusive<f64> = 0.0..=20.0;
 
 /// Terms the content filter refuses, matched as whole words (a trailing `s` allowed).
 /// Multi-word terms match as consecutive words.
@@ -187,7 +188,11 @@ mod tests {
             (r#"{"prompt":"a cat","steps":101}"#, "INVALID_PARAMETER"),
             (r#"{"prompt":"a cat","steps":2.5}"#, "INVALID_PARAMETER"),
             (r#"{"prompt":"a cat","steps":"25"}"#, "INVALID_PARAMETER"),
-            (r#"{"prompt":"a cat","guidance":0.5}"#, "INVALID_PARAMETER"),
+            // The old client's slider: 0 to 10 in steps of 0.5, and a `control` field.
+            (r#"{"prompt":"a cat","guidance":0}"#, "OK"),
+            (r#"{"prompt":"a cat","guidance":0.5,"control":1.0}"#, "OK"),
+            (r#"{"prompt":"a cat","steps":28,"guidance":10}"#, "OK"),
+            (r#"{"prompt":"a cat","guidance":-0.5}"#, "INVALID_PARAMETER"),
             (r#"{"prompt":"a cat","guidance":21}"#, "INVALID_PARAMETER"),
             (r#"{"prompt":"NSFW cat"}"#, "INAPPROPRIATE_CONTENT"),
             ("not json", "INVALID_JSON"),

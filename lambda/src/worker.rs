@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::gallery;
 use crate::image;
-use crate::job::{Job, JobStatus, JobStore, ModelStatus};
+use crate::job::{EXPIRED, INTERRUPTED, Job, JobStatus, JobStore, ModelStatus};
 use crate::providers::{Generator, ProviderError};
 use crate::store::{ObjectStore, PutCondition, StoreError};
 
@@ -31,11 +31,17 @@ pub struct Worker {
     pub generator: Generator,
     /// `https://{CLOUDFRONT_DOMAIN}` (or the local server).
     pub image_base_url: String,
+    /// Days the bucket keeps gallery entries (the gallery count's window).
+    pub gallery_days: u32,
+    /// The environment named in the metric record of each model outcome; none
+    /// written when `None` ([`crate::metrics`]).
+    pub metrics: Option<crate::config::Environment>,
 }
 
 impl Worker {
-    /// Runs job `job_id` to the end. A job that already finished is left alone, so a
-    /// retried asynchronous invocation does no harm.
+    /// Runs job `job_id` to the end. Safe to run again (a retried asynchronous
+    /// invocation): a finished job is left alone, and within an unfinished one only
+    /// the models no attempt started are generated ([`Job::prepare_run`]).
     pub async fn run(self: &Arc<Self>, job_id: &str) -> Result<JobStatus, WorkerError> {
         let mut job = self
             .jobs
@@ -46,15 +52,26 @@ impl Worker {
             tracing::info!(job_id, status = ?job.status, "job already finished; nothing to do");
             return Ok(job.status);
         }
-        let created = SystemTime::now();
-        // Every model starts now: one write records them all as in progress.
-        job.start_all(created);
+        let now = SystemTime::now();
+        let to_run = job.prepare_run(now);
+        for r in &job.results {
+            if matches!(r.error.as_deref(), Some(INTERRUPTED | EXPIRED)) {
+                tracing::warn!(
+                    job_id,
+                    model = %r.model,
+                    index = r.index,
+                    reason = r.error.as_deref().unwrap_or_default(),
+                    "model not generated on this run"
+                );
+            }
+        }
+        // One write records every model this run starts.
         self.jobs.save(&job).await?;
+        let created = job.created(now);
         let shared = Arc::new(Mutex::new(job));
 
         let mut tasks = tokio::task::JoinSet::new();
-        let count = shared.lock().await.results.len();
-        for index in 0..count {
+        for index in to_run {
             let worker = Arc::clone(self);
             let shared = Arc::clone(&shared);
             // Spawned tasks do not inherit the span: pass it on so model logs keep the
@@ -93,6 +110,7 @@ impl Worker {
                 created,
                 (*preview).to_owned(),
                 images.len(),
+                self.gallery_days,
             )
             .await?;
         }
@@ -123,14 +141,20 @@ impl Worker {
             .await;
         let mut job = shared.lock().await;
         let now = SystemTime::now();
+        if let Some(environment) = self.metrics {
+            let provider = job.results[index].provider.clone();
+            crate::metrics::record_model_outcome(environment, &provider, outcome.is_err());
+        }
         match outcome {
             Ok((url, content_type, fake)) => {
                 tracing::info!(model = %model_name, index, elapsed_ms = started.elapsed().as_millis() as u64, fake, "model completed");
                 job.complete_model(index, url, content_type, fake, now);
             }
             Err(e) => {
+                // The log gets the whole cause; `GET /status` (public) only what it
+                // means to a user.
                 tracing::warn!(model = %model_name, index, error = %e, "model failed");
-                job.fail_model(index, e.to_string(), now);
+                job.fail_model(index, e.public_message(), now);
             }
         }
         self.jobs.save(&job).await
@@ -168,6 +192,16 @@ impl Worker {
 enum ModelFailure {
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    #[error("could not store the image")]
+    #[error("could not store the image: {0}")]
     Store(#[from] StoreError),
+}
+
+impl ModelFailure {
+    /// What a user may read in `GET /status`.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Provider(e) => e.public_message(),
+            Self::Store(_) => "could not store the image".to_owned(),
+        }
+    }
 }

@@ -120,6 +120,7 @@ async fn against_the_local_aws() {
             global_per_hour: 1000,
             ip_per_day: 7,
             ip_allowlist: vec![],
+            ..RateLimits::default()
         },
     );
     let burst = std::time::Instant::now();
@@ -139,6 +140,7 @@ async fn against_the_local_aws() {
             global_per_hour: 20,
             ip_per_day: 5,
             ip_allowlist: vec![],
+            ..RateLimits::default()
         },
     );
     let burst = std::time::Instant::now();
@@ -259,4 +261,105 @@ async fn against_the_local_aws() {
     assert_eq!(&image.bytes().await.unwrap()[..4], b"\x89PNG");
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
+}
+
+/// The AWS operations the local AWS served since the last call (then forgotten).
+async fn operations_since(http: &reqwest::Client, endpoint: &str) -> Vec<String> {
+    let log: serde_json::Value = http
+        .get(format!("{endpoint}/_local-aws/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    http.post(format!("{endpoint}/_local-aws/requests/clear"))
+        .send()
+        .await
+        .unwrap();
+    log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|call| call["operation"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gallery_list_costs_the_same_however_large_the_gallery() {
+    use pixel_prompt_api::gallery;
+    use pixel_prompt_api::store::PutCondition;
+    let aws = start_local_aws();
+    let sdk = sdk(&aws.endpoint).await;
+    let store = s3_store(&sdk, "gallery-cost").await;
+    // A gallery of 1,100 entries, written before the counts existed (more than one
+    // 1,000-key LIST page).
+    let now = SystemTime::now();
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..1100u64 {
+        let store = store.clone();
+        writes.spawn(async move {
+            let id = format!("{i:08x}-0000-4000-8000-000000000000");
+            let stamp = now - Duration::from_secs(60 * i);
+            let millis = stamp
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            let key = format!(
+                "jobs/gallery-index/{:013}-{id}.json",
+                9_999_999_999_999 - millis
+            );
+            let entry = serde_json::json!({"id": id, "timestamp": "2026-11-26T05:31:52.123Z",
+                                           "preview": "https://cdn/p.png", "imageCount": 3});
+            store
+                .put_json(&key, &entry, PutCondition::Always)
+                .await
+                .unwrap();
+        });
+        if writes.len() >= 16 {
+            writes.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(done) = writes.join_next().await {
+        done.unwrap();
+    }
+    let http = reqwest::Client::new();
+    // S3's REST calls are logged as `METHOD /bucket/key`: a LIST is `GET /bucket/`.
+    let listings = |operations: &[String]| {
+        operations
+            .iter()
+            .filter(|o| o.as_str() == "GET /gallery-cost/")
+            .count()
+    };
+    let reads = |operations: &[String]| {
+        operations
+            .iter()
+            .filter(|o| o.starts_with("GET /gallery-cost/jobs/"))
+            .count()
+    };
+
+    // The first listing counts the index once and keeps the count.
+    operations_since(&http, &aws.endpoint).await;
+    let first = gallery::list(&store, None, 20, 30).await.unwrap();
+    assert_eq!((first.galleries.len(), first.total), (20, 1100));
+    // From then on: one LIST of the page, its 20 entries and the count.
+    operations_since(&http, &aws.endpoint).await;
+    let page = gallery::list(&store, None, 20, 30).await.unwrap();
+    assert_eq!(page.total, 1100);
+    let operations = operations_since(&http, &aws.endpoint).await;
+    assert_eq!(listings(&operations), 1, "{operations:?}");
+    assert_eq!(reads(&operations), 21, "{operations:?}");
+
+    // A new gallery is counted as the worker records it, still with one LIST per page.
+    gallery::record(&store, "new-gallery", SystemTime::now(), "p".into(), 3, 30)
+        .await
+        .unwrap();
+    operations_since(&http, &aws.endpoint).await;
+    let page = gallery::list(&store, None, 20, 30).await.unwrap();
+    assert_eq!(
+        (page.total, page.galleries[0].id.as_str()),
+        (1101, "new-gallery")
+    );
+    let operations = operations_since(&http, &aws.endpoint).await;
+    assert_eq!(listings(&operations), 1, "{operations:?}");
 }

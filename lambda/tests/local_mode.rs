@@ -35,7 +35,11 @@ async fn frontend_loop_against_a_folder() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    // Local mode allows any loopback origin by default.
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["totalModels"], 3);
     let job_id = answer["jobId"].as_str().unwrap().to_owned();

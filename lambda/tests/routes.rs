@@ -207,7 +207,42 @@ async fn enhance_fake_validation_and_fallback() {
     let answer = json(response).await;
     assert_eq!(
         answer,
-        json!({"original": "a fox", "enhanced": "a fox", "fallback": true})
+        json!({"original": "a fox", "enhanced": "a fox", "short_prompt": "a fox",
+               "long_prompt": "a fox", "fallback": true})
+    );
+}
+
+#[tokio::test]
+async fn enhance_has_its_own_per_ip_and_global_limits() {
+    let app = app_with(|p| {
+        p.rate_limits.enhance_ip_per_day = 2;
+        p.rate_limits.enhance_global_per_hour = 3;
+    });
+    let enhance = |from| post("/enhance", r#"{"prompt":"a fox"}"#, from);
+    for _ in 0..2 {
+        assert_eq!(
+            call(&app.state, enhance(ip(1))).await.status(),
+            StatusCode::OK
+        );
+    }
+    let limited = call(&app.state, enhance(ip(1))).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = json(limited).await;
+    assert_eq!(body["error"], "RATE_LIMIT_EXCEEDED");
+    assert_eq!(body["details"]["limit"], "ip");
+    // Another IP gets the global budget's last call, then the global limit holds.
+    assert_eq!(
+        call(&app.state, enhance(ip(2))).await.status(),
+        StatusCode::OK
+    );
+    let global = json(call(&app.state, enhance(ip(3))).await).await;
+    assert_eq!(global["details"]["limit"], "global", "{global}");
+    // /generate counts apart: still open for the IP that spent its enhancements.
+    assert_eq!(
+        call(&app.state, post("/generate", r#"{"prompt":"cat"}"#, ip(1)))
+            .await
+            .status(),
+        StatusCode::OK
     );
 }
 

@@ -1,7 +1,16 @@
 //! The artifact store: one versioned, encrypted, private bucket per account
 //! and region, created by pixelctl on first use, holding zips by content hash.
+//!
+//! Its name is predictable (`pixelctl-artifacts-<account>-<region>`), so anyone
+//! who knows the account id could create it first in a region the team has not
+//! used and serve their own zip, template or ledger. Every call therefore names
+//! the caller's account as the expected bucket owner (S3 answers 403 for a
+//! bucket of another account), and an object already under a content-hash key is
+//! read back and hashed before it is trusted.
 
 use anyhow::anyhow;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
@@ -9,11 +18,51 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
 
+use sha2::{Digest, Sha256};
+
 use super::{Aws, describe_error};
 
 /// The artifact bucket's name for an account and region.
 pub fn artifact_bucket_name(account: &str, region: &str) -> String {
     format!("pixelctl-artifacts-{account}-{region}")
+}
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// What a content-hash key holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredHash {
+    Missing,
+    /// The stored bytes hash to what the key promises.
+    Matches,
+    /// Someone wrote other bytes under this key: never deploy them.
+    Differs {
+        found: String,
+    },
+}
+
+/// The error for a bucket S3 refused under the expected-owner check.
+fn foreign_bucket(bucket: &str, account: &str) -> anyhow::Error {
+    anyhow!(
+        "the bucket `{bucket}` is not owned by this AWS account ({account}): S3 refused it under the expected-owner check. \
+Someone else may have created it to serve their own artifacts, templates or ledger, so pixelctl will neither read nor write it. \
+If it is yours under another account, delete it there; otherwise deploy in another region and report the bucket to AWS"
+    )
+}
+
+/// Whether S3 answered 403: a bucket of another account under the expected-owner
+/// check (or one whose policy denies this account).
+fn forbidden<E>(error: &SdkError<E, HttpResponse>) -> bool {
+    error
+        .raw_response()
+        .map(|response| response.status().as_u16())
+        == Some(403)
 }
 
 fn tls_only_policy(bucket: &str) -> String {
@@ -32,32 +81,50 @@ fn tls_only_policy(bucket: &str) -> String {
 }
 
 impl Aws {
-    /// Makes sure the bucket exists with its protections; returns what was done. A
-    /// bucket whose settings were never applied (the call that created it failed after
-    /// creating it) gets them now: versioning is the tell.
+    /// The account every S3 call names as the bucket's expected owner: the caller's.
+    async fn bucket_owner(&self) -> anyhow::Result<String> {
+        Ok(self.caller_identity().await?.0)
+    }
+
+    /// Makes sure the bucket exists, is this account's, and has its protections;
+    /// returns what was done. A bucket whose settings were never applied (the call
+    /// that created it failed after creating it) gets them now: versioning is the
+    /// tell.
     pub async fn ensure_artifact_bucket(&self, bucket: &str) -> anyhow::Result<BucketSetup> {
-        if self.s3.head_bucket().bucket(bucket).send().await.is_ok() {
-            let versioning = self
-                .s3
-                .get_bucket_versioning()
-                .bucket(bucket)
-                .send()
-                .await
-                .map_err(|error| {
-                    anyhow!(
-                        "cannot read the versioning of the artifact bucket `{bucket}`: {}",
-                        describe_error(&error)
-                    )
-                })?;
-            if versioning.status() == Some(&BucketVersioningStatus::Enabled) {
-                return Ok(BucketSetup::Ready);
-            }
-            self.protect_artifact_bucket(bucket).await?;
-            return Ok(BucketSetup::Repaired);
-        }
+        let owner = self.bucket_owner().await?;
         let fail = |what: &str, error: String| {
             anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}")
         };
+        match self
+            .s3
+            .head_bucket()
+            .bucket(bucket)
+            .expected_bucket_owner(&owner)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                let versioning = self
+                    .s3
+                    .get_bucket_versioning()
+                    .bucket(bucket)
+                    .expected_bucket_owner(&owner)
+                    .send()
+                    .await
+                    .map_err(|error| fail("read the versioning of", describe_error(&error)))?;
+                if versioning.status() == Some(&BucketVersioningStatus::Enabled) {
+                    return Ok(BucketSetup::Ready);
+                }
+                self.protect_artifact_bucket(bucket, &owner).await?;
+                return Ok(BucketSetup::Repaired);
+            }
+            Err(error) if forbidden(&error) => return Err(foreign_bucket(bucket, &owner)),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_not_found()) => {}
+            Err(error) => return Err(fail("check", describe_error(&error))),
+        }
         let mut create = self.s3.create_bucket().bucket(bucket);
         // us-east-1 is the one region that refuses an explicit constraint.
         if self.region != "us-east-1" {
@@ -67,23 +134,32 @@ impl Aws {
                     .build(),
             );
         }
-        create
-            .send()
-            .await
-            .map_err(|error| fail("create", describe_error(&error)))?;
-        self.protect_artifact_bucket(bucket).await?;
+        create.send().await.map_err(|error| {
+            // Taken between the check and the create: by another account, or by
+            // this one in a race (then the check above passes next time).
+            if error
+                .as_service_error()
+                .is_some_and(|error| error.is_bucket_already_exists())
+            {
+                foreign_bucket(bucket, &owner)
+            } else {
+                fail("create", describe_error(&error))
+            }
+        })?;
+        self.protect_artifact_bucket(bucket, &owner).await?;
         Ok(BucketSetup::Created)
     }
 
-    /// Public access blocked, encryption, versioning (last: it marks a finished setup)
-    /// and the TLS-only policy; each call is idempotent.
-    async fn protect_artifact_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+    /// Public access blocked, encryption, the TLS-only policy and versioning (last:
+    /// it marks a finished setup); each call is idempotent.
+    async fn protect_artifact_bucket(&self, bucket: &str, owner: &str) -> anyhow::Result<()> {
         let fail = |what: &str, error: String| {
             anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}")
         };
         self.s3
             .put_public_access_block()
             .bucket(bucket)
+            .expected_bucket_owner(owner)
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
                     .block_public_acls(true)
@@ -106,6 +182,7 @@ impl Aws {
         self.s3
             .put_bucket_encryption()
             .bucket(bucket)
+            .expected_bucket_owner(owner)
             .server_side_encryption_configuration(
                 ServerSideEncryptionConfiguration::builder()
                     .rules(rule)
@@ -118,6 +195,7 @@ impl Aws {
         self.s3
             .put_bucket_policy()
             .bucket(bucket)
+            .expected_bucket_owner(owner)
             .policy(tls_only_policy(bucket))
             .send()
             .await
@@ -125,6 +203,7 @@ impl Aws {
         self.s3
             .put_bucket_versioning()
             .bucket(bucket)
+            .expected_bucket_owner(owner)
             .versioning_configuration(
                 VersioningConfiguration::builder()
                     .status(BucketVersioningStatus::Enabled)
@@ -136,35 +215,44 @@ impl Aws {
         Ok(())
     }
 
-    pub async fn object_exists(&self, bucket: &str, key: &str) -> anyhow::Result<bool> {
-        match self.s3.head_object().bucket(bucket).key(key).send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|error| error.is_not_found()) =>
-            {
-                Ok(false)
+    /// Whether the object at `key` holds bytes whose sha256 is `sha256` (lowercase
+    /// hex): read back and hashed, never assumed from the key or a failed
+    /// conditional write.
+    pub async fn stored_hash(
+        &self,
+        bucket: &str,
+        key: &str,
+        sha256: &str,
+    ) -> anyhow::Result<StoredHash> {
+        Ok(match self.get_object(bucket, key).await? {
+            None => StoredHash::Missing,
+            Some(object) => {
+                let found = sha256_hex(&object.bytes);
+                if found == sha256 {
+                    StoredHash::Matches
+                } else {
+                    StoredHash::Differs { found }
+                }
             }
-            Err(error) => Err(anyhow!(
-                "cannot check `s3://{bucket}/{key}`: {}",
-                describe_error(&error)
-            )),
-        }
+        })
     }
 
-    /// Uploads `bytes` unless an object already holds that key (keys are content hashes).
+    /// Uploads `bytes` unless an object already holds that key (keys are content
+    /// hashes). An object that is already there must hash to the same bytes.
     pub async fn put_artifact(
         &self,
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
     ) -> anyhow::Result<()> {
+        let owner = self.bucket_owner().await?;
+        let sha256 = sha256_hex(&bytes);
         let result = self
             .s3
             .put_object()
             .bucket(bucket)
             .key(key)
+            .expected_bucket_owner(&owner)
             .if_none_match("*")
             .content_type("application/zip")
             .body(ByteStream::from(bytes))
@@ -172,8 +260,14 @@ impl Aws {
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Someone uploaded the same hash first: the bytes are the same.
-            Err(error) if describe_error(&error).contains("PreconditionFailed") => Ok(()),
+            Err(error) if describe_error(&error).contains("PreconditionFailed") => {
+                // Someone stored this key first: trust it only if it is these bytes.
+                match self.stored_hash(bucket, key, &sha256).await? {
+                    StoredHash::Matches | StoredHash::Missing => Ok(()),
+                    StoredHash::Differs { found } => Err(tampered(bucket, key, &sha256, &found)),
+                }
+            }
+            Err(error) if forbidden(&error) => Err(foreign_bucket(bucket, &owner)),
             Err(error) => Err(anyhow!(
                 "cannot upload `s3://{bucket}/{key}`: {}",
                 describe_error(&error)
@@ -193,6 +287,14 @@ pub enum BucketSetup {
 
 /// How often a conditional write is tried again after `409 ConditionalRequestConflict`.
 const CONFLICT_ATTEMPTS: u32 = 6;
+
+/// The error for a content-hash key that holds other bytes.
+pub fn tampered(bucket: &str, key: &str, expected: &str, found: &str) -> anyhow::Error {
+    anyhow!(
+        "`s3://{bucket}/{key}` does not hold what its name says: its sha256 is {found}, not {expected}. \
+Someone overwrote it; pixelctl will not deploy it. Delete that object (every version) and deploy again, and find out who wrote it"
+    )
+}
 
 /// An object's body and its ETag (for conditional updates).
 #[derive(Debug, Clone)]
@@ -243,7 +345,16 @@ impl Aws {
         bucket: &str,
         key: &str,
     ) -> anyhow::Result<Option<StoredObject>> {
-        let response = match self.s3.get_object().bucket(bucket).key(key).send().await {
+        let owner = self.bucket_owner().await?;
+        let response = match self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .expected_bucket_owner(&owner)
+            .send()
+            .await
+        {
             Ok(response) => response,
             Err(error)
                 if error
@@ -252,6 +363,7 @@ impl Aws {
             {
                 return Ok(None);
             }
+            Err(error) if forbidden(&error) => return Err(foreign_bucket(bucket, &owner)),
             Err(error) => {
                 return Err(anyhow!(
                     "cannot read `s3://{bucket}/{key}`: {}",
@@ -282,6 +394,7 @@ impl Aws {
         content_type: &str,
         if_match: Option<&str>,
     ) -> anyhow::Result<Written> {
+        let owner = self.bucket_owner().await?;
         let mut delay = std::time::Duration::from_millis(100);
         for attempt in 1..=CONFLICT_ATTEMPTS {
             let request = self
@@ -289,6 +402,7 @@ impl Aws {
                 .put_object()
                 .bucket(bucket)
                 .key(key)
+                .expected_bucket_owner(&owner)
                 .content_type(content_type)
                 .body(ByteStream::from(bytes.clone()));
             let request = match if_match {
@@ -297,6 +411,7 @@ impl Aws {
             };
             let error = match request.send().await {
                 Ok(_) => return Ok(Written::Yes),
+                Err(error) if forbidden(&error) => return Err(foreign_bucket(bucket, &owner)),
                 Err(error) => error,
             };
             let message = describe_error(&error);
@@ -316,6 +431,7 @@ impl Aws {
 
     /// Every key under `prefix`; none when the bucket does not exist yet.
     pub async fn list_keys(&self, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let owner = self.bucket_owner().await?;
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -323,6 +439,7 @@ impl Aws {
                 .s3
                 .list_objects_v2()
                 .bucket(bucket)
+                .expected_bucket_owner(&owner)
                 .prefix(prefix)
                 .set_continuation_token(token.take())
                 .send()
@@ -337,6 +454,7 @@ impl Aws {
                 {
                     return Ok(Vec::new());
                 }
+                Err(error) if forbidden(&error) => return Err(foreign_bucket(bucket, &owner)),
                 Err(error) => {
                     return Err(anyhow!(
                         "cannot list `s3://{bucket}/{prefix}`: {}",
@@ -366,6 +484,7 @@ impl Aws {
         bucket: &str,
         prefix: &str,
     ) -> anyhow::Result<Vec<ObjectVersion>> {
+        let owner = self.bucket_owner().await?;
         let mut versions = Vec::new();
         let mut key_marker: Option<String> = None;
         let mut version_marker: Option<String> = None;
@@ -374,6 +493,7 @@ impl Aws {
                 .s3
                 .list_object_versions()
                 .bucket(bucket)
+                .expected_bucket_owner(&owner)
                 .prefix(prefix)
                 .set_key_marker(key_marker.take())
                 .set_version_id_marker(version_marker.take())
@@ -416,9 +536,11 @@ impl Aws {
         bucket: &str,
         version: &ObjectVersion,
     ) -> anyhow::Result<()> {
+        let owner = self.bucket_owner().await?;
         self.s3
             .delete_object()
             .bucket(bucket)
+            .expected_bucket_owner(&owner)
             .key(&version.key)
             .set_version_id(version.version_id.clone())
             .send()

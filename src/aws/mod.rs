@@ -21,7 +21,9 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
-pub use artifacts::{BucketCheck, BucketSetup, Written, artifact_bucket_name};
+pub use artifacts::{
+    BucketCheck, BucketSetup, StoredHash, Written, artifact_bucket_name, tampered,
+};
 pub use keys::{KeyStatus, KeyWrite, SecretValue};
 pub use logs::LogEvent;
 pub use models::BedrockLifecycle;

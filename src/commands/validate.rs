@@ -21,6 +21,8 @@ struct EnvironmentReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     stack_name: Option<String>,
     problems: Vec<Problem>,
+    /// Valid but not recommended; never fails validation.
+    warnings: Vec<Problem>,
     /// With `--online`: what the providers said about each model.
     #[serde(skip_serializing_if = "Option::is_none")]
     models: Option<ModelReport>,
@@ -41,6 +43,13 @@ impl fmt::Display for ValidationReport {
             if environment.problems.is_empty() {
                 let stack = environment.stack_name.as_deref().unwrap_or("");
                 writeln!(f, "ok    {} ({stack})", environment.name)?;
+                for warning in &environment.warnings {
+                    writeln!(
+                        f,
+                        "  warning: {}",
+                        warning.to_string().replace('\n', "\n  ")
+                    )?;
+                }
                 if let Some(models) = &environment.models {
                     writeln!(
                         f,
@@ -79,6 +88,7 @@ pub fn run(settings: &Settings, args: &ValidateArgs) -> CommandResult {
                     stack_name: Some(rendered.environment.stack_name.clone()),
                     name,
                     problems: Vec::new(),
+                    warnings: rendered.environment.advice.clone(),
                     models: None,
                     environment: Some(rendered.environment),
                 },
@@ -86,6 +96,7 @@ pub fn run(settings: &Settings, args: &ValidateArgs) -> CommandResult {
                     name,
                     stack_name: None,
                     problems: problems_of(&error),
+                    warnings: Vec::new(),
                     models: None,
                     environment: None,
                 },

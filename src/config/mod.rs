@@ -23,8 +23,13 @@ const LOG_RETENTION_DAYS: [u32; 22] = [
     3288, 3653,
 ];
 
-/// The Bedrock models the template's IAM policy allows (all Stability models in
-/// us-west-2; Nova Canvas reached its end of life on 2026-09-30).
+/// The shortest worker timeout: the worker waits up to 120 s per model (all in
+/// parallel), then stores the images.
+pub const MIN_WORKER_TIMEOUT_SECONDS: u32 = 130;
+
+/// The Bedrock models the API can call (all Stability models in us-west-2; Nova
+/// Canvas reached its end of life on 2026-09-30). The worker's IAM policy allows
+/// the ones an environment lists.
 pub const BEDROCK_MODELS: [&str; 3] = [
     "stability.stable-image-ultra-v1:1",
     "stability.stable-image-core-v1:1",
@@ -278,14 +283,34 @@ impl Resolver<'_> {
         value: Option<u32>,
         range: std::ops::RangeInclusive<u32>,
     ) -> u32 {
+        self.in_range_because(key, value, range, "")
+    }
+
+    /// [`Self::in_range`] with the reason for the range in the hint.
+    fn in_range_because(
+        &mut self,
+        key: &str,
+        value: Option<u32>,
+        range: std::ops::RangeInclusive<u32>,
+        reason: &str,
+    ) -> u32 {
         let Some(value) = self.required(key, value) else {
             return 0;
         };
         if !range.contains(&value) {
+            let because = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            };
             self.report(
                 key,
                 format!("{value} is out of range"),
-                format!("use a value from {} to {}", range.start(), range.end()),
+                format!(
+                    "use a value from {} to {}{because}",
+                    range.start(),
+                    range.end()
+                ),
             );
         }
         value
@@ -326,10 +351,11 @@ impl Resolver<'_> {
         let lambda_file = file.lambda.unwrap_or_default();
         let lambda = LambdaSettings {
             memory_mb: self.in_range("lambda.memory_mb", lambda_file.memory_mb, 128..=10240),
-            timeout_seconds: self.in_range(
+            timeout_seconds: self.in_range_because(
                 "lambda.timeout_seconds",
                 lambda_file.timeout_seconds,
-                1..=900,
+                1..=30,
+                "the API function serves HTTP routes only, and API Gateway gives up after 30 s",
             ),
             reserved_concurrency: self.in_range(
                 "lambda.reserved_concurrency",
@@ -352,6 +378,22 @@ impl Resolver<'_> {
             );
         }
 
+        let worker_file = file.worker.unwrap_or_default();
+        let worker = WorkerSettings {
+            memory_mb: self.in_range("worker.memory_mb", worker_file.memory_mb, 128..=10240),
+            timeout_seconds: self.in_range_because(
+                "worker.timeout_seconds",
+                worker_file.timeout_seconds,
+                MIN_WORKER_TIMEOUT_SECONDS..=900,
+                "the worker waits up to 120 s per model (all in parallel), then stores the images",
+            ),
+            reserved_concurrency: self.in_range(
+                "worker.reserved_concurrency",
+                worker_file.reserved_concurrency,
+                0..=1000,
+            ),
+        };
+
         let limits = file.rate_limits.unwrap_or_default();
         let rate_limits = RateLimits {
             global_per_hour: self.in_range(
@@ -365,6 +407,16 @@ impl Resolver<'_> {
                 1..=1_000_000,
             ),
             ip_allowlist: limits.ip_allowlist.unwrap_or_default(),
+            enhance_global_per_hour: self.in_range(
+                "rate_limits.enhance_global_per_hour",
+                limits.enhance_global_per_hour,
+                1..=1_000_000,
+            ),
+            enhance_per_ip_per_day: self.in_range(
+                "rate_limits.enhance_per_ip_per_day",
+                limits.enhance_per_ip_per_day,
+                1..=1_000_000,
+            ),
         };
         for (index, ip) in rate_limits.ip_allowlist.iter().enumerate() {
             if ip.parse::<IpAddr>().is_err() {
@@ -391,10 +443,43 @@ impl Resolver<'_> {
                 );
             }
         }
+        let throttle_burst = self.in_range("api.throttle_burst", api_file.throttle_burst, 1..=5000);
+        let throttle_rate = self.in_range("api.throttle_rate", api_file.throttle_rate, 1..=10000);
+        let paid_throttle_burst = self.in_range(
+            "api.paid_throttle_burst",
+            api_file.paid_throttle_burst,
+            1..=5000,
+        );
+        let paid_throttle_rate = self
+            .required("api.paid_throttle_rate", api_file.paid_throttle_rate)
+            .unwrap_or(1.0);
+        if !(0.01..=10000.0).contains(&paid_throttle_rate) {
+            self.report(
+                "api.paid_throttle_rate",
+                format!("{paid_throttle_rate} is out of range"),
+                "use requests per second from 0.01 to 10000".to_owned(),
+            );
+        }
+        if paid_throttle_burst > throttle_burst {
+            self.report(
+                "api.paid_throttle_burst",
+                format!("{paid_throttle_burst} is looser than `api.throttle_burst` ({throttle_burst})"),
+                "the paid routes (POST /generate, POST /enhance) must be throttled at least as tightly as the others".to_owned(),
+            );
+        }
+        if paid_throttle_rate > f64::from(throttle_rate) {
+            self.report(
+                "api.paid_throttle_rate",
+                format!("{paid_throttle_rate} is looser than `api.throttle_rate` ({throttle_rate})"),
+                "the paid routes (POST /generate, POST /enhance) must be throttled at least as tightly as the others".to_owned(),
+            );
+        }
         let api = ApiSettings {
             cors_origins,
-            throttle_burst: self.in_range("api.throttle_burst", api_file.throttle_burst, 1..=5000),
-            throttle_rate: self.in_range("api.throttle_rate", api_file.throttle_rate, 1..=10000),
+            throttle_burst,
+            throttle_rate,
+            paid_throttle_burst,
+            paid_throttle_rate,
         };
 
         let images = ImageSettings {
@@ -419,6 +504,22 @@ impl Resolver<'_> {
                 "write one address such as `oncall@example.com`, or \"\" for none".to_owned(),
             );
         }
+        let mut advice = Vec::new();
+        if email.is_none() {
+            if termination_protection {
+                self.report(
+                    "alarms.email",
+                    "is required for an environment with `termination_protection: true`: without it no alarm reaches anyone",
+                    "set the address of the team on call, such as `alarms.email: oncall@example.com`".to_owned(),
+                );
+            } else if name != "dev" {
+                advice.push(self.source_of("alarms.email").problem(
+                    "alarms.email",
+                    "is not set: the alarms and the budget of this environment notify no one",
+                    Some("set the address of the team that should hear about it (recommended for every environment but dev)".to_owned()),
+                ));
+            }
+        }
         let alarms = AlarmSettings {
             email,
             errors_threshold: self.in_range(
@@ -426,11 +527,46 @@ impl Resolver<'_> {
                 alarms_file.errors_threshold,
                 1..=100_000,
             ),
-            duration_threshold_ms: self.in_range(
-                "alarms.duration_threshold_ms",
-                alarms_file.duration_threshold_ms,
+            api_5xx_threshold: self.in_range(
+                "alarms.api_5xx_threshold",
+                alarms_file.api_5xx_threshold,
+                1..=100_000,
+            ),
+            api_p95_ms: self.in_range("alarms.api_p95_ms", alarms_file.api_p95_ms, 1..=30_000),
+            worker_p95_ms: self.in_range(
+                "alarms.worker_p95_ms",
+                alarms_file.worker_p95_ms,
                 1..=900_000,
             ),
+            failed_generations_percent: self.in_range(
+                "alarms.failed_generations_percent",
+                alarms_file.failed_generations_percent,
+                1..=100,
+            ),
+        };
+        if alarms.worker_p95_ms >= worker.timeout_seconds.saturating_mul(1000)
+            && worker.timeout_seconds > 0
+        {
+            self.report(
+                "alarms.worker_p95_ms",
+                format!(
+                    "{} ms is not below the worker's {} s timeout: the alarm could never fire",
+                    alarms.worker_p95_ms, worker.timeout_seconds
+                ),
+                "set it below `worker.timeout_seconds` (in milliseconds)".to_owned(),
+            );
+        }
+
+        let budget_file = file.budget.unwrap_or_default();
+        let budget = BudgetSettings {
+            monthly_usd: self.in_range(
+                "budget.monthly_usd",
+                budget_file.monthly_usd,
+                1..=1_000_000,
+            ),
+            by_environment_tag: self
+                .required("budget.by_environment_tag", budget_file.by_environment_tag)
+                .unwrap_or(false),
         };
 
         let tags = file.tags.unwrap_or_default();
@@ -489,16 +625,19 @@ impl Resolver<'_> {
             confirm_changes,
             termination_protection,
             lambda,
+            worker,
             rate_limits,
             api,
             images,
             cdn,
             alarms,
+            budget,
             tags,
             providers,
             enhance,
             model_count,
             models,
+            advice,
         })
     }
 

@@ -15,11 +15,13 @@ pub struct EnvFile {
     pub confirm_changes: Option<bool>,
     pub termination_protection: Option<bool>,
     pub lambda: Option<LambdaFile>,
+    pub worker: Option<WorkerFile>,
     pub rate_limits: Option<RateLimitsFile>,
     pub api: Option<ApiFile>,
     pub images: Option<ImagesFile>,
     pub cdn: Option<CdnFile>,
     pub alarms: Option<AlarmsFile>,
+    pub budget: Option<BudgetFile>,
     pub tags: Option<BTreeMap<String, String>>,
     pub providers: Option<BTreeMap<Provider, ProviderFile>>,
     pub enhance: Option<EnhanceModel>,
@@ -36,12 +38,23 @@ pub struct LambdaFile {
     pub log_retention_days: Option<u32>,
 }
 
+/// The generation worker: its own function, timeout and concurrency.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerFile {
+    pub memory_mb: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+    pub reserved_concurrency: Option<u32>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitsFile {
     pub global_per_hour: Option<u32>,
     pub per_ip_per_day: Option<u32>,
     pub ip_allowlist: Option<Vec<String>>,
+    pub enhance_global_per_hour: Option<u32>,
+    pub enhance_per_ip_per_day: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -50,6 +63,8 @@ pub struct ApiFile {
     pub cors_origins: Option<Vec<String>>,
     pub throttle_burst: Option<u32>,
     pub throttle_rate: Option<u32>,
+    pub paid_throttle_burst: Option<u32>,
+    pub paid_throttle_rate: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -69,7 +84,17 @@ pub struct CdnFile {
 pub struct AlarmsFile {
     pub email: Option<String>,
     pub errors_threshold: Option<u32>,
-    pub duration_threshold_ms: Option<u32>,
+    pub api_5xx_threshold: Option<u32>,
+    pub api_p95_ms: Option<u32>,
+    pub worker_p95_ms: Option<u32>,
+    pub failed_generations_percent: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetFile {
+    pub monthly_usd: Option<u32>,
+    pub by_environment_tag: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,16 +132,21 @@ pub struct Environment {
     pub confirm_changes: bool,
     pub termination_protection: bool,
     pub lambda: LambdaSettings,
+    pub worker: WorkerSettings,
     pub rate_limits: RateLimits,
     pub api: ApiSettings,
     pub images: ImageSettings,
     pub cdn: CdnSettings,
     pub alarms: AlarmSettings,
+    pub budget: BudgetSettings,
     pub tags: BTreeMap<String, String>,
     pub providers: BTreeMap<Provider, KeyLocation>,
     pub enhance: EnhanceModel,
     pub model_count: u32,
     pub models: Vec<Model>,
+    /// What is valid but not recommended (`pixelctl validate` shows it).
+    #[serde(skip)]
+    pub advice: Vec<super::Problem>,
 }
 
 impl Environment {
@@ -141,10 +171,19 @@ pub struct LambdaSettings {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct WorkerSettings {
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub reserved_concurrency: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct RateLimits {
     pub global_per_hour: u32,
     pub per_ip_per_day: u32,
     pub ip_allowlist: Vec<String>,
+    pub enhance_global_per_hour: u32,
+    pub enhance_per_ip_per_day: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,6 +191,9 @@ pub struct ApiSettings {
     pub cors_origins: Vec<String>,
     pub throttle_burst: u32,
     pub throttle_rate: u32,
+    /// Per-route throttling of `POST /generate` and `POST /enhance`, each.
+    pub paid_throttle_burst: u32,
+    pub paid_throttle_rate: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,7 +210,16 @@ pub struct CdnSettings {
 pub struct AlarmSettings {
     pub email: Option<String>,
     pub errors_threshold: u32,
-    pub duration_threshold_ms: u32,
+    pub api_5xx_threshold: u32,
+    pub api_p95_ms: u32,
+    pub worker_p95_ms: u32,
+    pub failed_generations_percent: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetSettings {
+    pub monthly_usd: u32,
+    pub by_environment_tag: bool,
 }
 
 /// An image model: its display name, who serves it and the provider's model id.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::aws::{Aws, BucketSetup, StackDescription, artifact_bucket_name};
+use crate::aws::{Aws, BucketSetup, StackDescription, StoredHash, artifact_bucket_name, tampered};
 use crate::config::Architecture;
 use crate::package::{self, Artifact, BuildEvent, BuildRequest, GlibcVersion, PackageError};
 use crate::progress::Progress;
@@ -108,13 +108,19 @@ pub async fn store(
         )),
         BucketSetup::Ready => {}
     }
-    if aws.object_exists(&bucket, &key).await? {
-        progress.note(&format!("s3://{bucket}/{key} is already stored"));
-    } else {
-        let bytes = std::fs::read(&artifact.zip_path)
-            .with_context(|| format!("cannot read `{}`", artifact.zip_path.display()))?;
-        aws.put_artifact(&bucket, &key, bytes).await?;
-        progress.note(&format!("uploaded s3://{bucket}/{key}"));
+    match aws.stored_hash(&bucket, &key, &artifact.sha256).await? {
+        StoredHash::Matches => progress.note(&format!(
+            "s3://{bucket}/{key} is already stored (sha256 checked)"
+        )),
+        StoredHash::Differs { found } => {
+            return Err(tampered(&bucket, &key, &artifact.sha256, &found));
+        }
+        StoredHash::Missing => {
+            let bytes = std::fs::read(&artifact.zip_path)
+                .with_context(|| format!("cannot read `{}`", artifact.zip_path.display()))?;
+            aws.put_artifact(&bucket, &key, bytes).await?;
+            progress.note(&format!("uploaded s3://{bucket}/{key}"));
+        }
     }
     Ok(ArtifactLocation { bucket, key })
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription};
+use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription, StoredHash, tampered};
 use crate::config::Environment;
 use crate::error::CommandError;
 use crate::frontend::publish::PublishReport;
@@ -364,29 +364,48 @@ impl Deployment<'_> {
         }
     }
 
-    /// Before changing anything: can the account give the function the reserved
-    /// concurrency this deploy asks for? Asked only when the reservation would change.
+    /// Before changing anything: can the account give the functions the reserved
+    /// concurrency this deploy asks for (the API's and the worker's together)? Asked
+    /// only when a reservation would change.
     async fn check_concurrency(&self, target: &Target) -> Result<(), CommandError> {
-        let wanted = match &self.parameters {
-            Some(parameters) => parameters
-                .values
-                .get("ReservedConcurrency")
-                .and_then(|value| value.parse().ok())
-                .unwrap_or(0),
-            None => self.environment.lambda.reserved_concurrency,
+        let functions = [
+            (
+                "ReservedConcurrency",
+                "api",
+                self.environment.lambda.reserved_concurrency,
+            ),
+            (
+                "WorkerReservedConcurrency",
+                "worker",
+                self.environment.worker.reserved_concurrency,
+            ),
+        ];
+        let parameter = |values: &std::collections::BTreeMap<String, String>, name: &str| {
+            values.get(name).and_then(|value| value.parse::<u32>().ok())
         };
-        let in_place = target.existing.as_ref().and_then(|stack| {
-            stack
-                .parameters
-                .get("ReservedConcurrency")
-                .and_then(|value| value.parse::<u32>().ok())
-        });
-        if wanted == 0 || in_place == Some(wanted) {
+        let mut wanted = 0;
+        let mut changes = false;
+        for (name, _, configured) in functions {
+            let asked = match &self.parameters {
+                Some(parameters) => parameter(&parameters.values, name).unwrap_or(0),
+                None => configured,
+            };
+            let in_place = target
+                .existing
+                .as_ref()
+                .and_then(|stack| parameter(&stack.parameters, name));
+            changes |= asked != 0 && in_place != Some(asked);
+            wanted += asked;
+        }
+        if !changes {
             return Ok(());
         }
         let account = self.aws.account_concurrency().await?;
-        let function = format!("{}-api", self.stack_name());
-        let current = self.aws.function_reservation(&function).await?;
+        let mut current = 0;
+        for (_, suffix, _) in functions {
+            let function = format!("{}-{suffix}", self.stack_name());
+            current += self.aws.function_reservation(&function).await?;
+        }
         match crate::concurrency::reservation_problem(account, current, wanted) {
             Some(problem) => Err(CommandError::Failed(anyhow!(
                 problem.message(&self.environment.name, &self.aws.region)
@@ -444,12 +463,28 @@ impl Deployment<'_> {
                 artifact::store(self.aws, local, target.existing.as_ref(), self.progress).await?
             }
             ArtifactSource::Stored(stored) => {
-                if !self.aws.object_exists(&stored.bucket, &stored.key).await? {
-                    return Err(CommandError::Failed(anyhow!(
-                        "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
-                        stored.bucket,
-                        stored.key
-                    )));
+                // The exact bytes the release ran, checked before the stack may use them.
+                match self
+                    .aws
+                    .stored_hash(&stored.bucket, &stored.key, &stored.sha256)
+                    .await?
+                {
+                    StoredHash::Matches => {}
+                    StoredHash::Missing => {
+                        return Err(CommandError::Failed(anyhow!(
+                            "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
+                            stored.bucket,
+                            stored.key
+                        )));
+                    }
+                    StoredHash::Differs { found } => {
+                        return Err(CommandError::Failed(tampered(
+                            &stored.bucket,
+                            &stored.key,
+                            &stored.sha256,
+                            &found,
+                        )));
+                    }
                 }
                 ArtifactLocation {
                     bucket: stored.bucket.clone(),

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use super::{FrontendRecord, ReleaseRecord, TemplateRef};
-use crate::aws::{Aws, Written};
+use crate::aws::{Aws, StoredHash, Written};
 
 /// How often a write retries after losing a race for a sequence number.
 const WRITE_ATTEMPTS: usize = 20;
@@ -243,9 +243,7 @@ pub async fn load_page_file(aws: &Aws, bucket: &str, sha256: &str) -> anyhow::Re
 pub async fn store_template(aws: &Aws, bucket: &str, body: &str) -> anyhow::Result<TemplateRef> {
     let sha256 = hex(&Sha256::digest(body.as_bytes()));
     let key = format!("templates/{sha256}.yaml");
-    // A conflict means an object is there already: the key is the hash, so it
-    // holds the same bytes. Anything else is an error, never a silent skip.
-    if aws
+    let written = aws
         .put_object_if(
             bucket,
             &key,
@@ -253,13 +251,19 @@ pub async fn store_template(aws: &Aws, bucket: &str, body: &str) -> anyhow::Resu
             "application/yaml",
             None,
         )
-        .await?
-        == Written::Conflict
-        && !aws.object_exists(bucket, &key).await?
-    {
-        bail!(
-            "the template copy `s3://{bucket}/{key}` could not be stored: S3 refused the write, yet holds no such object"
-        );
+        .await?;
+    // Already there: trusted only if it hashes to its name. Anything else is an
+    // error, never a silent skip.
+    if written == Written::Conflict {
+        match aws.stored_hash(bucket, &key, &sha256).await? {
+            StoredHash::Matches => {}
+            StoredHash::Missing => bail!(
+                "the template copy `s3://{bucket}/{key}` could not be stored: S3 refused the write, yet holds no such object"
+            ),
+            StoredHash::Differs { found } => {
+                return Err(crate::aws::tampered(bucket, &key, &sha256, &found));
+            }
+        }
     }
     Ok(TemplateRef {
         bucket: bucket.to_owned(),

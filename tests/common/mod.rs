@@ -179,6 +179,80 @@ impl LocalAws {
         )
     }
 
+    /// Calls a JSON-protocol AWS API of the local AWS (CloudWatch, KMS, SQS, Logs,
+    /// Budgets ...) as account 123456789012 and returns the answer.
+    pub fn aws_json(
+        &self,
+        signing_service: &str,
+        target: &str,
+        json_version: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let content_type = format!("application/x-amz-json-{json_version}");
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20261126/us-west-2/{signing_service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let answer = http(
+            &self.endpoint,
+            "POST",
+            "/",
+            &[
+                ("content-type", content_type.as_str()),
+                ("x-amz-target", target),
+                ("authorization", authorization.as_str()),
+            ],
+            &body.to_string(),
+        );
+        serde_json::from_str(&answer)
+            .unwrap_or_else(|error| panic!("{target} answered no JSON ({error}): {answer}"))
+    }
+
+    /// Calls a query-protocol AWS API (SNS, STS) and returns its XML answer.
+    pub fn aws_query(&self, signing_service: &str, access_key: &str, form: &str) -> String {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={access_key}/20261126/us-west-2/{signing_service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        http(
+            &self.endpoint,
+            "POST",
+            "/",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("authorization", authorization.as_str()),
+            ],
+            form,
+        )
+    }
+
+    /// Credentials of another AWS account (its access key id), by assuming a role there.
+    pub fn other_account_key(&self, account: &str) -> String {
+        let answer = self.aws_query(
+            "sts",
+            "testing",
+            &format!(
+                "Action=AssumeRole&Version=2011-06-15&RoleSessionName=elsewhere&RoleArn=arn%3Aaws%3Aiam%3A%3A{account}%3Arole%2Fowner"
+            ),
+        );
+        xml_value(&answer, "AccessKeyId").unwrap_or_else(|| panic!("no AccessKeyId in {answer}"))
+    }
+
+    /// A path-style S3 request signed (in name only) with `access_key`.
+    pub fn s3_raw(&self, method: &str, path: &str, access_key: &str, body: &str) -> String {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={access_key}/20261126/us-west-2/s3/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        http(
+            &self.endpoint,
+            method,
+            path,
+            &[
+                ("authorization", authorization.as_str()),
+                ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ],
+            body,
+        )
+    }
+
     /// A CloudFormation client for checking what a command did.
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
         aws_sdk_cloudformation::Client::from_conf(
@@ -381,6 +455,49 @@ fn copy_sources(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// The text of the first `<name>...</name>` element of an XML answer.
+pub fn xml_value(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))? + start;
+    Some(xml[start..end].to_owned())
+}
+
+/// Like [`http`], but any status: (status, body).
+pub fn http_status(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        address.starts_with("127.0.0.1:"),
+        "tests only talk to 127.0.0.1, not {address}"
+    );
+    let mut stream = TcpStream::connect(address).expect("connect to the local AWS");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
 }
 
 /// A minimal HTTP/1.1 request to 127.0.0.1 (tests only talk to this machine).

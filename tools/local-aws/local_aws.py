@@ -115,10 +115,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    from localaws import edge, gateway, lambda_runtime
+    from localaws import edge, gateway, lambda_runtime, s3_owner
     from localaws.server import INTERCEPTORS
 
-    INTERCEPTORS.extend([gateway.intercept, edge.intercept])
+    INTERCEPTORS.extend([s3_owner.intercept, gateway.intercept, edge.intercept])
     lambda_runtime.install()
     INTERCEPTORS.append(lambda_runtime.intercept)
     lambda_runtime.RUNTIME.default_concurrency = max(1, args.lambda_concurrency)

@@ -31,7 +31,7 @@ import pytest
 from botocore.config import Config
 
 from localaws.edge import path_pattern_matches, policy_allows
-from localaws.gateway import match_route
+from localaws.gateway import access_log_line, match_route
 from test_smoke import TEMPLATE_PATH, aws_env, deploy, outputs, start_local_aws, template_parameters  # noqa: F401
 
 REGION = "us-west-2"
@@ -599,6 +599,37 @@ def test_template_bucket_policy_grants_cloudfront_the_site_and_images_only(aws: 
     # Over plain HTTP everything is denied, to everyone.
     insecure = {"aws:SourceArn": own, "aws:SecureTransport": "false"}
     assert policy_allows(policy, CF, "s3:GetObject", f"arn:aws:s3:::{bucket}/site/index.html", insecure) is False
+
+
+def test_template_paid_routes_throttled_apart_and_access_logged(aws: Any, port: int, pixel_stack: dict[str, str]) -> None:
+    api_id = pixel_stack["ApiEndpoint"].split("//", 1)[1].split(".", 1)[0]
+    # The stack's paid routes: a burst of 1 (the parameter's minimum), 0.01 per second.
+    for path in ("/generate", "/enhance"):
+        assert [request(port, api_host(api_id), "POST", path, b"{}").status for _ in range(2)] == [200, 429]
+    assert [request(port, api_host(api_id), "GET", "/status/job-1").status for _ in range(3)] == [200, 200, 200]
+    request(port, api_host(api_id), "GET", "/no/such/route")
+
+    events = aws("logs").filter_log_events(logGroupName=pixel_stack["AccessLogGroup"])["events"]
+    lines = [json.loads(event["message"]) for event in events]
+    assert len(lines) == 8, lines
+    summary = sorted((line["routeKey"], line["status"]) for line in lines)
+    assert summary == sorted([
+        ("POST /generate", "200"), ("POST /generate", "429"), ("POST /enhance", "200"), ("POST /enhance", "429"),
+        ("GET /status/{jobId}", "200"), ("GET /status/{jobId}", "200"), ("GET /status/{jobId}", "200"), ("$default", "200"),
+    ])
+    throttled = next(line for line in lines if line["status"] == "429")
+    assert (throttled["error"], throttled["integrationStatus"], throttled["integrationLatencyMs"]) == ("Too Many Requests", "-", "-")
+    served = next(line for line in lines if line["routeKey"] == "GET /status/{jobId}")
+    assert served["ip"] == "127.0.0.1" and served["integrationStatus"] == "200" and served["error"] == "-"
+    assert int(served["latencyMs"]) >= int(served["integrationLatencyMs"]) >= 0
+    assert re.fullmatch(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000", served["time"])
+
+
+def test_access_log_format_substitution() -> None:
+    fmt = '{"id":"$context.requestId","route":"$context.routeKey","msg":"$context.error.message","x":"$context.nope"} $context.status'
+    line = access_log_line(fmt, {"requestId": "abc=", "routeKey": "GET /a", "error.message": 'say "hi"', "status": "200"})
+    assert json.loads(line.rsplit(" ", 1)[0]) == {"id": "abc=", "route": "GET /a", "msg": 'say "hi"', "x": "-"}
+    assert line.endswith(" 200")
 
 
 def test_template_distribution_serves_the_site_and_images(aws: Any, endpoint: str, port: int, pixel_stack: dict[str, str]) -> None:

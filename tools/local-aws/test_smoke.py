@@ -26,12 +26,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from localaws.emf import metric_data
+from localaws.s3_owner import bucket_of
 from localaws.template import parse_template
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 TEMPLATE_PATH = REPO / "templates" / "pixel-prompt.yaml"
 REGION = "us-west-2"
+ACCOUNT = "123456789012"
 ARTIFACT_BUCKET = "pixelctl-artifacts-smoke"
 ARTIFACT_KEY = "lambda/0123abcd.zip"
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
@@ -123,13 +126,16 @@ def template_parameters(body: str, **overrides: str) -> dict[str, str]:
     declared = parse_template(body).get("Parameters", {})
     known = {
         "EnvironmentName": "dev", "ArtifactBucket": ARTIFACT_BUCKET, "ArtifactKey": ARTIFACT_KEY,
-        "LambdaMemoryMb": "3008", "LambdaTimeoutSeconds": "900", "ReservedConcurrency": "10",
+        "LambdaMemoryMb": "3008", "LambdaTimeoutSeconds": "29", "ReservedConcurrency": "10",
+        "WorkerMemoryMb": "256", "WorkerTimeoutSeconds": "180", "WorkerReservedConcurrency": "3",
         "LogRetentionDays": "7", "ModelCount": "3", "ModelsJson": '[{"name":"dall-e-3"}]',
         "EnhanceModelJson": '{"name":"gpt-4o-mini"}', "ProviderKeysJson": '{"openai":"ssm"}',
+        "ApiProviderKeysJson": '{"openai":"ssm"}',
         "SecretsPath": "pixel-prompt/dev", "GlobalRateLimitPerHour": "1000", "IpRateLimitPerDay": "50",
         "AllowedOrigins": "http://localhost:5173,https://example.org", "ImageExpiryDays": "30",
         "PriceClass": "PriceClass_100", "ThrottleBurst": "100", "ThrottleRate": "50",
-        "ErrorsAlarmThreshold": "5", "DurationAlarmThresholdMs": "120000",
+        "ErrorsAlarmThreshold": "5", "ApiDurationAlarmMs": "5000", "WorkerDurationAlarmMs": "150000",
+        "MonthlyBudgetUsd": "50",
     }
     values = {}
     for key, spec in declared.items():
@@ -319,7 +325,7 @@ def test_api_lambda_logs_iam_and_alarms(aws: Any, deployed: dict[str, Any]) -> N
 
     configuration = function["Configuration"]
     assert configuration["Runtime"] == "provided.al2023"
-    assert configuration["MemorySize"] == 3008 and configuration["Timeout"] == 900
+    assert configuration["MemorySize"] == 3008 and configuration["Timeout"] == 29
     assert configuration["Environment"]["Variables"]["CLOUDFRONT_DOMAIN"] == out["CloudFrontDomain"]
     assert configuration["Environment"]["Variables"]["ALLOWED_ORIGINS"] == f"https://{out['CloudFrontDomain']},http://localhost:5173,https://example.org"
     assert configuration["LoggingConfig"]["LogGroup"] == ids["FunctionLogGroup"]
@@ -334,11 +340,57 @@ def test_api_lambda_logs_iam_and_alarms(aws: Any, deployed: dict[str, Any]) -> N
 
     alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
     topic_arn = out["AlarmTopicArn"]
-    assert len(alarms) == 2
+    assert len(alarms) == 10
     assert all(a["AlarmActions"] == [topic_arn] for a in alarms)
-    assert {a["MetricName"] for a in alarms} == {"Errors", "Duration"}
-    assert alarms[0]["Dimensions"] == [{"Name": "FunctionName", "Value": out["FunctionName"]}]
+    assert {a.get("MetricName") for a in alarms} == {
+        "Errors", "Duration", "5xx", "Throttles", "AsyncEventsDropped", "ApproximateNumberOfMessagesVisible", None,
+    }
+    errors = [a for a in alarms if a.get("MetricName") == "Errors"]
+    assert {a["Dimensions"][0]["Value"] for a in errors} == {out["FunctionName"], out["WorkerFunctionName"]}
     assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["DisplayName"] == "Pixel Prompt dev alarms"
+
+
+def test_alarm_topic_key_dead_letter_queue_budget_and_stage_settings(aws: Any, deployed: dict[str, Any]) -> None:
+    """The resource types the hardened template added reach the services that serve them."""
+    out = outputs(deployed["described"])
+    ids = physical_ids(aws("cloudformation"), deployed["stack"])
+    # A customer-managed key CloudWatch and Budgets may use, encrypting the topic.
+    key = aws("kms").describe_key(KeyId=ids["AlarmTopicKey"])["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER" and key["Enabled"]
+    policy = json.loads(aws("kms").get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    services = [s for s in policy["Statement"] if "Service" in s["Principal"]]
+    assert services[0]["Principal"]["Service"] == ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+    assert set(services[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert aws("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+    topic = aws("sns").get_topic_attributes(TopicArn=out["AlarmTopicArn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == key["KeyId"]
+    topic_policy = json.loads(topic["Policy"])
+    assert [s["Sid"] for s in topic_policy["Statement"]] == ["AccountManagesTheTopic", "AlarmsAndBudgetsPublish"]
+    # The worker's retry policy and encrypted dead-letter queue.
+    invoke_config = aws("lambda").get_function_event_invoke_config(FunctionName=out["WorkerFunctionName"])
+    assert (invoke_config["MaximumRetryAttempts"], invoke_config["MaximumEventAgeInSeconds"]) == (1, 900)
+    queue_arn = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+    queue_name = queue_arn.rsplit(":", 1)[1]
+    assert out["DeadLetterQueueUrl"].endswith(f"/{ACCOUNT}/{queue_name}")
+    attributes = aws("sqs").get_queue_attributes(QueueUrl=out["DeadLetterQueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert attributes["SqsManagedSseEnabled"] == "true" and attributes["MessageRetentionPeriod"] == "1209600"
+    dead_letter = next(a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"] if a.get("Namespace") == "AWS/SQS")
+    assert dead_letter["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
+    # The metric-math alarm on the share of failed generations.
+    math = next(a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"] if a.get("Metrics"))
+    assert [m["Id"] for m in math["Metrics"]] == ["failed", "generated", "share"]
+    assert math["Metrics"][2]["Expression"] == "IF(generated >= 5, 100 * failed / generated, 0)"
+    # The budget and its notifications to the topic.
+    budget = aws("budgets").describe_budget(AccountId=ACCOUNT, BudgetName=ids["MonthlyBudget"])["Budget"]
+    assert budget["BudgetLimit"] == {"Amount": "50", "Unit": "USD"} and budget["TimeUnit"] == "MONTHLY"
+    notifications = aws("budgets").describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=ids["MonthlyBudget"])["Notifications"]
+    assert sorted((n["NotificationType"], n["Threshold"]) for n in notifications) == [
+        ("ACTUAL", 50.0), ("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0),
+    ]
+    # Paid routes throttled apart, access logs to their own group.
+    stage = aws("apigatewayv2").get_stages(ApiId=ids["HttpApi"])["Items"][0]
+    assert set(stage["RouteSettings"]) == {"POST /generate", "POST /enhance"}
+    assert stage["AccessLogSettings"]["DestinationArn"].endswith(f":log-group:{out['AccessLogGroup']}:*")
 
 
 def test_unchanged_change_set_fails_with_aws_reason(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
@@ -348,9 +400,9 @@ def test_unchanged_change_set_fails_with_aws_reason(aws: Any, deployed: dict[str
     assert change_set["StatusReason"] == NO_CHANGES
 
 
-def _alarm_threshold(aws: Any, metric: str) -> float:
-    alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
-    return next(a["Threshold"] for a in alarms if a["MetricName"] == metric)
+def _alarm_threshold(aws: Any, deployed: dict[str, Any], logical_id: str) -> float:
+    name = physical_ids(aws("cloudformation"), deployed["stack"])[logical_id]
+    return float(aws("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["Threshold"])
 
 
 def _distribution_config(aws: Any, deployed: dict[str, Any]) -> dict[str, Any]:
@@ -370,14 +422,14 @@ def test_update_plans_modify_with_details_then_applies(aws: Any, deployed: dict[
     change_set = create_change_set(cfn, deployed["stack"], real_template, changed, "UPDATE")
     assert change_set["Status"] == "CREATE_COMPLETE"
     by_id = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in change_set["Changes"]}
-    assert set(by_id) == {"ImagesDistribution", "ImagesBucket", "ErrorsAlarm"}
+    assert set(by_id) == {"ImagesDistribution", "ImagesBucket", "ApiErrorsAlarm", "WorkerErrorsAlarm", "ApiFunction", "WorkerFunction"}
     dist_change = by_id["ImagesDistribution"]
     assert dist_change["Action"] == "Modify" and dist_change["Replacement"] == "False"
     assert dist_change["Scope"] == ["Properties"]
     detail = dist_change["Details"][0]
     assert detail["Target"] == {"Attribute": "Properties", "Name": "DistributionConfig", "RequiresRecreation": "Never"}
     assert detail["ChangeSource"] == "ParameterReference" and detail["CausingEntity"] == "PriceClass"
-    assert by_id["ErrorsAlarm"]["Details"][0]["Target"]["Name"] == "Threshold"
+    assert by_id["ApiErrorsAlarm"]["Details"][0]["Target"]["Name"] == "Threshold"
     # With IncludePropertyValues: the changed value's path and its values, not the whole property's.
     valued = cfn.describe_change_set(StackName=deployed["stack"], ChangeSetName=change_set["ChangeSetName"],
                                      IncludePropertyValues=True)
@@ -399,9 +451,9 @@ def test_update_plans_modify_with_details_then_applies(aws: Any, deployed: dict[
     assert all(outputs(described).values()) and outputs(described) == outputs(deployed["described"])
     assert _distribution_config(aws, deployed)["DistributionConfig"]["PriceClass"] == "PriceClass_All"
     assert _expiry_days(aws, deployed) == 14
-    assert _alarm_threshold(aws, "Errors") == 9
+    assert _alarm_threshold(aws, deployed, "ApiErrorsAlarm") == 9
     statuses = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in events(cfn, deployed["stack"])]
-    assert ("ErrorsAlarm", "UPDATE_COMPLETE") in statuses and statuses[0] == (deployed["stack"], "UPDATE_COMPLETE")
+    assert ("ApiErrorsAlarm", "UPDATE_COMPLETE") in statuses and statuses[0] == (deployed["stack"], "UPDATE_COMPLETE")
 
 
 def test_revert_applies_and_cloudfront_reports_in_progress(aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
@@ -419,7 +471,7 @@ def test_revert_applies_and_cloudfront_reports_in_progress(aws: Any, endpoint: s
         control(endpoint, "config", {"cloudfront_deploy_seconds": 0})
     assert _distribution_config(aws, deployed)["DistributionConfig"]["PriceClass"] == "PriceClass_100"
     assert _expiry_days(aws, deployed) == 30
-    assert _alarm_threshold(aws, "Errors") == 5
+    assert _alarm_threshold(aws, deployed, "ApiErrorsAlarm") == 5
 
 
 def test_every_update_handler_applies_and_reverts(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
@@ -463,16 +515,16 @@ def test_create_only_change_plans_replacement(aws: Any, deployed: dict[str, Any]
 
 def test_failed_update_rolls_back_for_real(aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
     cfn = aws("cloudformation")
-    control(endpoint, "fail", {"stack_name": deployed["stack"], "logical_id": "ErrorsAlarm", "reason": "boom on update"})
+    control(endpoint, "fail", {"stack_name": deployed["stack"], "logical_id": "ApiErrorsAlarm", "reason": "boom on update"})
     changed = dict(deployed["params"], PriceClass="PriceClass_200", ErrorsAlarmThreshold="7")
     described = deploy(cfn, deployed["stack"], real_template, changed, "UPDATE")
     assert described["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     failed = [e for e in events(cfn, deployed["stack"]) if e["ResourceStatus"] == "UPDATE_FAILED"]
-    assert failed[0]["LogicalResourceId"] == "ErrorsAlarm" and failed[0]["ResourceStatusReason"] == "boom on update"
+    assert failed[0]["LogicalResourceId"] == "ApiErrorsAlarm" and failed[0]["ResourceStatusReason"] == "boom on update"
     statuses = [e["ResourceStatus"] for e in events(cfn, deployed["stack"]) if e["LogicalResourceId"] == deployed["stack"]]
     assert statuses[:3] == ["UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS"]
     assert _distribution_config(aws, deployed)["DistributionConfig"]["PriceClass"] == "PriceClass_100"
-    assert _alarm_threshold(aws, "Errors") == 5
+    assert _alarm_threshold(aws, deployed, "ApiErrorsAlarm") == 5
     params = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
     assert params["PriceClass"] == "PriceClass_100"
     assert all(outputs(described).values())
@@ -480,16 +532,16 @@ def test_failed_update_rolls_back_for_real(aws: Any, endpoint: str, deployed: di
 
 def test_rollback_failure_then_continue_update_rollback(aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
     cfn = aws("cloudformation")
-    control(endpoint, "fail", {"stack_name": deployed["stack"], "logical_id": "ErrorsAlarm", "reason": "stuck", "mode": "rollback_fails"})
-    changed = dict(deployed["params"], ErrorsAlarmThreshold="8", DurationAlarmThresholdMs="60000")
+    control(endpoint, "fail", {"stack_name": deployed["stack"], "logical_id": "ApiErrorsAlarm", "reason": "stuck", "mode": "rollback_fails"})
+    changed = dict(deployed["params"], ErrorsAlarmThreshold="8", ApiDurationAlarmMs="6000")
     described = deploy(cfn, deployed["stack"], real_template, changed, "UPDATE")
     assert described["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
     with pytest.raises(ClientError, match="can not be updated"):
         create_change_set(cfn, deployed["stack"], real_template, deployed["params"], "UPDATE")
     cfn.continue_update_rollback(StackName=deployed["stack"])
     assert wait_settled(cfn, deployed["stack"])["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
-    assert _alarm_threshold(aws, "Errors") == 5
-    assert _alarm_threshold(aws, "Duration") == 120000
+    assert _alarm_threshold(aws, deployed, "ApiErrorsAlarm") == 5
+    assert _alarm_threshold(aws, deployed, "ApiDurationAlarm") == 5000
 
 
 def test_a_rollback_failure_persists_until_fixed_and_only_rollback_failures_can_be_skipped(
@@ -724,3 +776,65 @@ def test_request_log_counts_aws_calls(aws: Any, endpoint: str) -> None:
         ("cloudformation", "DescribeStacks", "testing"),
         ("s3", "GET /", "testing"),
     ]
+
+
+def test_expected_bucket_owner_is_checked(aws: Any, endpoint: str) -> None:
+    """S3 answers 403 when `x-amz-expected-bucket-owner` is not the bucket's account; moto alone ignores it."""
+    role = boto3.client("sts", region_name=REGION, endpoint_url=endpoint).assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/owner", RoleSessionName="elsewhere",
+    )["Credentials"]
+    theirs = boto3.client(
+        "s3", region_name=REGION, endpoint_url=endpoint, aws_access_key_id=role["AccessKeyId"],
+        aws_secret_access_key=role["SecretAccessKey"], aws_session_token=role["SessionToken"],
+    )
+    theirs.create_bucket(Bucket="owned-elsewhere", CreateBucketConfiguration={"LocationConstraint": REGION})
+    theirs.put_object(Bucket="owned-elsewhere", Key="artifact.zip", Body=b"theirs")
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="owned-here", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for call in (
+        lambda owner: s3.head_bucket(Bucket="owned-elsewhere", ExpectedBucketOwner=owner),
+        lambda owner: s3.get_object(Bucket="owned-elsewhere", Key="artifact.zip", ExpectedBucketOwner=owner),
+        lambda owner: s3.put_object(Bucket="owned-elsewhere", Key="x", Body=b"1", ExpectedBucketOwner=owner),
+        lambda owner: s3.list_objects_v2(Bucket="owned-elsewhere", ExpectedBucketOwner=owner),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call(ACCOUNT)
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        call("111111111111")
+    assert s3.head_bucket(Bucket="owned-here", ExpectedBucketOwner=ACCOUNT)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket="owned-here", ExpectedBucketOwner="111111111111")
+    # Without the header nothing changes.
+    assert s3.get_object(Bucket="owned-elsewhere", Key="artifact.zip")["Body"].read() == b"theirs"
+
+
+@pytest.mark.parametrize(("host", "path", "bucket"), [
+    ("127.0.0.1:4566", "/my-bucket/a/b.zip", "my-bucket"),
+    ("127.0.0.1:4566", "/my-bucket", "my-bucket"),
+    ("my-bucket.s3.us-west-2.amazonaws.com", "/a", "my-bucket"),
+    ("my-bucket.localhost:4566", "/a", "my-bucket"),
+    ("127.0.0.1:4566", "/", None),
+])
+def test_bucket_of_a_request(host: str, path: str, bucket: str | None) -> None:
+    assert bucket_of(host, path) == bucket
+
+
+def test_embedded_metric_lines_become_metric_data() -> None:
+    line = json.dumps({
+        "_aws": {"Timestamp": 1795671112123, "CloudWatchMetrics": [{
+            "Namespace": "PixelPrompt", "Dimensions": [["Environment"], ["Environment", "Provider"]],
+            "Metrics": [{"Name": "ModelGenerations", "Unit": "Count"}, {"Name": "ModelFailures", "Unit": "Count"}],
+        }]},
+        "Environment": "dev", "Provider": "openai", "ModelGenerations": 1, "ModelFailures": 0,
+    })
+    data = metric_data(line)
+    assert [(ns, d["MetricName"], d["Value"], [x["Name"] for x in d["Dimensions"]]) for ns, d in data] == [
+        ("PixelPrompt", "ModelGenerations", 1.0, ["Environment"]),
+        ("PixelPrompt", "ModelFailures", 0.0, ["Environment"]),
+        ("PixelPrompt", "ModelGenerations", 1.0, ["Environment", "Provider"]),
+        ("PixelPrompt", "ModelFailures", 0.0, ["Environment", "Provider"]),
+    ]
+    assert data[0][1]["Timestamp"].year == 2026
+    assert metric_data('{"level":"INFO","message":"job finished"}') == []
+    assert metric_data('{"_aws": {"CloudWatchMetrics": []}}') == []
+    assert metric_data("START RequestId: 1 Version: $LATEST") == []

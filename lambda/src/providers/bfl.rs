@@ -4,29 +4,19 @@
 
 use serde_json::{Value, json};
 
+use super::http::trusted_url;
 use super::{ProviderError, ProviderHttp, download, send_json};
 use crate::secrets::ApiKey;
 
-/// The origin (`scheme://host[:port]`) of a URL.
-fn origin(url: &str) -> Option<&str> {
-    let rest_at = url.find("://")? + 3;
-    let end = url[rest_at..].find('/').map_or(url.len(), |i| rest_at + i);
-    Some(&url[..end])
-}
-
-/// The `polling_url` BFL returned, if it is safe to send the key there: on the base
-/// URL's origin or an `https://*.bfl.ai` host. Otherwise the `get_result` endpoint.
+/// The `polling_url` BFL returned, if it is safe to send the key there (https on a
+/// `bfl.ai` host, or the configured base URL's origin; see [`trusted_url`]).
+/// Otherwise the `get_result` endpoint.
 fn poll_url(base: &str, answer: &Value, id: &str) -> String {
-    if let Some(url) = answer.get("polling_url").and_then(Value::as_str) {
-        let same_origin = origin(url).is_some_and(|o| Some(o) == origin(base));
-        let bfl_host = origin(url).is_some_and(|o| {
-            o.starts_with("https://") && (o.ends_with(".bfl.ai") || o == "https://api.bfl.ai")
-        });
-        if same_origin || bfl_host {
-            return url.to_owned();
-        }
-    }
-    format!("{base}/v1/get_result?id={id}")
+    answer
+        .get("polling_url")
+        .and_then(Value::as_str)
+        .and_then(|url| trusted_url(url, "bfl.ai", base))
+        .map_or_else(|| format!("{base}/v1/get_result?id={id}"), String::from)
 }
 
 /// `POST {base}/v1/{model}` then polls until the image is ready. The caller bounds the
@@ -144,6 +134,10 @@ mod tests {
             ),
             (
                 json!({"polling_url": "http://x.bfl.ai/p"}),
+                "https://api.bfl.ai/v1/get_result?id=1",
+            ),
+            (
+                json!({"polling_url": "https://attacker.example?.bfl.ai"}),
                 "https://api.bfl.ai/v1/get_result?id=1",
             ),
             (json!({}), "https://api.bfl.ai/v1/get_result?id=1"),

@@ -7,6 +7,7 @@ pub mod bedrock;
 pub mod bfl;
 pub mod fake;
 pub mod google;
+pub mod http;
 pub mod openai;
 pub mod stability;
 
@@ -50,6 +51,39 @@ pub enum ProviderError {
     NotAnImage,
 }
 
+impl ProviderError {
+    /// The message `GET /status` shows, which anyone holding the job id can read:
+    /// what failed in a user's terms. Never a key location or the AWS error text of a
+    /// failed key read (account, role, parameter path), never network internals;
+    /// ARNs and account ids in a provider's own words are blanked. The whole error
+    /// goes to the log with the job and correlation ids.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::MissingKey(_) => "the provider's API key could not be read".to_owned(),
+            Self::Network(_) => "could not reach the provider".to_owned(),
+            other => without_aws_identifiers(&other.to_string()),
+        }
+    }
+}
+
+/// `text` with ARNs and 12-digit account ids replaced by `[redacted]`.
+fn without_aws_identifiers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (index, word) in text.split(' ').enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        let core = word.trim_matches(|c: char| "\"'`()[]{},;".contains(c));
+        let is_account = core.len() == 12 && core.chars().all(|c| c.is_ascii_digit());
+        if core.starts_with("arn:") || is_account {
+            out.push_str(&word.replace(core, "[redacted]"));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
 impl From<KeyError> for ProviderError {
     fn from(e: KeyError) -> Self {
         Self::MissingKey(e.to_string())
@@ -82,10 +116,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Shared HTTP client and per-request timeout of the HTTP providers.
+/// Shared HTTP clients and per-request timeout of the HTTP providers.
 #[derive(Debug, Clone)]
 pub struct ProviderHttp {
+    /// For every call that carries a key: follows no redirect ([`http::keyed_client`]).
     pub client: reqwest::Client,
+    /// For downloading a generated image from the URL a provider returned (no key).
+    pub download_client: reqwest::Client,
     pub request_timeout: Duration,
     /// How often Black Forest Labs results are polled.
     pub poll_interval: Duration,
@@ -93,13 +130,9 @@ pub struct ProviderHttp {
 
 impl ProviderHttp {
     pub fn new(request_timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("pixel-prompt-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         Self {
-            client,
+            client: http::keyed_client(),
+            download_client: http::download_client(),
             request_timeout,
             poll_interval: Duration::from_secs(1),
         }
@@ -179,7 +212,8 @@ pub fn status_error(status: u16, body: &str) -> ProviderError {
 async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
     let response = request.send().await?;
     let status = response.status().as_u16();
-    let body = response.text().await?;
+    let body = http::read_capped(response, http::MAX_JSON_BYTES).await?;
+    let body = String::from_utf8_lossy(&body);
     if !(200..300).contains(&status) {
         return Err(status_error(status, &body));
     }
@@ -190,7 +224,7 @@ async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, ProviderEr
 /// Downloads an image from a URL the provider returned.
 async fn download(http: &ProviderHttp, url: &str) -> Result<Vec<u8>, ProviderError> {
     let response = http
-        .client
+        .download_client
         .get(url)
         .timeout(http.request_timeout)
         .send()
@@ -202,7 +236,7 @@ async fn download(http: &ProviderHttp, url: &str) -> Result<Vec<u8>, ProviderErr
             message: "downloading the generated image failed".to_owned(),
         });
     }
-    Ok(response.bytes().await?.to_vec())
+    self::http::read_capped(response, self::http::MAX_IMAGE_BYTES).await
 }
 
 fn decode_base64(data: &str) -> Result<Vec<u8>, ProviderError> {
@@ -365,6 +399,32 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_messages_leave_out_what_only_operators_may_read() {
+        let cases = [
+            (
+                ProviderError::MissingKey("could not read `ssm:/pixel-prompt/prod/openai-api-key`: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/pixel-prompt-prod-WorkerRole/x is not authorized".into()),
+                "the provider's API key could not be read",
+            ),
+            (
+                ProviderError::Network("error sending request: client error (Connect): tcp connect error: 10.0.3.7:443".into()),
+                "could not reach the provider",
+            ),
+            (
+                ProviderError::Http { status: 403, message: "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized (account 123456789012)".into() },
+                "provider error (HTTP 403): User: [redacted] is not authorized (account [redacted])",
+            ),
+            (ProviderError::RateLimited, "provider rate limit or quota exceeded (HTTP 429)"),
+            (
+                ProviderError::ContentRefused("Your request was rejected by our safety system".into()),
+                "provider refused the prompt: Your request was rejected by our safety system",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.public_message(), expected, "{error:?}");
+        }
+    }
 
     #[test]
     fn status_mapping() {

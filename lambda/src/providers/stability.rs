@@ -41,7 +41,7 @@ pub async fn generate(
         .get("finish-reason")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bytes = response.bytes().await?;
+    let bytes = super::http::read_capped(response, super::http::MAX_IMAGE_BYTES).await?;
     if !(200..300).contains(&status) {
         return Err(status_error(status, &String::from_utf8_lossy(&bytes)));
     }

@@ -1,6 +1,13 @@
 //! A folder on disk as an object store, for `pixelctl local --data-dir`: conditional
 //! writes are compare-and-swap under one lock, so rate limits stay exact in one process.
+//!
+//! Listing is served from a sorted set of every key, read from disk on the first
+//! listing and kept up to date by this store's own writes, so a page costs what S3's
+//! does (a range of the sorted keys), not a walk of the whole folder. Objects another
+//! process writes into the folder afterwards are read (`get`) but not listed.
 
+use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,6 +20,9 @@ use super::{KeyPage, PutCondition, PutOutcome, StoreError, StoredObject, check_k
 pub struct FolderStore {
     root: PathBuf,
     write_lock: Arc<Mutex<()>>,
+    /// Every key, once something has listed (see the module doc).
+    keys: Arc<std::sync::Mutex<Option<BTreeSet<String>>>>,
+    walk_lock: Arc<Mutex<()>>,
 }
 
 fn io(path: &Path, source: std::io::Error) -> StoreError {
@@ -60,6 +70,8 @@ impl FolderStore {
         Self {
             root: root.into(),
             write_lock: Arc::new(Mutex::new(())),
+            keys: Arc::default(),
+            walk_lock: Arc::default(),
         }
     }
 
@@ -118,6 +130,14 @@ impl FolderStore {
                 source: std::io::Error::other(e),
             })?;
         written?;
+        if let Some(keys) = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_mut()
+        {
+            keys.insert(key.to_owned());
+        }
         Ok(PutOutcome::Written)
     }
 
@@ -127,16 +147,55 @@ impl FolderStore {
         start_after: Option<&str>,
         max: usize,
     ) -> Result<KeyPage, StoreError> {
-        // Prefixes in this crate end at a `/` or inside a file name; walk the folder
-        // part and filter on the whole key.
-        let dir_part = prefix.rsplit_once('/').map_or("", |(d, _)| d);
-        let start = if dir_part.is_empty() {
-            self.root.clone()
-        } else {
-            self.path(dir_part)?
+        let loaded = || {
+            self.keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some()
         };
+        if !loaded() {
+            // One walk, however many requests list at once on a cold store.
+            let _walking = self.walk_lock.lock().await;
+            if !loaded() {
+                let found = self.walk().await?;
+                let mut keys = self
+                    .keys
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                // Writes that landed during the walk are in both: a union keeps them.
+                keys.get_or_insert_with(BTreeSet::new).extend(found);
+            }
+        }
+        let from = match start_after {
+            Some(after) if after >= prefix => Bound::Excluded(after.to_owned()),
+            _ => Bound::Included(prefix.to_owned()),
+        };
+        let keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut page: Vec<String> = match keys.as_ref() {
+            Some(all) => all
+                .range((from, Bound::Unbounded))
+                .take_while(|key| key.starts_with(prefix))
+                .take(max.saturating_add(1))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        drop(keys);
+        let truncated = page.len() > max;
+        page.truncate(max);
+        Ok(KeyPage {
+            keys: page,
+            truncated,
+        })
+    }
+
+    /// Every key in the folder, read from disk.
+    async fn walk(&self) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
-        let mut stack = vec![start];
+        let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
             let mut entries = match tokio::fs::read_dir(&dir).await {
                 Ok(entries) => entries,
@@ -154,18 +213,12 @@ impl FolderStore {
                     continue;
                 };
                 let key = relative.to_string_lossy().replace('\\', "/");
-                if key.contains(".tmp-") {
-                    continue;
-                }
-                if key.starts_with(prefix) && start_after.is_none_or(|after| key.as_str() > after) {
+                if !key.contains(".tmp-") {
                     keys.push(key);
                 }
             }
         }
-        keys.sort();
-        let truncated = keys.len() > max;
-        keys.truncate(max);
-        Ok(KeyPage { keys, truncated })
+        Ok(keys)
     }
 }
 

@@ -41,11 +41,15 @@ pub fn parts(dir: &std::path::Path, generator: Generator, enhancer: Enhancer) ->
             global_per_hour: 1000,
             ip_per_day: 1000,
             ip_allowlist: vec![],
+            ..RateLimits::default()
         },
         generator,
         enhancer,
         dispatch: DispatchMode::InProcess,
         serve_images: false,
+        worker_timeout: Duration::from_secs(180),
+        gallery_days: 30,
+        emit_metrics: false,
     }
 }
 

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 from urllib.parse import parse_qsl, unquote
 
 from moto.apigatewayv2.models import Api, Stage, apigatewayv2_backends
+from moto.logs.models import logs_backends
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
@@ -468,6 +469,16 @@ def _serve(request: Request, api_id: str, raw_path: str, request_id: str) -> Res
     if selected is None:
         return _message(NOT_FOUND)
     stage, path = selected
+    access = AccessRecord(request_id=request_id, started=time.time())
+    response = _answer(request, api, stage, path, account_id, region, raw_path, request_id, access)
+    write_access_log(account_id, region, stage, request, response, access)
+    return response
+
+
+def _answer(
+    request: Request, api: Api, stage: Stage, path: str, account_id: str, region: str, raw_path: str,
+    request_id: str, access: AccessRecord,
+) -> Response:
     cors = api.cors_configuration or None
     is_preflight = request.method == "OPTIONS" and "Origin" in request.headers and "Access-Control-Request-Method" in request.headers
     if cors and is_preflight:
@@ -482,28 +493,29 @@ def _serve(request: Request, api_id: str, raw_path: str, request_id: str) -> Res
         source_ip=request.remote_addr or "127.0.0.1",
         port=int(request.environ.get("SERVER_PORT") or 0),
     )
-    response = _route(request, api, stage, path, invocation)
+    response = _route(request, api, stage, path, invocation, access)
     if cors:
         _apply_cors(cors, request, response)
     return response
 
 
-def _route(request: Request, api: Api, stage: Stage, path: str, invocation: Invocation) -> Response:
+def _route(request: Request, api: Api, stage: Stage, path: str, invocation: Invocation, access: AccessRecord) -> Response:
     routes = {route.route_key: route for route in list(api.routes.values())}
     matched = match_route(routes, request.method, path)
     if matched is None:
-        return _message(NOT_FOUND)
+        return access.gateway_error(NOT_FOUND)
+    access.route_key = matched.route_key
     route = routes[matched.route_key]
     integration_id = (route.target or "").removeprefix("integrations/")
     integration = api.integrations.get(integration_id)
     if integration is None:
-        return _message(NOT_FOUND)
+        return access.gateway_error(NOT_FOUND)
     if not THROTTLES.admit(api.api_id, stage, matched.route_key):
-        return _message(TOO_MANY_REQUESTS)
+        return access.gateway_error(TOO_MANY_REQUESTS)
     function = lambda_target(integration.integration_uri)
     if integration.integration_type != "AWS_PROXY" or function is None or integration.payload_format_version != "2.0":
-        return _message(INTERNAL_ERROR)
-    return _invoke(request, invocation, matched, function, integration.timeout_in_millis, path)
+        return access.gateway_error(INTERNAL_ERROR)
+    return _invoke(request, invocation, matched, function, integration.timeout_in_millis, path, access)
 
 
 def source_arn(invocation: Invocation, route_key: str, method: str, path: str) -> str:
@@ -513,7 +525,8 @@ def source_arn(invocation: Invocation, route_key: str, method: str, path: str) -
 
 
 def _invoke(
-    request: Request, invocation: Invocation, route: RouteMatch, function: tuple[str, str, str], timeout_ms: int | None, path: str
+    request: Request, invocation: Invocation, route: RouteMatch, function: tuple[str, str, str], timeout_ms: int | None,
+    path: str, access: AccessRecord,
 ) -> Response:
     function_account, function_region, function_name = function
     arn = source_arn(invocation, route.route_key, request.method, path)
@@ -522,13 +535,106 @@ def _invoke(
     event = build_event(request, invocation, route, request.get_data(), now)
     try:
         if not RUNTIME.function_policy_allows(function_account, function_region, function_name, "apigateway.amazonaws.com", arn):
-            return _message(INTERNAL_ERROR)
+            access.integration_error = "Lambda permission denied: no statement lets apigateway.amazonaws.com invoke it"
+            return access.gateway_error(INTERNAL_ERROR)
         result = RUNTIME.invoke(function_account, function_region, function_name, json.dumps(event).encode(), wait_timeout=limit)
     except TimeoutError:
-        return _message(SERVICE_UNAVAILABLE)
-    except (FunctionNotFound, TooManyRequests):
+        access.integration_error = "The integration timed out"
+        return access.gateway_error(SERVICE_UNAVAILABLE)
+    except (FunctionNotFound, TooManyRequests) as err:
         # HTTP APIs answer a throttled or missing function with a plain 500.
-        return _message(INTERNAL_ERROR)
+        access.integration_status = "429" if isinstance(err, TooManyRequests) else "404"
+        access.integration_error = "Lambda throttled the invocation" if isinstance(err, TooManyRequests) else "Function not found"
+        return access.gateway_error(INTERNAL_ERROR)
+    finally:
+        access.integration_latency_ms = int((time.time() - now) * 1000)
+    access.integration_status = "200"
     if result.function_error:
-        return _message(INTERNAL_ERROR)
-    return translate_response(result.payload) or _message(INTERNAL_ERROR)
+        access.integration_error = f"The Lambda function returned an error ({result.function_error})"
+        return access.gateway_error(INTERNAL_ERROR)
+    translated = translate_response(result.payload)
+    if translated is None:
+        access.integration_error = "The Lambda function answered a malformed response"
+        return access.gateway_error(INTERNAL_ERROR)
+    return translated
+
+
+# --- Access logs -------------------------------------------------------------
+
+
+@dataclass
+class AccessRecord:
+    """What one request's access-log line may tell, filled in as the request is served."""
+
+    request_id: str
+    started: float
+    route_key: str = "-"
+    integration_status: str = "-"
+    integration_latency_ms: int | None = None
+    integration_error: str = "-"
+    error_message: str = "-"
+
+    def gateway_error(self, answer: tuple[int, str]) -> Response:
+        """The gateway's own answer, remembered as `$context.error.message`."""
+        self.error_message = answer[1]
+        return _message(answer)
+
+
+def access_log_line(fmt: str, values: dict[str, str]) -> str:
+    """`fmt` with each `$context.x` replaced (longest names first); unknown ones become `-`."""
+    def substitute(found: re.Match[str]) -> str:
+        value = values.get(found.group(0)[len("$context."):], "-")
+        # Inside a JSON format the value sits in a string: keep it valid.
+        return json.dumps(value)[1:-1]
+
+    return re.sub(r"\$context\.[A-Za-z0-9_.]+[A-Za-z0-9_]", substitute, fmt)
+
+
+def write_access_log(account_id: str, region: str, stage: Stage, request: Request, response: Response,
+                     access: AccessRecord) -> None:
+    """One line per request into the stage's `AccessLogSettings` log group, as API Gateway writes it."""
+    settings = stage.access_log_settings or {}
+    destination, fmt = settings.get("destinationArn"), settings.get("format")
+    if not destination or not fmt:
+        return
+    # arn:aws:logs:{region}:{account}:log-group:{name}[:*]
+    parts = destination.split(":")
+    if len(parts) < 7 or parts[2] != "logs" or parts[5] != "log-group":
+        return
+    group = parts[6]
+    latency_ms = int((time.time() - access.started) * 1000)
+    values = {
+        "requestId": access.request_id,
+        "extendedRequestId": access.request_id,
+        "identity.sourceIp": request.remote_addr or "127.0.0.1",
+        "identity.userAgent": request.headers.get("User-Agent", "-"),
+        "requestTime": _request_time(access.started),
+        "requestTimeEpoch": str(int(access.started * 1000)),
+        "httpMethod": request.method,
+        "path": request.path,
+        "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        "routeKey": access.route_key,
+        "stage": stage.name,
+        "status": str(response.status_code),
+        "responseLatency": str(latency_ms),
+        "responseLength": str(len(response.get_data())),
+        "integrationLatency": "-" if access.integration_latency_ms is None else str(access.integration_latency_ms),
+        "integrationStatus": access.integration_status,
+        "integrationErrorMessage": access.integration_error,
+        "integration.error": access.integration_error,
+        "integration.status": access.integration_status,
+        "error.message": access.error_message,
+    }
+    line = access_log_line(fmt, values)
+    backend = logs_backends[parts[4] or account_id][parts[3] or region]
+    event = {"timestamp": int(access.started * 1000), "message": line}
+    with _ACCESS_LOG_LOCK:
+        if group not in backend.groups:
+            # On AWS the deploy fails when the group is missing; here the line is dropped.
+            return
+        stream = f"{stage.name.replace('$', '')}-access"
+        backend.ensure_log_stream(group, stream)
+        backend.put_log_events(group, stream, [event])
+
+
+_ACCESS_LOG_LOCK = threading.Lock()

@@ -61,6 +61,7 @@ from moto.logs.models import logs_backends
 from moto.sqs.models import sqs_backends
 from werkzeug.wrappers import Request, Response
 
+from . import emf
 from .hosts import HOSTS, target
 
 LOG = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ class LogSink:
     @classmethod
     def put(cls, function: FunctionSnapshot, stream: str, line: str) -> None:
         event = {"timestamp": int(time.time() * 1000), "message": line}
+        emf.publish(function.account_id, function.region, line)
         with cls.lock:
             backend = logs_backends[function.account_id][function.region]
             try:

@@ -93,7 +93,7 @@ def camel_keys(node: Any) -> Any:
 
 
 def _registry() -> dict[str, ResourceHandler]:
-    from . import api, cdn, compute, monitoring, storage
+    from . import api, cdn, compute, monitoring, queues, security, storage
 
     handlers: list[ResourceHandler] = [
         *storage.HANDLERS,
@@ -101,6 +101,8 @@ def _registry() -> dict[str, ResourceHandler]:
         *compute.HANDLERS,
         *api.HANDLERS,
         *monitoring.HANDLERS,
+        *queues.HANDLERS,
+        *security.HANDLERS,
     ]
     return {handler.type_name: handler for handler in handlers}
 

@@ -35,7 +35,6 @@ _STAGE_KEYS = [
     "AutoDeploy",
     "ClientCertificateId",
     "Description",
-    "RouteSettings",
     "StageName",
     "StageVariables",
 ]
@@ -45,6 +44,9 @@ def _stage_config(props: dict[str, Any]) -> dict[str, Any]:
     config = camel_keys({k: props[k] for k in _STAGE_KEYS if k in props})
     if "DefaultRouteSettings" in props:
         config["defaultRouteSettings"] = _route_settings(props["DefaultRouteSettings"])
+    if "RouteSettings" in props:
+        # Keyed by route key ("POST /generate"), which stays as written.
+        config["routeSettings"] = {route: _route_settings(settings) for route, settings in props["RouteSettings"].items()}
     config["tags"] = tag_dict(props.get("Tags"))
     return config
 

@@ -1,4 +1,5 @@
-"""AWS::IAM::Role, AWS::Logs::LogGroup, AWS::Lambda::Function and AWS::Lambda::Permission."""
+"""AWS::IAM::Role, AWS::Logs::LogGroup, AWS::Lambda::Function, AWS::Lambda::Permission and
+AWS::Lambda::EventInvokeConfig (which `lambda_runtime` applies to Event invokes)."""
 
 from __future__ import annotations
 
@@ -210,4 +211,40 @@ class PermissionHandler(ResourceHandler):
             return
 
 
-HANDLERS = [RoleHandler(), LogGroupHandler(), FunctionHandler(), PermissionHandler()]
+_INVOKE_CONFIG_KEYS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+
+class EventInvokeConfigHandler(ResourceHandler):
+    """Retries and destinations of a function's asynchronous invocations."""
+
+    type_name = "AWS::Lambda::EventInvokeConfig"
+    create_only = frozenset({"FunctionName", "Qualifier"})
+
+    def create(self, ctx: Context, props: dict[str, Any]) -> Created:
+        self._put(ctx, props)
+        return Created(f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}", {})
+
+    def update(self, ctx: Context, physical_id: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        self._put(ctx, new)
+        return {}
+
+    def delete(self, ctx: Context, physical_id: str, props: dict[str, Any]) -> None:
+        backend = _lambda(ctx)
+        if props["FunctionName"] in {f.function_name for f in backend.list_functions()}:
+            backend.get_function(props["FunctionName"]).event_invoke_config = []
+
+    @staticmethod
+    def _put(ctx: Context, props: dict[str, Any]) -> None:
+        config: dict[str, Any] = {k: props[k] for k in _INVOKE_CONFIG_KEYS if k in props}
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key in config:
+                config[key] = int(config[key])
+        backend = _lambda(ctx)
+        try:
+            backend.get_function(props["FunctionName"]).event_invoke_config = []
+            backend.put_function_event_invoke_config(props["FunctionName"], config)
+        except (JsonRESTError, ValueError) as err:
+            raise _failure(err) from err
+
+
+HANDLERS = [RoleHandler(), LogGroupHandler(), FunctionHandler(), PermissionHandler(), EventInvokeConfigHandler()]
