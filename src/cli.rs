@@ -234,7 +234,7 @@ Examples:\n  pixelctl status\n  pixelctl status prod\n  pixelctl status staging 
     )]
     Status(StatusArgs),
 
-    /// The API's logs from CloudWatch Logs, oldest first; --follow keeps watching
+    /// The logs of the API and the generation worker from CloudWatch Logs, merged oldest first; --follow keeps watching
     #[command(
         after_help = "JSON log lines from the API are shown as time, level, message, then \
 the job and correlation ids and the other fields. --follow polls CloudWatch Logs every 0.8 s \

@@ -502,22 +502,23 @@ mod tests {
     }
 
     #[test]
-    fn the_role_may_invoke_every_bedrock_model_an_environment_may_name() {
-        let template = repository_template();
+    fn the_worker_may_call_every_bedrock_model_an_environment_may_name() {
+        // The worker's policy names exactly the environment's Bedrock models (the
+        // ARNs are rendered from `models`, tests/offline.rs); each needs a region.
         for model in crate::config::BEDROCK_MODELS {
-            let region =
-                pixel_prompt_api::providers::bedrock::region_for(model).unwrap_or("${AWS::Region}");
-            let arn =
-                format!("arn:${{AWS::Partition}}:bedrock:{region}::foundation-model/{model}\"");
-            assert!(template.body.contains(&arn), "the role cannot invoke {arn}");
+            assert!(
+                pixel_prompt_api::providers::bedrock::region_for(model).is_some(),
+                "no Bedrock region for `{model}`"
+            );
         }
         // Stability's Bedrock models are third-party: their first use subscribes the
         // account through AWS Marketplace, as the caller.
+        let template = repository_template();
         for action in [
             "aws-marketplace:ViewSubscriptions",
             "aws-marketplace:Subscribe",
         ] {
-            assert!(template.body.contains(action), "the role lacks {action}");
+            assert!(template.body.contains(action), "the worker lacks {action}");
         }
     }
 }

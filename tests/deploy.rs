@@ -817,10 +817,11 @@ fn a_reserved_concurrency_the_account_cannot_give_is_refused_before_anything_cha
         "{calls:?}"
     );
 
+    // The API's 20 and the worker's 20 leave the 10 Lambda keeps.
     project.edit(
         "environments/prod.yaml",
         "  reserved_concurrency: 50",
-        "  reserved_concurrency: 40",
+        "  reserved_concurrency: 20",
     );
     let created = project.expect(
         &aws,
@@ -843,7 +844,15 @@ fn a_reserved_concurrency_the_account_cannot_give_is_refused_before_anything_cha
             .send(),
     )
     .unwrap();
-    assert_eq!(concurrency.reserved_concurrent_executions(), Some(40));
+    assert_eq!(concurrency.reserved_concurrent_executions(), Some(20));
+    let worker = block_on(
+        aws.lambda()
+            .get_function_concurrency()
+            .function_name("pixel-prompt-prod-worker")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(worker.reserved_concurrent_executions(), Some(20));
 }
 
 #[test]

@@ -51,7 +51,7 @@ impl Deployed {
     fn start() -> Self {
         // Dummy keys where the environments say they live: the fake providers
         // only check that one is sent.
-        Self::deployed(LocalAws::with_keys_and(&["--fake-providers"]), &[])
+        Self::deploy_on(LocalAws::with_keys_and(&["--fake-providers"]), &[])
     }
 
     /// Deployed with only these provider keys stored (the deploy is told the
@@ -61,10 +61,10 @@ impl Deployed {
         for name in keys {
             aws.put_secure_string(&format!("/pixel-prompt/dev/{name}"), "sk-local-dummy-key");
         }
-        Self::deployed(aws, &["--allow-missing-keys"])
+        Self::deploy_on(aws, &["--allow-missing-keys"])
     }
 
-    fn deployed(aws: LocalAws, flags: &[&str]) -> Self {
+    fn deploy_on(aws: LocalAws, flags: &[&str]) -> Self {
         let deployed = Self {
             aws,
             project: Project::copy(),
@@ -800,10 +800,16 @@ fn a_failed_model_is_told_in_user_terms_detailed_in_the_log_and_counted() {
 fn a_rotated_key_reaches_the_running_instance_once_the_old_one_is_revoked() {
     let aws = LocalAws::start_with(&["--fake-providers"]);
     let project = Project::copy();
-    // One instance: every request and worker runs in the same process, with its key cache.
+    // One instance of each function (the API for /enhance, the worker for the
+    // models), each with its key cache.
     project.edit(
         "environments/dev.yaml",
         "reserved_concurrency: 5",
+        "reserved_concurrency: 1",
+    );
+    project.edit(
+        "environments/dev.yaml",
+        "reserved_concurrency: 3",
         "reserved_concurrency: 1",
     );
     let old = "sk-proj-old0000000000000000000000000001";
@@ -831,7 +837,11 @@ fn a_rotated_key_reaches_the_running_instance_once_the_old_one_is_revoked() {
     let first = generate(&http, &api, "a red fox");
     assert_eq!(first["status"], "completed", "{first}");
     let running = instances();
-    assert_eq!(running.len(), 1, "one instance, which cached the old key");
+    assert_eq!(
+        running.len(),
+        2,
+        "one API and one worker instance; the worker cached the old key"
+    );
 
     // Rotate: the new key is stored, then the provider stops accepting the old one.
     let said = set_key(&project, &aws, "dev", "openai", new);

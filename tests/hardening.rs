@@ -29,7 +29,7 @@ fn describe_alarms(aws: &LocalAws) -> Vec<Value> {
 
 #[test]
 fn every_environments_alarms_reach_a_topic_cloudwatch_can_publish_to() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // (environment, Lambda errors threshold, monthly budget, alarm e-mail)
     let environments = [
@@ -236,7 +236,7 @@ fn api_path(project: &Project, aws: &LocalAws, env: &str) -> String {
 
 #[test]
 fn paid_routes_are_throttled_apart_and_every_request_is_access_logged() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // A burst of 2 and one request per 100 s: a third quick call is over.
     let dev = project.read("environments/dev.yaml");
@@ -316,7 +316,7 @@ fn paid_routes_are_throttled_apart_and_every_request_is_access_logged() {
 
 #[test]
 fn an_artifact_bucket_of_another_account_is_refused() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     // Someone who knows the account id creates the store's name first, in their account.
     let theirs = aws.other_account_key("111111111111");
@@ -360,7 +360,7 @@ fn block_on_stacks(aws: &LocalAws) -> Vec<String> {
 
 #[test]
 fn an_artifact_that_does_not_hash_to_its_name_is_never_deployed() {
-    let aws = LocalAws::start();
+    let aws = LocalAws::with_keys();
     let project = Project::copy();
     let first = project.deploy(&aws, "dev", &[], 0).json();
     let bucket = first["artifact"]["bucket"].as_str().unwrap().to_owned();

@@ -76,7 +76,7 @@ fn validate_accepts_the_repository_environments() {
     ok    dev (pixel-prompt-dev)
     ok    prod (pixel-prompt-prod)
     ok    staging (pixel-prompt-staging)
-      warning: environments/defaults.yaml:62: `alarms.email`: is not set: the alarms and the budget of this environment notify no one
+      warning: environments/defaults.yaml:64: `alarms.email`: is not set: the alarms and the budget of this environment notify no one
         hint: set the address of the team that should hear about it (recommended for every environment but dev)
     ");
 }
@@ -238,7 +238,7 @@ fn syntax_error_names_the_line() {
     );
     let (_, stderr) = project.run(&["render", "prod"], 2);
     assert!(
-        stderr.contains("environments/prod.yaml:19: did not find expected"),
+        stderr.contains("environments/prod.yaml:22: did not find expected"),
         "{stderr}"
     );
     assert!(stderr.contains("YAML syntax error"), "{stderr}");
@@ -437,10 +437,12 @@ fn roles_grant_only_what_the_code_uses_and_bedrock_only_the_environments_models(
             .unwrap()
             .to_owned();
         let expected = match env {
-            // dev calls Nova Canvas only.
-            "dev" => "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-canvas-v1:0",
+            // dev calls Stable Image Ultra only.
+            "dev" => {
+                "arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-ultra-v1:1"
+            }
             _ => {
-                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-canvas-v1:0,arn:aws:bedrock:us-west-2::foundation-model/stability.sd3-5-large-v1:0"
+                "arn:aws:bedrock:us-west-2::foundation-model/stability.sd3-5-large-v1:0,arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-ultra-v1:1"
             }
         };
         assert_eq!(arns, expected, "{env}");
@@ -448,7 +450,7 @@ fn roles_grant_only_what_the_code_uses_and_bedrock_only_the_environments_models(
     // An environment without Bedrock models grants no bedrock action at all.
     project.edit(
         "environments/dev.yaml",
-        "  - name: Nova Canvas\n    provider: bedrock\n    model: amazon.nova-canvas-v1:0\n",
+        "  - name: Stable Image Ultra\n    provider: bedrock\n    model: stability.stable-image-ultra-v1:1\n",
         "",
     );
     project.edit("environments/dev.yaml", "model_count: 3", "model_count: 2");

@@ -72,7 +72,9 @@ fn status_tells_healthy_from_unhealthy_and_shows_what_drifted() {
         .iter()
         .map(|alarm| alarm["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(alarms.len(), 2, "{dev}");
+    // Errors, 5xx, throttles, dropped events, dead letters, failed generations
+    // and durations, of the API and the worker.
+    assert_eq!(alarms.len(), 10, "{dev}");
     assert_eq!(dev["api"]["healthy"], true, "{dev}");
     assert!(
         dev["api"]["endpoint"]

@@ -1,5 +1,6 @@
-//! `pixelctl logs`: the API function's CloudWatch logs, oldest first, readable;
-//! `--follow` polls for new lines until Ctrl-C.
+//! `pixelctl logs`: the CloudWatch logs of the stack's functions (the API and the
+//! generation worker), merged oldest first, readable; `--follow` polls for new
+//! lines until Ctrl-C.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,8 +19,11 @@ use crate::progress::Progress;
 /// How often `--follow` asks CloudWatch Logs for new events.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(800);
 
-/// The function's log group, from the stack's resources.
-async fn log_group(aws: &Aws, stack: &str, env: &str) -> CommandResult<String> {
+/// The logical ids of the functions' log groups, API first.
+const FUNCTION_LOG_GROUPS: [&str; 2] = ["FunctionLogGroup", "WorkerLogGroup"];
+
+/// The functions' log groups, from the stack's resources.
+async fn log_groups(aws: &Aws, stack: &str, env: &str) -> CommandResult<Vec<String>> {
     if aws
         .describe_stack(stack)
         .await
@@ -34,16 +38,44 @@ async fn log_group(aws: &Aws, stack: &str, env: &str) -> CommandResult<String> {
         .stack_resources(stack)
         .await
         .map_err(CommandError::Failed)?;
-    resources
-        .into_iter()
-        .find(|resource| resource.resource_type == "AWS::Logs::LogGroup")
-        .map(|resource| resource.physical_id)
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| {
-            CommandError::Failed(anyhow!(
-                "stack `{stack}` has no log group; was it deployed from templates/pixel-prompt.yaml?"
-            ))
+    let groups: Vec<String> = FUNCTION_LOG_GROUPS
+        .iter()
+        .filter_map(|logical_id| {
+            resources
+                .iter()
+                .find(|resource| {
+                    resource.resource_type == "AWS::Logs::LogGroup"
+                        && resource.logical_id == *logical_id
+                })
+                .map(|resource| resource.physical_id.clone())
         })
+        .filter(|name| !name.is_empty())
+        .collect();
+    if groups.is_empty() {
+        return Err(CommandError::Failed(anyhow!(
+            "stack `{stack}` has no function log group; was it deployed from templates/pixel-prompt.yaml?"
+        )));
+    }
+    Ok(groups)
+}
+
+/// Every event of `groups` from `start` on, merged oldest first; `None` when
+/// none of the groups exists yet.
+async fn fetch_all(
+    aws: &Aws,
+    groups: &[String],
+    start: SystemTime,
+) -> CommandResult<Option<Vec<LogEvent>>> {
+    let mut all: Option<Vec<LogEvent>> = None;
+    for group in groups {
+        if let Some(events) = fetch(aws, group, start).await? {
+            all.get_or_insert_with(Vec::new).extend(events);
+        }
+    }
+    if let Some(events) = &mut all {
+        events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then_with(|| a.id.cmp(&b.id)));
+    }
+    Ok(all)
 }
 
 /// Every event of `group` from `start` on, across pages, oldest first.
@@ -138,28 +170,29 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> CommandResult {
     let progress = settings.progress();
     runtime()?.block_on(async {
         let aws = settings.connect(&environment).await?;
-        let group = log_group(&aws, &environment.stack_name, &environment.name).await?;
+        let groups = log_groups(&aws, &environment.stack_name, &environment.name).await?;
+        let named = groups.join(" and ");
         if args.follow {
             progress.note(&format!(
-                "following {group} (polling every {:.1} s; Ctrl-C to stop)",
+                "following {named} (polling every {:.1} s; Ctrl-C to stop)",
                 POLL_INTERVAL.as_secs_f64()
             ));
-            let follow = follow(&aws, &group, start, &mut filters, settings.output);
+            let follow = follow(&aws, &groups, start, &mut filters, settings.output);
             tokio::select! {
                 result = follow => result,
                 _ = tokio::signal::ctrl_c() => Ok(()),
             }
         } else {
-            let Some(events) = fetch(&aws, &group, start).await? else {
+            let Some(events) = fetch_all(&aws, &groups, start).await? else {
                 progress.note(&format!(
-                    "log group {group} does not exist yet: no invocation has logged"
+                    "{named}: no log group exists yet: no invocation has logged"
                 ));
                 return Ok(());
             };
             let lines = filters.select(&events);
             if lines.is_empty() {
                 progress.note(&format!(
-                    "no matching lines in {group} since {}",
+                    "no matching lines in {named} since {}",
                     humantime::format_rfc3339_seconds(start)
                 ));
             }
@@ -173,7 +206,7 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> CommandResult {
 /// each event once, in time order.
 async fn follow(
     aws: &Aws,
-    group: &str,
+    groups: &[String],
     start: SystemTime,
     filters: &mut Filters,
     format: OutputFormat,
@@ -186,7 +219,7 @@ async fn follow(
         let from = newest
             .checked_sub(FOLLOW_OVERLAP)
             .map_or(start, |back| back.max(start));
-        let events: Vec<LogEvent> = fetch(aws, group, from)
+        let events: Vec<LogEvent> = fetch_all(aws, groups, from)
             .await?
             .unwrap_or_default()
             .into_iter()
