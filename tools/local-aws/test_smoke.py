@@ -548,31 +548,31 @@ def test_a_rollback_failure_persists_until_fixed_and_only_rollback_failures_can_
         aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
     cfn = aws("cloudformation")
     stack = deployed["stack"]
-    # ErrorsAlarm's update succeeds but its rollback keeps failing; DurationAlarm's update fails.
-    control(endpoint, "fail", {"stack_name": stack, "logical_id": "ErrorsAlarm", "reason": "alarm stuck",
+    # ApiErrorsAlarm's update succeeds but its rollback keeps failing; ApiDurationAlarm's update fails.
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "ApiErrorsAlarm", "reason": "alarm stuck",
                                "mode": "rollback_only", "until_fixed": True})
-    control(endpoint, "fail", {"stack_name": stack, "logical_id": "DurationAlarm", "reason": "boom"})
-    changed = dict(deployed["params"], ErrorsAlarmThreshold="8", DurationAlarmThresholdMs="60000")
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "ApiDurationAlarm", "reason": "boom"})
+    changed = dict(deployed["params"], ErrorsAlarmThreshold="8", ApiDurationAlarmMs="60000")
     assert deploy(cfn, stack, real_template, changed, "UPDATE")["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
     events = list(reversed(cfn.describe_stack_events(StackName=stack)["StackEvents"]))
     phase = max(i for i, e in enumerate(events)
                 if e["ResourceType"] == "AWS::CloudFormation::Stack" and e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS")
     failed = [(e["LogicalResourceId"], i > phase) for i, e in enumerate(events) if e["ResourceStatus"] == "UPDATE_FAILED"]
-    assert ("DurationAlarm", False) in failed and ("ErrorsAlarm", True) in failed
+    assert ("ApiDurationAlarm", False) in failed and ("ApiErrorsAlarm", True) in failed
     # It fails again until its cause is fixed...
     cfn.continue_update_rollback(StackName=stack)
     described = wait_settled(cfn, stack)
     assert described["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
     resources = {r["LogicalResourceId"]: r for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
-    assert resources["ErrorsAlarm"]["ResourceStatus"] == "UPDATE_FAILED"
+    assert resources["ApiErrorsAlarm"]["ResourceStatus"] == "UPDATE_FAILED"
     # ... only a resource whose rollback failed may be skipped ...
-    with pytest.raises(ClientError, match=r"\[DurationAlarm\] cannot be skipped"):
-        cfn.continue_update_rollback(StackName=stack, ResourcesToSkip=["DurationAlarm"])
+    with pytest.raises(ClientError, match=r"\[ApiDurationAlarm\] cannot be skipped"):
+        cfn.continue_update_rollback(StackName=stack, ResourcesToSkip=["ApiDurationAlarm"])
     # ... and once fixed it rolls back.
-    assert control(endpoint, "fix", {"stack_name": stack, "logical_id": "ErrorsAlarm"}) == {"fixed": True}
+    assert control(endpoint, "fix", {"stack_name": stack, "logical_id": "ApiErrorsAlarm"}) == {"fixed": True}
     cfn.continue_update_rollback(StackName=stack)
     assert wait_settled(cfn, stack)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
-    assert _alarm_threshold(aws, "Errors") == 5
+    assert _alarm_threshold(aws, deployed, "ApiErrorsAlarm") == 5
 
 
 def test_condition_adds_then_removes_a_resource(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
