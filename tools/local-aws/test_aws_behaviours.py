@@ -9,24 +9,16 @@ shifted clock touch no other test. Run: `.venv/bin/pytest tools/local-aws/test_a
 from __future__ import annotations
 
 import io
-import json
-import os
-import subprocess
-import time
-import urllib.request
 import uuid
 import zipfile
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-HERE = Path(__file__).resolve().parent
-REGION = "us-west-2"
+from harness import REGION, control, wait_until
+
 TOPIC_TEMPLATE = """
 Parameters:
   Name:
@@ -37,38 +29,6 @@ Resources:
     Properties:
       DisplayName: !Ref Name
 """
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    process = subprocess.Popen([str(HERE / "run"), "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    assert line.startswith("LOCAL_AWS_ENDPOINT="), line
-    yield line.split("=", 1)[1]
-    process.kill()
-    process.wait()
-
-
-@pytest.fixture(scope="module")
-def aws(endpoint: str) -> Any:
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing",
-                            aws_secret_access_key="testing",
-                            config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
-
-    return client
-
-
-def control(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(f"{endpoint}/_local-aws/{name}", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-        return answer
 
 
 def status(cfn: Any, stack: str) -> str:
@@ -100,14 +60,11 @@ def test_held_operations_start_after_the_call_returns_with_the_servers_time_and_
         assert {e["EventId"] for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]} == before
     finally:
         control(endpoint, "release", {"what": "stack-operations"})
-    deadline = datetime.now(timezone.utc) + timedelta(seconds=10)
-    while status(cfn, stack) != "UPDATE_COMPLETE":
-        assert datetime.now(timezone.utc) < deadline, status(cfn, stack)
-        time.sleep(0.05)
+    wait_until("the released update to complete", lambda: status(cfn, stack) == "UPDATE_COMPLETE")
     new = [e for e in cfn.describe_stack_events(StackName=stack)["StackEvents"] if e["EventId"] not in before]
     assert new and all(e["ClientRequestToken"] == "tok-update-1" for e in new)
     # Stamped by the server's clock, an hour ahead of this machine's.
-    assert all(e["Timestamp"] > datetime.now(timezone.utc) + timedelta(minutes=55) for e in new)
+    assert all(e["Timestamp"] > datetime.now(UTC) + timedelta(minutes=55) for e in new)
     control(endpoint, "config", {"clock_offset_seconds": 0})
 
 

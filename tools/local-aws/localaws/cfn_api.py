@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import (
     CloudFormationResponse,
     get_template_summary_response_from_template,
 )
-from moto.cloudformation.exceptions import CloudFormationError
 from moto.core.responses import ActionResult, EmptyResult
 
 from .engine import ENGINE, CfnError, ChangeSetRequest
