@@ -124,3 +124,53 @@ def test_s3_faults_on_demand(aws: Any, endpoint: str) -> None:
         s3.put_object(Bucket=bucket, Key="releases/1.json", Body=b"{}", IfNoneMatch="*")
     s3.put_object(Bucket=bucket, Key="releases/2.json", Body=b"{}", IfNoneMatch="*")
     assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
+
+
+def test_page_size_pages_the_lists_pixelctl_pages_through(aws: Any, endpoint: str) -> None:
+    """With `page_size` the lists come in pages with a token, and every page together is the whole list."""
+    cfn, s3 = aws("cloudformation"), aws("s3")
+    stack = f"paged-{uuid.uuid4().hex[:6]}"
+    create(cfn, stack)
+    for name in ("pixelctl-a", "pixelctl-b", "pixelctl-c"):
+        cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType="UPDATE", TemplateBody=TOPIC_TEMPLATE,
+                              Parameters=[{"ParameterKey": "Name", "ParameterValue": name}])
+    bucket = f"paged-{uuid.uuid4().hex[:6]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for index in range(5):
+        s3.put_object(Bucket=bucket, Key=f"k{index}", Body=b"1")
+    unpaged_events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    assert len(unpaged_events) > 2 and "NextToken" not in cfn.describe_stack_events(StackName=stack)
+
+    assert control(endpoint, "config", {"page_size": 2})["page_size"] == 2
+    try:
+        # Four change sets (the create's, executed, and three): pages of 2, 2, the last without a token.
+        first = cfn.list_change_sets(StackName=stack)
+        assert len(first["Summaries"]) == 2 and first["NextToken"]
+        second = cfn.list_change_sets(StackName=stack, NextToken=first["NextToken"])
+        assert len(second["Summaries"]) == 2 and "NextToken" not in second
+        assert sorted(c["ChangeSetName"] for c in first["Summaries"] + second["Summaries"]) == [
+            "cs-create", "pixelctl-a", "pixelctl-b", "pixelctl-c"]
+
+        pages = list(cfn.get_paginator("describe_stack_events").paginate(StackName=stack))
+        assert len(pages) > 1 and all(len(p["StackEvents"]) <= 2 for p in pages)
+        assert [e["EventId"] for p in pages for e in p["StackEvents"]] == [e["EventId"] for e in unpaged_events]
+        # A newer event in front does not shift the page a token starts.
+        token = pages[0]["NextToken"]
+        cfn.execute_change_set(StackName=stack, ChangeSetName="pixelctl-a")
+        after = cfn.describe_stack_events(StackName=stack, NextToken=token)["StackEvents"]
+        assert [e["EventId"] for e in after] == [e["EventId"] for e in pages[1]["StackEvents"]]
+        with pytest.raises(ClientError, match="Invalid NextToken"):
+            cfn.describe_stack_events(StackName=stack, NextToken="forged")
+
+        listed = s3.list_objects_v2(Bucket=bucket)
+        assert listed["IsTruncated"] is True and len(listed["Contents"]) == 2 and listed["NextContinuationToken"]
+        keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in p["Contents"]]
+        assert keys == [f"k{i}" for i in range(5)]
+        versions = s3.list_object_versions(Bucket=bucket)
+        assert versions["IsTruncated"] is True and len(versions["Versions"]) == 2
+        every = [v["Key"] for p in s3.get_paginator("list_object_versions").paginate(Bucket=bucket) for v in p["Versions"]]
+        assert every == [f"k{i}" for i in range(5)]
+    finally:
+        control(endpoint, "config", {"page_size": 0})
+    assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 5

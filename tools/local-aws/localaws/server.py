@@ -10,8 +10,8 @@ Control endpoints (JSON bodies, JSON answers):
 - `GET|POST /_local-aws/config` reads or changes `cloudfront_deploy_seconds`,
   `resource_delay_ms`, `cloudfront_invalidation_seconds`,
   `integration_timeout_cap_seconds`, `async_retry_delay_seconds`,
-  `lambda_default_concurrency`, `clock_offset_seconds` and
-  `lambda_account_concurrency`.
+  `lambda_default_concurrency`, `clock_offset_seconds`,
+  `lambda_account_concurrency` and `page_size` (paging).
 - `POST /_local-aws/hold` / `release` `{"what": "cloudfront-invalidations"}`
   keeps new invalidations `InProgress` until released; `"cloudfront-distributions"`
   the same for distributions created or updated; `{"what": "stack-operations"}`
@@ -63,6 +63,7 @@ from .moto_patches import (
     S3_FAULTS,
     S3Fault,
 )
+from .paging import PAGING, limit_s3_listing
 from .stacks import CLOCK
 
 CONTROL_PREFIX = "/_local-aws/"
@@ -160,6 +161,7 @@ def current_config() -> dict[str, Any]:
         "lambda_default_concurrency": RUNTIME.default_concurrency,
         "clock_offset_seconds": CLOCK.offset_seconds,
         "lambda_account_concurrency": LAMBDA_ACCOUNT.concurrency_limit,
+        "page_size": PAGING.page_size,
     }
 
 
@@ -225,6 +227,8 @@ def _configure(body: dict[str, Any]) -> dict[str, Any]:
             RUNTIME.default_concurrency = max(1, int(body["lambda_default_concurrency"]))
         if "clock_offset_seconds" in body:
             CLOCK.offset_seconds = float(body["clock_offset_seconds"])
+        if "page_size" in body:
+            PAGING.page_size = max(0, int(body["page_size"]))
         if "lambda_account_concurrency" in body:
             LAMBDA_ACCOUNT.concurrency_limit = max(10, int(body["lambda_account_concurrency"]))
     except (TypeError, ValueError) as err:
@@ -324,6 +328,8 @@ class ControlApp:
             # are the app's traffic, not calls a command made.
             if not path.startswith("/moto-api") and target(environ.get("HTTP_HOST", ""), path) is None:
                 REQUEST_LOG.record(environ)
+                if _service(environ) == "s3":
+                    limit_s3_listing(environ)
             if INTERCEPTORS:
                 request = Request(environ)
                 for intercept in INTERCEPTORS:
