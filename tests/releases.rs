@@ -148,14 +148,14 @@ fn history_and_rollback_restore_an_earlier_release_exactly() {
         function_code(&aws, "pixel-prompt-dev-api").0,
         first["artifact"]["sha256"].as_str().unwrap()
     );
-    let live = project.expect(&aws, &["rollback", "dev", "--to", "5", "--yes"], 1);
+    let live = project.expect(&aws, &["rollback", "dev", "--to", "5", "--yes"], 2);
     assert!(
         live.stderr
             .contains("release #5 of `dev` is the one live now"),
         "{}",
         live.stderr
     );
-    let unknown = project.expect(&aws, &["rollback", "dev", "--to", "42", "--yes"], 1);
+    let unknown = project.expect(&aws, &["rollback", "dev", "--to", "42", "--yes"], 2);
     assert!(
         unknown.stderr.contains("has no release `42`"),
         "{}",
