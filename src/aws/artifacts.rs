@@ -10,7 +10,7 @@
 
 use anyhow::anyhow;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
@@ -59,8 +59,14 @@ If it is yours under another account, delete it there; otherwise deploy in anoth
 
 /// Whether S3 answered 403: a bucket of another account under the expected-owner
 /// check (or one whose policy denies this account).
-fn forbidden<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
-    error::kind(error) == ErrorKind::AccessDenied
+/// S3 answered 403: for a bucket pixelctl names with `ExpectedBucketOwner`, another
+/// account's (or one these credentials may not touch). By status, not by kind: an
+/// expired token is also `AccessDenied` but says nothing about whose bucket it is.
+fn forbidden<E>(error: &SdkError<E, HttpResponse>) -> bool {
+    error
+        .raw_response()
+        .map(|response| response.status().as_u16())
+        == Some(403)
 }
 
 fn tls_only_policy(bucket: &str) -> String {
