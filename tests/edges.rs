@@ -5,34 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{LocalAws, Project, block_on};
-
-/// Polls the local AWS until the stack's operation waits at its resource hold.
-fn wait_held(aws: &LocalAws, stack: &str, logical_id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let holds: serde_json::Value = serde_json::from_str(&aws.get("/_local-aws/hold")).unwrap();
-        let reached = holds["stack_resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|hold| {
-                hold["stack_name"] == stack
-                    && hold["logical_id"] == logical_id
-                    && hold["reached"] == true
-            });
-        if reached {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the deploy never reached {logical_id}: {holds}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn stack_status(aws: &LocalAws, stack: &str, region: &str) -> Option<String> {
     let client = aws_sdk_cloudformation::Client::from_conf(
@@ -70,7 +43,7 @@ fn ctrl_c_while_applying_leaves_the_operation_running_and_says_how_to_follow_it(
             &artifact,
         ],
     );
-    wait_held(&aws, "pixel-prompt-dev", "ApiFunction");
+    aws.wait_held("pixel-prompt-dev", "ApiFunction");
     let signalled = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
