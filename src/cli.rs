@@ -196,6 +196,7 @@ checked first, as a deploy checks them.\n\nExamples:\n  pixelctl promote staging
     Prune(PruneArgs),
 
     /// Run the Pixel Prompt API on 127.0.0.1 for frontend development (no AWS needed)
+    #[cfg(feature = "local")]
     #[command(
         after_help = "The router is the deployed Lambda's own, configured from the environment file as the stack \
 would configure it. With --fake-providers a built-in provider returns generated placeholder \
@@ -365,6 +366,7 @@ pub struct ManArgs {
     pub out: Option<PathBuf>,
 }
 
+#[cfg(feature = "local")]
 #[derive(Debug, Args)]
 pub struct LocalArgs {
     /// Environment whose models, limits and origins to use

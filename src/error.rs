@@ -31,19 +31,49 @@ pub enum CommandError {
     Found(String),
 }
 
+/// How a command ended badly, for its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The operation failed: AWS refused, the stack failed, remote state is corrupt.
+    Failed,
+    /// Bad input: flags, names, files, a release that `--to` cannot use.
+    Usage,
+    /// Not confirmed.
+    Rejected,
+    /// A report that found a problem.
+    Found,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// The exit code of each outcome: the one table behind "Exit codes" in `--help`.
+pub const fn exit_code_of(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Failed => 1,
+        Outcome::Usage => 2,
+        Outcome::Rejected => 3,
+        Outcome::Found => 4,
+        Outcome::Interrupted => 130,
+    }
+}
+
 impl CommandError {
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
         Self::Usage(error.into())
     }
 
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn outcome(&self) -> Outcome {
         match self {
-            Self::Failed(_) | Self::Unhealthy(_) => ExitCode::from(1),
-            Self::Interrupted(_) => ExitCode::from(130),
-            Self::Usage(_) | Self::Invalid(_) => ExitCode::from(2),
-            Self::Rejected(_) => ExitCode::from(3),
-            Self::Found(_) => ExitCode::from(4),
+            Self::Failed(_) | Self::Unhealthy(_) => Outcome::Failed,
+            Self::Interrupted(_) => Outcome::Interrupted,
+            Self::Usage(_) | Self::Invalid(_) => Outcome::Usage,
+            Self::Rejected(_) => Outcome::Rejected,
+            Self::Found(_) => Outcome::Found,
         }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(exit_code_of(self.outcome()))
     }
 
     /// With `--output json`, a failure still leaves one JSON object on stdout
@@ -81,3 +111,108 @@ impl CommandError {
 }
 
 pub type CommandResult<T = ()> = Result<T, CommandError>;
+
+/// A release `rollback --to` names that it cannot use is the user's input (2); a
+/// history with nothing to roll back to is the state of things (1).
+impl From<crate::release::SelectError> for CommandError {
+    fn from(error: crate::release::SelectError) -> Self {
+        if error.is_about_the_named_release() {
+            Self::usage(error)
+        } else {
+            Self::Failed(error.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::SelectError;
+
+    #[test]
+    fn each_outcome_has_the_documented_exit_code() {
+        let cases = [
+            (Outcome::Failed, 1),
+            (Outcome::Usage, 2),
+            (Outcome::Rejected, 3),
+            (Outcome::Found, 4),
+            (Outcome::Interrupted, 130),
+        ];
+        for (outcome, code) in cases {
+            assert_eq!(exit_code_of(outcome), code, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn errors_end_with_the_outcome_their_cause_calls_for() {
+        let env = || "dev".to_owned();
+        let cases: Vec<(CommandError, Outcome)> = vec![
+            // `rollback --to` naming a release it cannot use: the user's input.
+            (
+                SelectError::Unknown {
+                    environment: env(),
+                    reference: "42".to_owned(),
+                }
+                .into(),
+                Outcome::Usage,
+            ),
+            (
+                SelectError::AlreadyLive {
+                    environment: env(),
+                    sequence: 5,
+                }
+                .into(),
+                Outcome::Usage,
+            ),
+            (
+                SelectError::Failed {
+                    environment: env(),
+                    sequence: 3,
+                }
+                .into(),
+                Outcome::Usage,
+            ),
+            // Nothing to roll back to: the state of things.
+            (
+                SelectError::NoReleases { environment: env() }.into(),
+                Outcome::Failed,
+            ),
+            (
+                SelectError::NothingEarlier {
+                    environment: env(),
+                    live: 1,
+                }
+                .into(),
+                Outcome::Failed,
+            ),
+            // Corrupt remote state (a ledger record that does not parse) is a failure, not usage.
+            (
+                CommandError::from(anyhow::anyhow!("release record is not JSON")),
+                Outcome::Failed,
+            ),
+            (
+                CommandError::usage(anyhow::anyhow!("unknown environment `qa`")),
+                Outcome::Usage,
+            ),
+            (
+                CommandError::Invalid("3 problems".to_owned()),
+                Outcome::Usage,
+            ),
+            (
+                CommandError::Rejected("not confirmed".to_owned()),
+                Outcome::Rejected,
+            ),
+            (
+                CommandError::Found("dev is stuck".to_owned()),
+                Outcome::Found,
+            ),
+            (
+                CommandError::Interrupted("stopped".to_owned()),
+                Outcome::Interrupted,
+            ),
+        ];
+        for (error, outcome) in cases {
+            assert_eq!(error.outcome(), outcome, "{error}");
+        }
+    }
+}

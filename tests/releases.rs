@@ -148,14 +148,14 @@ fn history_and_rollback_restore_an_earlier_release_exactly() {
         function_code(&aws, "pixel-prompt-dev-api").0,
         first["artifact"]["sha256"].as_str().unwrap()
     );
-    let live = project.expect(&aws, &["rollback", "dev", "--to", "5", "--yes"], 1);
+    let live = project.expect(&aws, &["rollback", "dev", "--to", "5", "--yes"], 2);
     assert!(
         live.stderr
             .contains("release #5 of `dev` is the one live now"),
         "{}",
         live.stderr
     );
-    let unknown = project.expect(&aws, &["rollback", "dev", "--to", "42", "--yes"], 1);
+    let unknown = project.expect(&aws, &["rollback", "dev", "--to", "42", "--yes"], 2);
     assert!(
         unknown.stderr.contains("has no release `42`"),
         "{}",
@@ -231,7 +231,10 @@ fn rollback_cancels_an_update_in_progress() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
-    aws.control("/_local-aws/config", r#"{"resource_delay_ms": 1500}"#);
+    // The update stops before the API function until released: still in progress
+    // when rollback comes, however slow the machine.
+    let hold = r#"{"what": "stack-resource", "stack_name": "pixel-prompt-dev", "logical_id": "ApiFunction"}"#;
+    aws.control("/_local-aws/hold", hold);
     project.edit(
         "environments/dev.yaml",
         "lambda:\n",
@@ -239,17 +242,20 @@ fn rollback_cancels_an_update_in_progress() {
     );
     let artifact = bootstrap().to_str().unwrap().to_owned();
     let mut running = project.spawn(&aws, &["deploy", "dev", "--yes", "--artifact", &artifact]);
-    let started = std::time::Instant::now();
-    while stack_status(&aws, "pixel-prompt-dev") != "UPDATE_IN_PROGRESS" {
-        assert!(started.elapsed().as_secs() < 30, "the update never started");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let run = project.expect(&aws, &["rollback", "dev"], 0);
-    assert!(
-        run.stderr.contains("cancelling the update"),
-        "{}",
-        run.stderr
-    );
+    aws.wait_held("pixel-prompt-dev", "ApiFunction");
+    assert_eq!(stack_status(&aws, "pixel-prompt-dev"), "UPDATE_IN_PROGRESS");
+    aws.clear_requests();
+    let rollback = project.spawn_piped(&aws, &["rollback", "dev"]);
+    aws.wait_until("rollback to cancel the update", || {
+        aws.requests()
+            .iter()
+            .any(|call| call == "CancelUpdateStack")
+    });
+    aws.control("/_local-aws/release", hold);
+    let run = rollback.wait_with_output().unwrap();
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cancelling the update"), "{stderr}");
     assert_eq!(
         stack_status(&aws, "pixel-prompt-dev"),
         "UPDATE_ROLLBACK_COMPLETE"

@@ -461,3 +461,67 @@ fn on_a_terminal_a_deploy_offers_to_store_the_missing_keys_without_echoing_them(
         GOOGLE_KEY
     );
 }
+
+/// The deploy's model check is where a key really travels through pixelctl: read
+/// from SSM, sent to the provider, and (when refused) met again in the provider's
+/// error. Nothing a deploy prints or writes may hold it. The fake OpenAI refuses
+/// exactly this key (as a rotated-out one), so the refusal in the output proves the
+/// check read and sent it: without that the scan below could not fail.
+#[test]
+fn a_key_the_model_check_reads_and_sends_never_appears_in_what_a_deploy_prints() {
+    use sha2::{Digest, Sha256};
+
+    let aws = LocalAws::with_keys_and(&["--fake-providers"]);
+    let project = Project::copy();
+    aws.put_secure_string("/pixel-prompt/dev/openai-api-key", OPENAI_KEY);
+    aws.put_secure_string("/pixel-prompt/dev/google-api-key", GOOGLE_KEY);
+    let digest: String = Sha256::digest(OPENAI_KEY.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    aws.control(
+        "/_local-aws/providers/revoke",
+        &json!({"provider": "openai", "key_sha256": digest}).to_string(),
+    );
+    let deploy = |output: &str| {
+        let run = project
+            .pixelctl(&aws)
+            .env(
+                "PIXELCTL_PROVIDER_BASE_URLS",
+                aws.fake_providers.as_deref().unwrap(),
+            )
+            .args(["deploy", "dev", "--yes", "--output", output])
+            .arg("--artifact")
+            .arg(common::bootstrap())
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0), "{run:?}");
+        String::from_utf8(run.stdout).unwrap() + &String::from_utf8(run.stderr).unwrap()
+    };
+    let mut printed = deploy("text");
+    printed.push_str(&deploy("json"));
+    for format in ["table", "json", "dotenv"] {
+        printed.push_str(
+            &project
+                .expect(&aws, &["outputs", "dev", "--format", format], 0)
+                .stdout,
+        );
+    }
+    printed.push_str(&project.read("frontend/.env"));
+
+    // The check read both keys and sent them: OpenAI refused this one, Google was asked with one.
+    assert!(printed.contains("pixel-prompt-dev"), "{printed}");
+    assert!(
+        printed.contains("openai did not list its models: provider rejected the API key"),
+        "the model check must have sent the stored OpenAI key:\n{printed}"
+    );
+    assert!(
+        aws.provider_requests()
+            .iter()
+            .any(|call| call["provider"] == "gemini" && call["key_present"] == true),
+        "the model check must have asked Google with the stored key"
+    );
+    for key in [OPENAI_KEY, GOOGLE_KEY] {
+        assert!(!printed.contains(key), "a key leaked:\n{printed}");
+    }
+}

@@ -1,9 +1,14 @@
 //! The API's error type: every handler returns `Result<_, AppError>`, and this module
 //! turns an error into the old JSON shape `{error, message, details?, retryAfter?}`.
 
+#[cfg(feature = "server")]
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+#[cfg(feature = "server")]
 use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+#[cfg(feature = "server")]
+use http::{HeaderValue, header};
+#[cfg(feature = "server")]
 use serde::Serialize;
 
 /// An error a client sees. Internal causes are logged, never sent.
@@ -34,6 +39,7 @@ pub enum AppError {
     Internal(String),
 }
 
+#[cfg(feature = "server")]
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ErrorBody<'a> {
@@ -81,6 +87,7 @@ impl AppError {
         }
     }
 
+    #[cfg(feature = "server")]
     fn body(&self) -> ErrorBody<'static> {
         let (message, details, retry_after) = match self {
             Self::PromptTooLong { length, max } => (
@@ -118,6 +125,7 @@ impl AppError {
     }
 }
 
+#[cfg(feature = "server")]
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -5,43 +5,69 @@
 //! every configured model ([`providers`]) and stores real image files under `images/`
 //! ([`store`]), which CloudFront serves.
 
+#[cfg(feature = "server")]
 pub mod assemble;
+#[cfg(feature = "server")]
 pub mod build;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "server")]
 pub mod dispatch;
+#[cfg(feature = "server")]
 pub mod enhance;
 pub mod error;
+#[cfg(feature = "server")]
 pub mod gallery;
 pub mod image;
+#[cfg(feature = "server")]
 pub mod job;
+#[cfg(feature = "server")]
 pub mod lambda_entry;
+#[cfg(feature = "server")]
 pub mod local;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod middleware;
 pub mod providers;
+#[cfg(feature = "server")]
 pub mod ratelimit;
+#[cfg(feature = "server")]
 pub mod routes;
 pub mod secrets;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod telemetry;
 pub mod validation;
+#[cfg(feature = "server")]
 pub mod worker;
 
+#[cfg(feature = "server")]
 use std::sync::Arc;
 
+#[cfg(feature = "server")]
 pub use error::AppError;
 
+#[cfg(feature = "server")]
 use config::{Environment, RateLimits};
+#[cfg(feature = "server")]
 use dispatch::Dispatcher;
+#[cfg(feature = "server")]
 use enhance::Enhancer;
+#[cfg(feature = "server")]
 use job::JobStore;
+#[cfg(feature = "server")]
 use providers::Generator;
+#[cfg(feature = "server")]
 use ratelimit::RateLimiter;
+#[cfg(feature = "server")]
 use store::ObjectStore;
+#[cfg(feature = "server")]
 use worker::Worker;
 
 /// How the router reaches the worker.
+#[cfg(feature = "server")]
 #[derive(Debug, Clone)]
 pub enum DispatchMode {
     /// Invoke this Lambda function asynchronously.
@@ -54,6 +80,7 @@ pub enum DispatchMode {
 }
 
 /// The parts an [`AppState`] is made of.
+#[cfg(feature = "server")]
 #[derive(Debug)]
 pub struct StateParts {
     pub environment: Environment,
@@ -77,9 +104,11 @@ pub struct StateParts {
 }
 
 /// Shared state of every request; cheap to clone.
+#[cfg(feature = "server")]
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<StateInner>);
 
+#[cfg(feature = "server")]
 #[derive(Debug)]
 pub struct StateInner {
     pub environment: Environment,
@@ -96,6 +125,7 @@ pub struct StateInner {
     pub stale_after: std::time::Duration,
 }
 
+#[cfg(feature = "server")]
 impl AppState {
     pub fn new(parts: StateParts) -> Self {
         let jobs = JobStore::new(parts.store.clone());
@@ -138,6 +168,7 @@ impl AppState {
     }
 }
 
+#[cfg(feature = "server")]
 impl std::ops::Deref for AppState {
     type Target = StateInner;
     fn deref(&self) -> &StateInner {
@@ -146,6 +177,7 @@ impl std::ops::Deref for AppState {
 }
 
 /// The API's router with its middleware (CORS, correlation id, request log).
+#[cfg(feature = "server")]
 pub fn app(state: AppState) -> axum::Router {
     routes::router(state)
 }

@@ -20,7 +20,8 @@ use aws_sdk_s3::types::{
 
 use sha2::{Digest, Sha256};
 
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::{self, AwsError, ErrorKind};
 
 /// The artifact bucket's name for an account and region.
 pub fn artifact_bucket_name(account: &str, region: &str) -> String {
@@ -58,6 +59,9 @@ If it is yours under another account, delete it there; otherwise deploy in anoth
 
 /// Whether S3 answered 403: a bucket of another account under the expected-owner
 /// check (or one whose policy denies this account).
+/// S3 answered 403: for a bucket pixelctl names with `ExpectedBucketOwner`, another
+/// account's (or one these credentials may not touch). By status, not by kind: an
+/// expired token is also `AccessDenied` but says nothing about whose bucket it is.
 fn forbidden<E>(error: &SdkError<E, HttpResponse>) -> bool {
     error
         .raw_response()
@@ -92,7 +96,7 @@ impl Aws {
     /// tell.
     pub async fn ensure_artifact_bucket(&self, bucket: &str) -> anyhow::Result<BucketSetup> {
         let owner = self.bucket_owner().await?;
-        let fail = |what: &str, error: String| {
+        let _fail = |what: &str, error: String| {
             anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}")
         };
         match self
@@ -111,7 +115,12 @@ impl Aws {
                     .expected_bucket_owner(&owner)
                     .send()
                     .await
-                    .map_err(|error| fail("read the versioning of", describe_error(&error)))?;
+                    .map_err(|error| {
+                        anyhow::Error::from(AwsError::new(
+                            format!("cannot read the versioning of the artifact bucket `{bucket}`"),
+                            &error,
+                        ))
+                    })?;
                 if versioning.status() == Some(&BucketVersioningStatus::Enabled) {
                     return Ok(BucketSetup::Ready);
                 }
@@ -123,7 +132,12 @@ impl Aws {
                 if error
                     .as_service_error()
                     .is_some_and(|error| error.is_not_found()) => {}
-            Err(error) => return Err(fail("check", describe_error(&error))),
+            Err(error) => {
+                return Err(anyhow::Error::from(AwsError::new(
+                    format!("cannot check the artifact bucket `{bucket}`"),
+                    &error,
+                )));
+            }
         }
         let mut create = self.s3.create_bucket().bucket(bucket);
         // us-east-1 is the one region that refuses an explicit constraint.
@@ -143,7 +157,10 @@ impl Aws {
             {
                 foreign_bucket(bucket, &owner)
             } else {
-                fail("create", describe_error(&error))
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot create the artifact bucket `{bucket}`"),
+                    &error,
+                ))
             }
         })?;
         self.protect_artifact_bucket(bucket, &owner).await?;
@@ -170,7 +187,12 @@ impl Aws {
             )
             .send()
             .await
-            .map_err(|error| fail("block public access to", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot block public access to the artifact bucket `{bucket}`"),
+                    &error,
+                ))
+            })?;
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(
                 ServerSideEncryptionByDefault::builder()
@@ -191,7 +213,12 @@ impl Aws {
             )
             .send()
             .await
-            .map_err(|error| fail("encrypt", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot encrypt the artifact bucket `{bucket}`"),
+                    &error,
+                ))
+            })?;
         self.s3
             .put_bucket_policy()
             .bucket(bucket)
@@ -199,7 +226,12 @@ impl Aws {
             .policy(tls_only_policy(bucket))
             .send()
             .await
-            .map_err(|error| fail("set the TLS-only policy on", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot set the TLS-only policy on the artifact bucket `{bucket}`"),
+                    &error,
+                ))
+            })?;
         self.s3
             .put_bucket_versioning()
             .bucket(bucket)
@@ -211,7 +243,12 @@ impl Aws {
             )
             .send()
             .await
-            .map_err(|error| fail("version", describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot version the artifact bucket `{bucket}`"),
+                    &error,
+                ))
+            })?;
         Ok(())
     }
 
@@ -260,7 +297,7 @@ impl Aws {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if describe_error(&error).contains("PreconditionFailed") => {
+            Err(error) if error::kind(&error) == ErrorKind::PreconditionFailed => {
                 // Someone stored this key first: trust it only if it is these bytes.
                 match self.stored_hash(bucket, key, &sha256).await? {
                     StoredHash::Matches | StoredHash::Missing => Ok(()),
@@ -268,10 +305,10 @@ impl Aws {
                 }
             }
             Err(error) if forbidden(&error) => Err(foreign_bucket(bucket, &owner)),
-            Err(error) => Err(anyhow!(
-                "cannot upload `s3://{bucket}/{key}`: {}",
-                describe_error(&error)
-            )),
+            Err(error) => Err(anyhow::Error::from(AwsError::new(
+                format!("cannot upload `s3://{bucket}/{key}`"),
+                &error,
+            ))),
         }
     }
 }
@@ -321,13 +358,11 @@ enum ConditionalOutcome {
     Failed,
 }
 
-fn conditional_write_outcome(message: &str) -> ConditionalOutcome {
-    if message.contains("PreconditionFailed") {
-        ConditionalOutcome::Lost
-    } else if message.contains("ConditionalRequestConflict") {
-        ConditionalOutcome::TryAgain
-    } else {
-        ConditionalOutcome::Failed
+fn conditional_write_outcome(kind: ErrorKind) -> ConditionalOutcome {
+    match kind {
+        ErrorKind::PreconditionFailed => ConditionalOutcome::Lost,
+        ErrorKind::Conflict => ConditionalOutcome::TryAgain,
+        _ => ConditionalOutcome::Failed,
     }
 }
 
@@ -365,10 +400,10 @@ impl Aws {
             }
             Err(error) if forbidden(&error) => return Err(foreign_bucket(bucket, &owner)),
             Err(error) => {
-                return Err(anyhow!(
-                    "cannot read `s3://{bucket}/{key}`: {}",
-                    describe_error(&error)
-                ));
+                return Err(anyhow::Error::from(AwsError::new(
+                    format!("cannot read `s3://{bucket}/{key}`"),
+                    &error,
+                )));
             }
         };
         let etag = response.e_tag().map(str::to_owned);
@@ -414,15 +449,18 @@ impl Aws {
                 Err(error) if forbidden(&error) => return Err(foreign_bucket(bucket, &owner)),
                 Err(error) => error,
             };
-            let message = describe_error(&error);
-            match conditional_write_outcome(&message) {
+            match conditional_write_outcome(error::kind(&error)) {
                 ConditionalOutcome::Lost => return Ok(Written::Conflict),
                 ConditionalOutcome::TryAgain if attempt < CONFLICT_ATTEMPTS => {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
                 ConditionalOutcome::TryAgain | ConditionalOutcome::Failed => {
-                    return Err(anyhow!("cannot write `s3://{bucket}/{key}`: {message}"));
+                    return Err(AwsError::new(
+                        format!("cannot write `s3://{bucket}/{key}`"),
+                        &error,
+                    )
+                    .into());
                 }
             }
         }
@@ -456,10 +494,10 @@ impl Aws {
                 }
                 Err(error) if forbidden(&error) => return Err(foreign_bucket(bucket, &owner)),
                 Err(error) => {
-                    return Err(anyhow!(
-                        "cannot list `s3://{bucket}/{prefix}`: {}",
-                        describe_error(&error)
-                    ));
+                    return Err(anyhow::Error::from(AwsError::new(
+                        format!("cannot list `s3://{bucket}/{prefix}`"),
+                        &error,
+                    )));
                 }
             };
             keys.extend(
@@ -500,10 +538,10 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|error| {
-                    anyhow!(
-                        "cannot list versions in `s3://{bucket}/{prefix}`: {}",
-                        describe_error(&error)
-                    )
+                    anyhow::Error::from(AwsError::new(
+                        format!("cannot list versions in `s3://{bucket}/{prefix}`"),
+                        &error,
+                    ))
                 })?;
             let found = response
                 .versions()
@@ -546,11 +584,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot delete `s3://{bucket}/{}`: {}",
-                    version.key,
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot delete `s3://{bucket}/{}`", version.key),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -601,10 +638,10 @@ impl Aws {
                             .to_owned(),
                     ));
                 }
-                return Err(anyhow!(
-                    "cannot check the artifact bucket `{bucket}`: {}",
-                    describe_error(&error)
-                ));
+                return Err(anyhow::Error::from(AwsError::new(
+                    format!("cannot check the artifact bucket `{bucket}`"),
+                    &error,
+                )));
             }
         }
         let versioning = self
@@ -615,10 +652,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot read the versioning of `{bucket}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot read the versioning of `{bucket}`"),
+                    &error,
+                ))
             })?;
         Ok(BucketCheck::Ours {
             versioned: versioning.status() == Some(&BucketVersioningStatus::Enabled),
@@ -629,22 +666,61 @@ impl Aws {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+
+    /// A HEAD answer: a status, no body (as S3 answers HeadBucket).
+    fn head_answer(status: u16) -> ReplayEvent {
+        ReplayEvent::new(
+            http::Request::builder()
+                .uri("https://s3.us-west-2.amazonaws.com/pixelctl-artifacts")
+                .body(SdkBody::empty())
+                .unwrap_or_else(|error| panic!("{error}")),
+            http::Response::builder()
+                .status(status)
+                .body(SdkBody::empty())
+                .unwrap_or_else(|error| panic!("{error}")),
+        )
+    }
+
+    #[tokio::test]
+    async fn head_bucket_tells_missing_and_foreign_from_a_failure() {
+        let replay =
+            StaticReplayClient::new(vec![head_answer(404), head_answer(403), head_answer(500)]);
+        let aws = Aws::for_replay(replay);
+        let check = |result: anyhow::Result<BucketCheck>| match result {
+            Ok(BucketCheck::Missing) => "missing".to_owned(),
+            Ok(BucketCheck::Foreign(_)) => "foreign".to_owned(),
+            Ok(BucketCheck::Ours { .. }) => "ours".to_owned(),
+            Err(error) => format!("error: {error}"),
+        };
+        assert_eq!(
+            check(aws.check_artifact_bucket("pixelctl-artifacts", "1").await),
+            "missing"
+        );
+        assert_eq!(
+            check(aws.check_artifact_bucket("pixelctl-artifacts", "1").await),
+            "foreign"
+        );
+        // Neither missing nor someone else's: a failure that says so, not "missing".
+        let failed = check(aws.check_artifact_bucket("pixelctl-artifacts", "1").await);
+        assert!(
+            failed.starts_with("error: cannot check the artifact bucket `pixelctl-artifacts`"),
+            "{failed}"
+        );
+    }
 
     #[test]
     fn a_409_is_tried_again_and_a_412_is_a_lost_race() {
         let cases = [
-            (
-                "PreconditionFailed: At least one of the pre-conditions you specified did not hold",
-                ConditionalOutcome::Lost,
-            ),
-            (
-                "ConditionalRequestConflict: A conflicting conditional operation is currently in progress",
-                ConditionalOutcome::TryAgain,
-            ),
-            ("AccessDenied: Access Denied", ConditionalOutcome::Failed),
+            (ErrorKind::PreconditionFailed, ConditionalOutcome::Lost),
+            (ErrorKind::Conflict, ConditionalOutcome::TryAgain),
+            (ErrorKind::AccessDenied, ConditionalOutcome::Failed),
+            (ErrorKind::Throttled, ConditionalOutcome::Failed),
+            (ErrorKind::Other, ConditionalOutcome::Failed),
         ];
-        for (message, expected) in cases {
-            assert_eq!(conditional_write_outcome(message), expected, "{message}");
+        for (kind, expected) in cases {
+            assert_eq!(conditional_write_outcome(kind), expected, "{kind:?}");
         }
     }
 }

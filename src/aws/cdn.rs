@@ -1,8 +1,7 @@
 //! CloudFront: the one question a deployer asks, whether a distribution is deployed.
 
-use anyhow::anyhow;
-
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::AwsError;
 
 impl Aws {
     /// The distribution's status: `InProgress` or `Deployed`.
@@ -14,10 +13,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot read CloudFront distribution `{id}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot read CloudFront distribution `{id}`"),
+                    &error,
+                ))
             })?;
         Ok(response
             .distribution()

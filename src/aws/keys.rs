@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::anyhow;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::AwsError;
 use crate::config::KeyLocation;
 
 /// A key's value on its way to AWS. `Debug` and `Display` never show it.
@@ -107,10 +108,10 @@ impl Aws {
                 .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|error| {
-                    anyhow!(
-                        "cannot read the provider keys' parameters from SSM: {}",
-                        describe_error(&error)
-                    )
+                    anyhow::Error::from(AwsError::new(
+                        "cannot read the provider keys' parameters from SSM",
+                        &error,
+                    ))
                 })?;
                 parameters.extend(page.parameters().iter().cloned());
             }
@@ -158,10 +159,10 @@ impl Aws {
                 return Ok(SecretState::Missing);
             }
             Err(error) => {
-                return Err(anyhow!(
-                    "cannot read secret `{id}` from Secrets Manager: {}",
-                    describe_error(&error)
-                ));
+                return Err(anyhow::Error::from(AwsError::new(
+                    format!("cannot read secret `{id}` from Secrets Manager"),
+                    &error,
+                )));
             }
         };
         if let Some(deleted) = secret.deleted_date() {
@@ -232,10 +233,10 @@ impl Aws {
                     .send()
                     .await
                     .map_err(|error| {
-                        anyhow!(
-                            "cannot store the key in SSM parameter `{name}`: {}",
-                            describe_error(&error)
-                        )
+                        anyhow::Error::from(AwsError::new(
+                            format!("cannot store the key in SSM parameter `{name}`"),
+                            &error,
+                        ))
                     })?;
                 Ok(if response.version() <= 1 {
                     KeyWrite::Created
@@ -245,7 +246,7 @@ impl Aws {
             }
             KeyLocation::SecretsManager(id) => {
                 let state = self.secret_state(id).await?;
-                let fail = |what: &str, message: String| {
+                let _fail = |what: &str, message: String| {
                     anyhow!("cannot {what} secret `{id}` in Secrets Manager: {message}")
                 };
                 let deleted = matches!(state, SecretState::Deleted(_));
@@ -258,7 +259,12 @@ impl Aws {
                         .description(description)
                         .send()
                         .await
-                        .map_err(|error| fail("create", describe_error(&error)))?;
+                        .map_err(|error| {
+                            anyhow::Error::from(AwsError::new(
+                                format!("cannot create secret `{id}` in Secrets Manager"),
+                                &error,
+                            ))
+                        })?;
                     return Ok(KeyWrite::Created);
                 }
                 if deleted {
@@ -267,7 +273,12 @@ impl Aws {
                         .secret_id(id)
                         .send()
                         .await
-                        .map_err(|error| fail("restore", describe_error(&error)))?;
+                        .map_err(|error| {
+                            anyhow::Error::from(AwsError::new(
+                                format!("cannot restore secret `{id}` in Secrets Manager"),
+                                &error,
+                            ))
+                        })?;
                 }
                 self.secrets
                     .put_secret_value()
@@ -275,7 +286,12 @@ impl Aws {
                     .secret_string(value.expose())
                     .send()
                     .await
-                    .map_err(|error| fail("update", describe_error(&error)))?;
+                    .map_err(|error| {
+                        anyhow::Error::from(AwsError::new(
+                            format!("cannot update secret `{id}` in Secrets Manager"),
+                            &error,
+                        ))
+                    })?;
                 Ok(if deleted {
                     KeyWrite::Restored
                 } else {
@@ -298,10 +314,10 @@ impl Aws {
                 {
                     Ok(false)
                 }
-                Err(error) => Err(anyhow!(
-                    "cannot delete SSM parameter `{name}`: {}",
-                    describe_error(&error)
-                )),
+                Err(error) => Err(anyhow::Error::from(AwsError::new(
+                    format!("cannot delete SSM parameter `{name}`"),
+                    &error,
+                ))),
             },
             KeyLocation::SecretsManager(id) => {
                 if !matches!(
@@ -317,10 +333,10 @@ impl Aws {
                     .send()
                     .await
                     .map_err(|error| {
-                        anyhow!(
-                            "cannot delete secret `{id}` in Secrets Manager: {}",
-                            describe_error(&error)
-                        )
+                        anyhow::Error::from(AwsError::new(
+                            format!("cannot delete secret `{id}` in Secrets Manager"),
+                            &error,
+                        ))
                     })?;
                 Ok(true)
             }

@@ -2,9 +2,9 @@
 //! concurrency the account has, and how much the function reserves now.
 
 use anyhow::anyhow;
-use aws_sdk_lambda::error::ProvideErrorMetadata;
 
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::{self, AwsError, ErrorKind};
 use crate::concurrency::AccountConcurrency;
 
 impl Aws {
@@ -16,10 +16,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot read the account's Lambda limits (GetAccountSettings): {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    "cannot read the account's Lambda limits (GetAccountSettings)",
+                    &error,
+                ))
             })?;
         let limit = settings
             .account_limit()
@@ -44,17 +44,11 @@ impl Aws {
                 .reserved_concurrent_executions()
                 .and_then(|value| u32::try_from(value).ok())
                 .unwrap_or(0)),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|service| service.code() == Some("ResourceNotFoundException")) =>
-            {
-                Ok(0)
-            }
-            Err(error) => Err(anyhow!(
-                "cannot read the reserved concurrency of `{function}`: {}",
-                describe_error(&error)
-            )),
+            Err(error) if error::kind(&error) == ErrorKind::NotFound => Ok(0),
+            Err(error) => Err(anyhow::Error::from(AwsError::new(
+                format!("cannot read the reserved concurrency of `{function}`"),
+                &error,
+            ))),
         }
     }
 }

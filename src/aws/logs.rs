@@ -2,9 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::anyhow;
-
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::AwsError;
 
 /// One log event as CloudWatch Logs stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +54,10 @@ impl Aws {
                 return Ok(None);
             }
             Err(error) => {
-                return Err(anyhow!(
-                    "cannot read log group `{group}`: {}",
-                    describe_error(&error)
-                ));
+                return Err(anyhow::Error::from(AwsError::new(
+                    format!("cannot read log group `{group}`"),
+                    &error,
+                )));
             }
         };
         let events = response

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod cdn;
+mod error;
 mod keys;
 mod lambda;
 mod logs;
@@ -24,6 +25,7 @@ use tokio::sync::OnceCell;
 pub use artifacts::{
     BucketCheck, BucketSetup, StoredHash, Written, artifact_bucket_name, tampered,
 };
+pub use error::AwsError;
 pub use keys::{KeyStatus, KeyWrite, SecretValue};
 pub use logs::LogEvent;
 pub use models::BedrockLifecycle;
@@ -241,10 +243,10 @@ impl Aws {
                     .send()
                     .await
                     .map_err(|error| {
-                        anyhow::anyhow!(
-                            "cannot tell which AWS account to use: {}",
-                            describe_error(&error)
-                        )
+                        anyhow::Error::from(AwsError::new(
+                            "cannot tell which AWS account to use",
+                            &error,
+                        ))
                     })?;
                 Ok::<_, anyhow::Error>((
                     identity.account().unwrap_or_default().to_owned(),

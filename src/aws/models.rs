@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use anyhow::anyhow;
-use aws_sdk_bedrock::error::ProvideErrorMetadata;
 
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::{self, AwsError, ErrorKind};
 use crate::config::{KeyLocation, Provider};
 use pixel_prompt_api::secrets::{ApiKey, KeyResolver};
 
@@ -51,17 +51,11 @@ impl Aws {
                         .and_then(|time| SystemTime::try_from(*time).ok()),
                 }))
             }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|service| service.code() == Some("ResourceNotFoundException")) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(anyhow!(
-                "cannot read Bedrock's lifecycle of `{model}` in {region}: {}",
-                describe_error(&error)
-            )),
+            Err(error) if error::kind(&error) == ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(anyhow::Error::from(AwsError::new(
+                format!("cannot read Bedrock's lifecycle of `{model}` in {region}"),
+                &error,
+            ))),
         }
     }
 

@@ -1,8 +1,7 @@
 //! CloudWatch alarms: their states, for `status`.
 
-use anyhow::anyhow;
-
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::AwsError;
 
 /// One alarm and the state CloudWatch has it in.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,7 +24,9 @@ impl Aws {
                 .set_alarm_names(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|error| anyhow!("cannot read the alarms: {}", describe_error(&error)))?;
+                .map_err(|error| {
+                    anyhow::Error::from(AwsError::new("cannot read the alarms", &error))
+                })?;
             states.extend(response.metric_alarms().iter().map(|alarm| {
                 AlarmState {
                     name: alarm.alarm_name().unwrap_or_default().to_owned(),

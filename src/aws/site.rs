@@ -6,7 +6,8 @@ use anyhow::anyhow;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::AwsError;
 
 /// One object under a prefix, as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,10 +45,10 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|error| {
-                    anyhow!(
-                        "cannot list `s3://{bucket}/{prefix}`: {}",
-                        describe_error(&error)
-                    )
+                    anyhow::Error::from(AwsError::new(
+                        format!("cannot list `s3://{bucket}/{prefix}`"),
+                        &error,
+                    ))
                 })?;
             objects.extend(response.contents().iter().filter_map(|object| {
                 Some(ListedObject {
@@ -81,11 +82,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot upload `s3://{bucket}/{}`: {}",
-                    upload.key,
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot upload `s3://{bucket}/{}`", upload.key),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -99,10 +99,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot delete `s3://{bucket}/{key}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot delete `s3://{bucket}/{key}`"),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -138,7 +138,14 @@ impl Aws {
             .invalidation_batch(batch)
             .send()
             .await
-            .map_err(|error| fail(describe_error(&error)))?;
+            .map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!(
+                        "cannot invalidate {paths:?} in CloudFront distribution `{distribution}`"
+                    ),
+                    &error,
+                ))
+            })?;
         response
             .invalidation()
             .map(|invalidation| invalidation.id().to_owned())
@@ -159,10 +166,7 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot read invalidation `{id}` of CloudFront distribution `{distribution}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(format!("cannot read invalidation `{id}` of CloudFront distribution `{distribution}`"), &error))
             })?;
         Ok(response
             .invalidation()

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::anyhow;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Tag};
 
-use super::{Aws, describe_error};
+use super::Aws;
+use super::error::{self, AwsError, ErrorKind};
 use crate::plan::{Action, PropertyChange, Replacement, ResourceChange};
 
 /// What DescribeStacks says about a stack.
@@ -90,20 +91,15 @@ pub enum ChangeSetStatus {
 /// How long a change set may take to compute before pixelctl gives up on it.
 pub const CHANGE_SET_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Whether an error means "no such stack": CloudFormation answers a `ValidationError`
-/// whose message says the stack does not exist (it has no code of its own for it).
-/// Matching the code too keeps, say, an access error that quotes "does not exist" an error.
-pub fn is_missing_stack(code: Option<&str>, message: Option<&str>) -> bool {
-    code == Some("ValidationError") && message.is_some_and(|text| text.contains("does not exist"))
-}
-
-fn missing_stack<E, R>(error: &aws_sdk_cloudformation::error::SdkError<E, R>) -> bool
+/// Whether an error means "no such stack" (see `error::kind_of` for how
+/// CloudFormation says so).
+fn missing_stack<E>(
+    error: &aws_sdk_cloudformation::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool
 where
     E: aws_sdk_cloudformation::error::ProvideErrorMetadata,
 {
-    error
-        .as_service_error()
-        .is_some_and(|service| is_missing_stack(service.code(), service.message()))
+    error::kind(error) == ErrorKind::NotFound
 }
 
 impl Aws {
@@ -121,10 +117,10 @@ impl Aws {
                 if missing_stack(&error) {
                     return Ok(None);
                 }
-                return Err(anyhow!(
-                    "cannot read stack `{name}`: {}",
-                    describe_error(&error)
-                ));
+                return Err(anyhow::Error::from(AwsError::new(
+                    format!("cannot read stack `{name}`"),
+                    &error,
+                )));
             }
         };
         let Some(stack) = response.stacks().first() else {
@@ -189,10 +185,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot read the template of `{name}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot read the template of `{name}`"),
+                    &error,
+                ))
             })?;
         Ok(response.template_body().unwrap_or_default().to_owned())
     }
@@ -210,10 +206,10 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|error| {
-                    anyhow!(
-                        "cannot list change sets of `{stack}`: {}",
-                        describe_error(&error)
-                    )
+                    anyhow::Error::from(AwsError::new(
+                        format!("cannot list change sets of `{stack}`"),
+                        &error,
+                    ))
                 })?;
             found.extend(
                 response
@@ -251,10 +247,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot delete change set `{name}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot delete change set `{name}`"),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -287,11 +283,13 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "CloudFormation refused the change set for `{}`: {}",
-                    request.stack_name,
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!(
+                        "CloudFormation refused the change set for `{}`",
+                        request.stack_name
+                    ),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -316,10 +314,10 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|error| {
-                    anyhow!(
-                        "cannot read change set `{name}`: {}",
-                        describe_error(&error)
-                    )
+                    anyhow::Error::from(AwsError::new(
+                        format!("cannot read change set `{name}`"),
+                        &error,
+                    ))
                 })?;
             let status = response
                 .status()
@@ -344,10 +342,10 @@ impl Aws {
                             .send()
                             .await
                             .map_err(|error| {
-                                anyhow!(
-                                    "cannot read change set `{name}`: {}",
-                                    describe_error(&error)
-                                )
+                                anyhow::Error::from(AwsError::new(
+                                    format!("cannot read change set `{name}`"),
+                                    &error,
+                                ))
                             })?;
                         changes.extend(page.changes().iter().filter_map(resource_change));
                         token = page.next_token().map(str::to_owned);
@@ -400,10 +398,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot execute change set `{name}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot execute change set `{name}`"),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -433,10 +431,10 @@ impl Aws {
                     if missing_stack(&error) {
                         return Ok(None);
                     }
-                    return Err(anyhow!(
-                        "cannot read events of `{stack}`: {}",
-                        describe_error(&error)
-                    ));
+                    return Err(anyhow::Error::from(AwsError::new(
+                        format!("cannot read events of `{stack}`"),
+                        &error,
+                    )));
                 }
             };
             for event in response.stack_events() {
@@ -479,7 +477,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!("cannot delete stack `{stack}`: {}", describe_error(&error))
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot delete stack `{stack}`"),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -498,10 +499,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot continue the rollback of `{stack}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot continue the rollback of `{stack}`"),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -514,10 +515,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot cancel the update of `{stack}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot cancel the update of `{stack}`"),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -531,10 +532,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot list the resources of `{stack}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot list the resources of `{stack}`"),
+                    &error,
+                ))
             })?;
         Ok(response
             .stack_resources()
@@ -569,10 +570,10 @@ impl Aws {
             .send()
             .await
             .map_err(|error| {
-                anyhow!(
-                    "cannot change termination protection of `{stack}`: {}",
-                    describe_error(&error)
-                )
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot change termination protection of `{stack}`"),
+                    &error,
+                ))
             })?;
         Ok(())
     }
@@ -849,36 +850,6 @@ mod tests {
         ];
         for (path, name, attribute, expected) in cases {
             assert_eq!(property_name(path, name, attribute), expected, "{path:?}");
-        }
-    }
-
-    #[test]
-    fn a_missing_stack_is_told_by_code_and_message() {
-        let cases = [
-            (
-                Some("ValidationError"),
-                Some("Stack with id pixel-prompt-dev does not exist"),
-                true,
-            ),
-            (
-                Some("AccessDenied"),
-                Some("User is not authorized: the role does not exist"),
-                false,
-            ),
-            (
-                Some("ValidationError"),
-                Some("Template format error"),
-                false,
-            ),
-            (None, Some("Stack with id x does not exist"), false),
-            (Some("ValidationError"), None, false),
-        ];
-        for (code, message, expected) in cases {
-            assert_eq!(
-                is_missing_stack(code, message),
-                expected,
-                "{code:?} {message:?}"
-            );
         }
     }
 }

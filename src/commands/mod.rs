@@ -6,6 +6,7 @@ mod deploy;
 mod destroy;
 mod doctor;
 mod history;
+#[cfg(feature = "local")]
 mod local;
 mod logs;
 mod outputs;
@@ -136,6 +137,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Tag(args) => tag::run(&settings, &args),
         Command::Destroy(args) => destroy::run(&settings, &args),
         Command::Prune(args) => prune::run(&settings, &args),
+        #[cfg(feature = "local")]
         Command::Local(args) => local::run(&settings, &args),
         Command::Secrets(command) => secrets::run(&settings, &command),
         Command::Status(args) => status::run(&settings, &args),

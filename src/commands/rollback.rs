@@ -57,9 +57,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
         require_answerable(&environment, &options)?;
         let bucket = ledger::bucket(&aws).await?;
         let records = ledger::list(&aws, &bucket, &environment.name).await?;
-        let target = release::rollback_target(&environment.name, &records, args.to.as_deref())
-            .map_err(|error| CommandError::Failed(error.into()))?
-            .clone();
+        let target = release::rollback_target(&environment.name, &records, args.to.as_deref())?.clone();
         progress.step(&format!(
             "Rolling {} back to release #{} ({}, artifact {})",
             environment.name,
@@ -68,7 +66,9 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
             &target.artifact.sha256[..12.min(target.artifact.sha256.len())]
         ));
         let body = ledger::load_template(&aws, &target.template).await?;
-        let template = Template::parse(std::path::Path::new(&target.template.key), body).map_err(CommandError::usage)?;
+        // The ledger's template not parsing is corrupt remote state, not the user's input.
+        let template = Template::parse(std::path::Path::new(&target.template.key), body)
+            .map_err(|error| CommandError::Failed(anyhow::Error::new(error).context("the release's recorded template is corrupt")))?;
         // Secret values are never in the ledger: they come from where they live now.
         let current = Parameters::for_environment(
             &environment,

@@ -46,6 +46,21 @@ fn quote(value: &str) -> String {
     }
 }
 
+/// The file as it is now: empty when there is none yet, an error when it is there
+/// but cannot be read (it is never replaced as if it were empty: that would drop
+/// whatever else the user keeps in it).
+pub fn read_existing(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(error) => Err(anyhow::Error::new(error).context(format!(
+            "cannot read `{}` to update it; fix its permissions (or remove it) and deploy again, \
+or pass --no-env-file to leave it alone",
+            path.display()
+        ))),
+    }
+}
+
 /// Writes `path` through a temporary file in the same folder and a rename,
 /// so the frontend never reads a half-written file.
 pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -65,7 +80,24 @@ pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::merge;
+    use super::{merge, read_existing};
+
+    #[test]
+    fn a_missing_file_reads_as_empty_and_an_unreadable_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let missing = dir.path().join(".env");
+        assert_eq!(read_existing(&missing).ok().as_deref(), Some(""));
+        // A directory where the file should be cannot be read as text.
+        std::fs::create_dir(&missing).unwrap_or_else(|error| panic!("{error}"));
+        let message = read_existing(&missing)
+            .err()
+            .map(|error| format!("{error:#}"))
+            .unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("cannot read `{}` to update it", missing.display())),
+            "{message}"
+        );
+    }
 
     #[test]
     fn keeps_other_keys_and_comments_and_replaces_in_place() {

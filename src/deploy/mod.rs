@@ -794,7 +794,7 @@ impl Deployment<'_> {
         }
         if self.options.write_env_file {
             let path = self.project.frontend_env_path();
-            let existing = std::fs::read_to_string(&path).unwrap_or_default();
+            let existing = dotenv::read_existing(&path)?;
             // Against the local AWS, URLs a browser on this machine can open.
             let outputs = match self
                 .aws

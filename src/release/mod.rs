@@ -157,6 +157,17 @@ pub enum SelectError {
     AlreadyLive { environment: String, sequence: u64 },
 }
 
+impl SelectError {
+    /// Whether the release the user named (`--to`) is what cannot be used, rather
+    /// than the history having nothing to roll back to.
+    pub fn is_about_the_named_release(&self) -> bool {
+        match self {
+            Self::Unknown { .. } | Self::Failed { .. } | Self::AlreadyLive { .. } => true,
+            Self::NoReleases { .. } | Self::NothingEarlier { .. } => false,
+        }
+    }
+}
+
 /// The release a rollback restores: the one named, or the successful one
 /// before the live one.
 pub fn rollback_target<'a>(

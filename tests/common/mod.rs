@@ -124,6 +124,39 @@ impl LocalAws {
         http(&self.endpoint, "GET", path, &[], "")
     }
 
+    /// Polls until the stack's operation waits at its `stack-resource` hold on
+    /// `logical_id` (waiting for a state: the deadline only turns a hang into a failure).
+    pub fn wait_held(&self, stack: &str, logical_id: &str) {
+        self.wait_until(
+            &format!("{stack}'s operation to reach {logical_id}"),
+            || {
+                let holds: serde_json::Value =
+                    serde_json::from_str(&self.get("/_local-aws/hold")).expect("holds JSON");
+                holds["stack_resources"]
+                    .as_array()
+                    .expect("holds list")
+                    .iter()
+                    .any(|hold| {
+                        hold["stack_name"] == stack
+                            && hold["logical_id"] == logical_id
+                            && hold["reached"] == true
+                    })
+            },
+        );
+    }
+
+    /// Polls `check` until it holds, for at most a minute.
+    pub fn wait_until(&self, what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !check() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// The AWS operations pixelctl (signed with the tests' `testing` key, not a
     /// deployed function's) made since the last `clear_requests`.
     pub fn requests(&self) -> Vec<String> {

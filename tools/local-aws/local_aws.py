@@ -52,6 +52,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=10,
         help="instances per function without ReservedConcurrentExecutions (default 10)",
     )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=0,
+        help="answer the list calls pixelctl pages through in pages of at most N (default 0: one page)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     for pair in args.function_env:
@@ -115,13 +121,14 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    from localaws import edge, gateway, lambda_runtime, s3_owner
+    from localaws import edge, gateway, lambda_runtime, paging, s3_owner
     from localaws.server import INTERCEPTORS
 
     INTERCEPTORS.extend([s3_owner.intercept, gateway.intercept, edge.intercept])
     lambda_runtime.install()
     INTERCEPTORS.append(lambda_runtime.intercept)
     lambda_runtime.RUNTIME.default_concurrency = max(1, args.lambda_concurrency)
+    paging.PAGING.page_size = max(0, args.page_size)
     lambda_runtime.RUNTIME.extra_env.update(pair.split("=", 1) for pair in args.function_env)
     fake = start_providers(args.fake_providers)
     server = LocalAwsServer(ip_address=HOST, port=args.port, verbose=args.verbose)

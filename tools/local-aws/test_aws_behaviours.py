@@ -9,24 +9,16 @@ shifted clock touch no other test. Run: `.venv/bin/pytest tools/local-aws/test_a
 from __future__ import annotations
 
 import io
-import json
-import os
-import subprocess
-import time
-import urllib.request
 import uuid
 import zipfile
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-HERE = Path(__file__).resolve().parent
-REGION = "us-west-2"
+from harness import REGION, control, wait_until
+
 TOPIC_TEMPLATE = """
 Parameters:
   Name:
@@ -37,38 +29,6 @@ Resources:
     Properties:
       DisplayName: !Ref Name
 """
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    process = subprocess.Popen([str(HERE / "run"), "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    assert line.startswith("LOCAL_AWS_ENDPOINT="), line
-    yield line.split("=", 1)[1]
-    process.kill()
-    process.wait()
-
-
-@pytest.fixture(scope="module")
-def aws(endpoint: str) -> Any:
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing",
-                            aws_secret_access_key="testing",
-                            config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
-
-    return client
-
-
-def control(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(f"{endpoint}/_local-aws/{name}", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-        return answer
 
 
 def status(cfn: Any, stack: str) -> str:
@@ -100,14 +60,11 @@ def test_held_operations_start_after_the_call_returns_with_the_servers_time_and_
         assert {e["EventId"] for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]} == before
     finally:
         control(endpoint, "release", {"what": "stack-operations"})
-    deadline = datetime.now(timezone.utc) + timedelta(seconds=10)
-    while status(cfn, stack) != "UPDATE_COMPLETE":
-        assert datetime.now(timezone.utc) < deadline, status(cfn, stack)
-        time.sleep(0.05)
+    wait_until("the released update to complete", lambda: status(cfn, stack) == "UPDATE_COMPLETE")
     new = [e for e in cfn.describe_stack_events(StackName=stack)["StackEvents"] if e["EventId"] not in before]
     assert new and all(e["ClientRequestToken"] == "tok-update-1" for e in new)
     # Stamped by the server's clock, an hour ahead of this machine's.
-    assert all(e["Timestamp"] > datetime.now(timezone.utc) + timedelta(minutes=55) for e in new)
+    assert all(e["Timestamp"] > datetime.now(UTC) + timedelta(minutes=55) for e in new)
     control(endpoint, "config", {"clock_offset_seconds": 0})
 
 
@@ -167,3 +124,53 @@ def test_s3_faults_on_demand(aws: Any, endpoint: str) -> None:
         s3.put_object(Bucket=bucket, Key="releases/1.json", Body=b"{}", IfNoneMatch="*")
     s3.put_object(Bucket=bucket, Key="releases/2.json", Body=b"{}", IfNoneMatch="*")
     assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
+
+
+def test_page_size_pages_the_lists_pixelctl_pages_through(aws: Any, endpoint: str) -> None:
+    """With `page_size` the lists come in pages with a token, and every page together is the whole list."""
+    cfn, s3 = aws("cloudformation"), aws("s3")
+    stack = f"paged-{uuid.uuid4().hex[:6]}"
+    create(cfn, stack)
+    for name in ("pixelctl-a", "pixelctl-b", "pixelctl-c"):
+        cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType="UPDATE", TemplateBody=TOPIC_TEMPLATE,
+                              Parameters=[{"ParameterKey": "Name", "ParameterValue": name}])
+    bucket = f"paged-{uuid.uuid4().hex[:6]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for index in range(5):
+        s3.put_object(Bucket=bucket, Key=f"k{index}", Body=b"1")
+    unpaged_events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    assert len(unpaged_events) > 2 and "NextToken" not in cfn.describe_stack_events(StackName=stack)
+
+    assert control(endpoint, "config", {"page_size": 2})["page_size"] == 2
+    try:
+        # Four change sets (the create's, executed, and three): pages of 2, 2, the last without a token.
+        first = cfn.list_change_sets(StackName=stack)
+        assert len(first["Summaries"]) == 2 and first["NextToken"]
+        second = cfn.list_change_sets(StackName=stack, NextToken=first["NextToken"])
+        assert len(second["Summaries"]) == 2 and "NextToken" not in second
+        assert sorted(c["ChangeSetName"] for c in first["Summaries"] + second["Summaries"]) == [
+            "cs-create", "pixelctl-a", "pixelctl-b", "pixelctl-c"]
+
+        pages = list(cfn.get_paginator("describe_stack_events").paginate(StackName=stack))
+        assert len(pages) > 1 and all(len(p["StackEvents"]) <= 2 for p in pages)
+        assert [e["EventId"] for p in pages for e in p["StackEvents"]] == [e["EventId"] for e in unpaged_events]
+        # A newer event in front does not shift the page a token starts.
+        token = pages[0]["NextToken"]
+        cfn.execute_change_set(StackName=stack, ChangeSetName="pixelctl-a")
+        after = cfn.describe_stack_events(StackName=stack, NextToken=token)["StackEvents"]
+        assert [e["EventId"] for e in after] == [e["EventId"] for e in pages[1]["StackEvents"]]
+        with pytest.raises(ClientError, match="Invalid NextToken"):
+            cfn.describe_stack_events(StackName=stack, NextToken="forged")
+
+        listed = s3.list_objects_v2(Bucket=bucket)
+        assert listed["IsTruncated"] is True and len(listed["Contents"]) == 2 and listed["NextContinuationToken"]
+        keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in p["Contents"]]
+        assert keys == [f"k{i}" for i in range(5)]
+        versions = s3.list_object_versions(Bucket=bucket)
+        assert versions["IsTruncated"] is True and len(versions["Versions"]) == 2
+        every = [v["Key"] for p in s3.get_paginator("list_object_versions").paginate(Bucket=bucket) for v in p["Versions"]]
+        assert every == [f"k{i}" for i in range(5)]
+    finally:
+        control(endpoint, "config", {"page_size": 0})
+    assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 5

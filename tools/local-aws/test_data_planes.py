@@ -20,22 +20,27 @@ import time
 import urllib.request
 import uuid
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, cast
 
-import boto3
 import pytest
-from botocore.config import Config
 
+from harness import (
+    ACCOUNT,
+    REGION,
+    TEMPLATE_PATH,
+    control,
+    deploy,
+    outputs,
+    template_parameters,
+)
 from localaws.edge import path_pattern_matches, policy_allows
 from localaws.gateway import access_log_line, match_route
-from test_smoke import TEMPLATE_PATH, aws_env, deploy, outputs, start_local_aws, template_parameters  # noqa: F401
 
-REGION = "us-west-2"
-ACCOUNT = "123456789012"
 ALLOWED_ORIGIN = "http://localhost:5173"
 
 # A function that answers by the request path, speaking the Runtime API with urllib.
@@ -245,34 +250,8 @@ def test_cloudfront_path_patterns(pattern: str, path: str, matches: bool) -> Non
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    process, url = start_local_aws()
-    yield url
-    process.kill()
-    process.wait()
-
-
-@pytest.fixture(scope="module")
 def port(endpoint: str) -> int:
     return int(endpoint.rsplit(":", 1)[1])
-
-
-@pytest.fixture(scope="module")
-def aws(endpoint: str) -> Any:
-    def client(service: str) -> Any:
-        config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint, config=config)
-
-    return client
-
-
-def control(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{endpoint}/_local-aws/{name}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @dataclass
@@ -352,7 +331,7 @@ def function_arn(aws: Any, gate: ReleaseGate, count_file: Path) -> str:
         Code={"ZipFile": bootstrap_zip()}, Timeout=60,
         Environment={"Variables": {"RELEASE_URL": gate.url, "COUNT_FILE": str(count_file)}},
     )
-    return created["FunctionArn"]
+    return str(created["FunctionArn"])
 
 
 def create_api(
@@ -377,7 +356,7 @@ def create_api(
         apis.create_stage(ApiId=api_id, **stage)
     if permitted:
         permit(aws, function_arn, api_id)
-    return api_id
+    return str(api_id)
 
 
 def permit(aws: Any, function_arn: str, api_id: str) -> None:
@@ -732,7 +711,7 @@ def site_distribution(aws: Any, **overrides: Any) -> dict[str, Any]:
             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution["ARN"]}},
         }]}))
-    return distribution
+    return cast("dict[str, Any]", distribution)
 
 
 def test_root_object_behaviours_and_custom_errors(aws: Any, port: int) -> None:
@@ -765,10 +744,10 @@ def test_invalidations_in_progress_until_released(aws: Any, endpoint: str) -> No
 
     def invalidate() -> str:
         batch = {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": uuid.uuid4().hex}
-        return cloudfront.create_invalidation(DistributionId=distribution_id, InvalidationBatch=batch)["Invalidation"]["Id"]
+        return str(cloudfront.create_invalidation(DistributionId=distribution_id, InvalidationBatch=batch)["Invalidation"]["Id"])
 
     def status(invalidation_id: str) -> str:
-        return cloudfront.get_invalidation(DistributionId=distribution_id, Id=invalidation_id)["Invalidation"]["Status"]
+        return str(cloudfront.get_invalidation(DistributionId=distribution_id, Id=invalidation_id)["Invalidation"]["Status"])
 
     def listed() -> dict[str, str]:
         items = cloudfront.list_invalidations(DistributionId=distribution_id)["InvalidationList"].get("Items", [])

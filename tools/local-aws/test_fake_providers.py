@@ -19,24 +19,22 @@ import signal
 import struct
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
 import zipfile
 import zlib
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from harness import REPO, start_local_aws, stop, wait_until
 from localaws.fake_providers import HTTP_PROVIDERS, FakeProviders
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 KEY = "sk-fake-test-key-7f3a9c"
 GPT_IMAGE = "gpt-image-2.6-sunburst"
 GEMINI_IMAGE = "gemini-3.1-flash-image"
@@ -93,17 +91,6 @@ def multipart(fields: dict[str, str]) -> tuple[bytes, str]:
     body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
                     for name, value in fields.items())
     return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def wait_for(condition: Callable[[], Any], what: str, deadline_seconds: float = 5.0) -> Any:
-    """Polls until `condition` returns something truthy (waiting, not deciding)."""
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --- the fake providers, in this process -------------------------------------------------
@@ -485,7 +472,7 @@ def test_hold_keeps_requests_open_until_released(fake: FakeProviders) -> None:
     answers: list[Answer] = []
     worker = threading.Thread(target=lambda: answers.append(client.imagen()))
     worker.start()
-    wait_for(lambda: any(e["held"] for e in logged(fake)), "the imagen request to be held")
+    wait_until("the imagen request to be held", lambda: any(e["held"] for e in logged(fake)))
     assert client.openai()[0] == 200  # other providers are not held
     assert answers == [] and worker.is_alive()
     assert control(fake, "release", {"provider": "imagen"}) == {"held": []}
@@ -622,16 +609,10 @@ def test_fake_providers_command_prints_its_base_urls_and_stops_on_sigterm() -> N
 
 @pytest.fixture(scope="module")
 def local_aws_process() -> Iterator[tuple[str, dict[str, str]]]:
-    process = subprocess.Popen([str(HERE / "run"), "--port", "0", "--fake-providers"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    first, second = process.stdout.readline().strip(), process.stdout.readline().strip()
-    if not first.startswith("LOCAL_AWS_ENDPOINT=") or not second.startswith("FAKE_PROVIDERS="):
-        process.kill()
-        raise AssertionError(f"unexpected lines {first!r} {second!r}; stderr: {process.stderr.read() if process.stderr else ''}")
-    yield first.split("=", 1)[1], json.loads(second.split("=", 1)[1])
-    process.kill()
-    process.wait()
+    process, url, (line,) = start_local_aws("--fake-providers", extra_lines=1)
+    assert line.startswith("FAKE_PROVIDERS="), line
+    yield url, json.loads(line.split("=", 1)[1])
+    stop(process)
 
 
 @pytest.fixture

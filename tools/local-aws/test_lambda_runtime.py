@@ -19,23 +19,19 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.request
 import uuid
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, cast
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from harness import ACCOUNT, REGION, clients, control, start_local_aws, stop, wait_until
 from localaws.lambda_runtime import arn_like, statement_allows
 
-HERE = Path(__file__).resolve().parent
-REGION = "us-west-2"
-ACCOUNT = "123456789012"
 FUNCTION_PATH = "/usr/local/bin:/usr/bin:/bin"  # the PATH instances get
 STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
 REPORT_LINE = re.compile(
@@ -128,56 +124,13 @@ def python_for_bootstraps() -> None:
         pytest.fail(f"the test bootstraps need python3 on {FUNCTION_PATH}: apt-get install python3")
 
 
-def start_local_aws(*args: str) -> tuple[subprocess.Popen[str], str]:
+def start_with_launcher_env(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """The local AWS started with credentials and a marker in its own environment, which
+    no function may inherit."""
     env = dict(os.environ, LEAK_CHECK="launcher-only", AWS_ACCESS_KEY_ID="launcher-key",
                AWS_SECRET_ACCESS_KEY="launcher-secret")
-    process = subprocess.Popen([str(HERE / "run"), "--port", "0", *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("LOCAL_AWS_ENDPOINT="):
-        process.kill()
-        raise AssertionError(f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.stderr else ''}")
-    return process, line.split("=", 1)[1]
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    """SIGTERM, as a user stops it (the launcher then kills its instances and removes its files)."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    process.wait()
-
-
-def clients(endpoint: str) -> Callable[[str], Any]:
-    config = Config(retries={"total_max_attempts": 1}, read_timeout=60)
-
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint, config=config,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-    return client
-
-
-def control(endpoint: str, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{endpoint}/_local-aws/{name}", data=data, method="GET" if data is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def wait_until(what: str, check: Callable[[], Any], seconds: float = 10.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    process, url, _ = start_local_aws(*args, env=env)
+    return process, url
 
 
 def alive(pid: int) -> bool:
@@ -197,7 +150,7 @@ class Deployer:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self.aws = clients(endpoint)
+        self.aws = clients(endpoint, read_timeout=60)
         self.lam = self.aws("lambda")
         role = self.aws("iam").create_role(
             RoleName=f"fn-{uuid.uuid4().hex[:8]}",
@@ -226,7 +179,7 @@ class Deployer:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    process, url = start_local_aws("--function-env", "EXTRA_FLAG=from-launcher",
+    process, url = start_with_launcher_env("--function-env", "EXTRA_FLAG=from-launcher",
                                    "--function-env", "OVERRIDDEN=by-launcher")
     yield url
     temp_dir = control(url, "lambda")["temp_dir"]
@@ -419,7 +372,7 @@ def test_failed_async_event_is_retried_then_sent_to_the_on_failure_queue(endpoin
     assert response["StatusCode"] == 202
 
     def received() -> list[dict[str, Any]]:
-        return sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+        return cast("list[dict[str, Any]]", sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", []))
 
     record = json.loads(wait_until("the on-failure record", received, seconds=20)[0]["Body"])
     request_id = record["requestContext"]["requestId"]
@@ -436,7 +389,7 @@ def test_failed_async_event_is_retried_then_sent_to_the_on_failure_queue(endpoin
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_stopping_the_local_aws_leaves_no_function_process(how: signal.Signals) -> None:
-    process, url = start_local_aws()
+    process, url = start_with_launcher_env()
     try:
         deployer = Deployer(url)
         name = deployer.create(echo())

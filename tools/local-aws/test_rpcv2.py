@@ -10,26 +10,17 @@ import datetime
 import json
 import urllib.error
 import urllib.request
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import botocore.session
-import pytest
 from botocore.serialize import RpcV2CBORSerializer
 
+from harness import REGION
 from localaws import rpcv2
-from test_smoke import REGION, start_local_aws
 
 AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20261129/us-west-2/monitoring/aws4_request, "
         "SignedHeaders=host, Signature=0")
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    process, url = start_local_aws()
-    yield url
-    process.kill()
-    process.wait()
 
 
 def cbor_call(endpoint: str, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:

@@ -3,40 +3,46 @@
 Starts `tools/local-aws/run --port 0`, deploys the repository's real
 `templates/pixel-prompt.yaml` through change sets with boto3, and checks each
 resource through its own service API, the change-set plan, rollbacks, the
-control endpoints and a clean SIGTERM. Run: `.venv/bin/pytest tools/local-aws`.
+control endpoints and a clean SIGTERM. Every test that deploys gets a stack of
+its own (the `deployed` fixture), so none depends on another having run, and
+what is asynchronous is stopped with the hold/release controls, not timed.
+Run: `.venv/bin/pytest tools/local-aws`.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
-import os
 import signal
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
-import uuid
-import zipfile
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Callable
+from typing import Any, cast
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from harness import (
+    ACCOUNT,
+    REGION,
+    control,
+    create_change_set,
+    deploy,
+    events,
+    outputs,
+    physical_ids,
+    start_local_aws,
+    template_parameters,
+    unique,
+    wait_held,
+    wait_settled,
+)
 from localaws.emf import metric_data
 from localaws.s3_owner import bucket_of
 from localaws.template import parse_template
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-TEMPLATE_PATH = REPO / "templates" / "pixel-prompt.yaml"
-REGION = "us-west-2"
-ACCOUNT = "123456789012"
-ARTIFACT_BUCKET = "pixelctl-artifacts-smoke"
-ARTIFACT_KEY = "lambda/0123abcd.zip"
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
 
 SMALL_TEMPLATE = """
@@ -64,154 +70,6 @@ Outputs:
   TopicA:
     Value: !Ref TopicA
 """
-
-
-@pytest.fixture(scope="module", autouse=True)
-def aws_env() -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-def start_local_aws(*args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [str(HERE / "run"), "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("LOCAL_AWS_ENDPOINT="):
-        process.kill()
-        raise AssertionError(f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.stderr else ''}")
-    return process, line.split("=", 1)[1]
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    process, url = start_local_aws()
-    yield url
-    process.kill()
-    process.wait()
-
-
-@pytest.fixture(scope="module")
-def aws(endpoint: str) -> Any:
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
-
-    return client
-
-
-def control(endpoint: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{endpoint}/_local-aws/{name}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def template_parameters(body: str, **overrides: str) -> dict[str, str]:
-    """A value for every required parameter of the real template, read fresh each run."""
-    declared = parse_template(body).get("Parameters", {})
-    known = {
-        "EnvironmentName": "dev", "ArtifactBucket": ARTIFACT_BUCKET, "ArtifactKey": ARTIFACT_KEY,
-        "LambdaMemoryMb": "3008", "LambdaTimeoutSeconds": "29", "ReservedConcurrency": "10",
-        "WorkerMemoryMb": "256", "WorkerTimeoutSeconds": "180", "WorkerReservedConcurrency": "3",
-        "LogRetentionDays": "7", "ModelCount": "3", "ModelsJson": '[{"name":"dall-e-3"}]',
-        "EnhanceModelJson": '{"name":"gpt-4o-mini"}', "ProviderKeysJson": '{"openai":"ssm"}',
-        "ApiProviderKeysJson": '{"openai":"ssm"}',
-        "SecretsPath": "pixel-prompt/dev", "GlobalRateLimitPerHour": "1000", "IpRateLimitPerDay": "50",
-        "AllowedOrigins": "http://localhost:5173,https://example.org", "ImageExpiryDays": "30",
-        "PriceClass": "PriceClass_100", "ThrottleBurst": "100", "ThrottleRate": "50",
-        "ErrorsAlarmThreshold": "5", "ApiDurationAlarmMs": "5000", "WorkerDurationAlarmMs": "150000",
-        "MonthlyBudgetUsd": "50",
-    }
-    values = {}
-    for key, spec in declared.items():
-        if key in overrides:
-            values[key] = overrides[key]
-        elif key in known:
-            values[key] = known[key]
-        elif "Default" not in spec:
-            allowed = spec.get("AllowedValues")
-            values[key] = str(allowed[0]) if allowed else str(spec.get("MinValue", "x" * int(spec.get("MinLength", 1))))
-    return values
-
-
-def as_list(params: dict[str, str]) -> list[dict[str, str]]:
-    return [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
-
-
-def create_change_set(cfn: Any, stack: str, body: str, params: dict[str, str], kind: str, name: str | None = None) -> dict[str, Any]:
-    name = name or f"cs-{uuid.uuid4().hex[:8]}"
-    cfn.create_change_set(
-        StackName=stack, ChangeSetName=name, ChangeSetType=kind, TemplateBody=body,
-        Parameters=as_list(params), Capabilities=["CAPABILITY_IAM"], Tags=[{"Key": "Project", "Value": "pixel-prompt"}],
-    )
-    return cfn.describe_change_set(StackName=stack, ChangeSetName=name)
-
-
-def wait_settled(cfn: Any, stack: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
-        if not described["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
-            return described
-        time.sleep(0.1)
-
-
-def deploy(cfn: Any, stack: str, body: str, params: dict[str, str], kind: str) -> dict[str, Any]:
-    change_set = create_change_set(cfn, stack, body, params, kind)
-    assert change_set["Status"] == "CREATE_COMPLETE", change_set.get("StatusReason")
-    cfn.execute_change_set(StackName=stack, ChangeSetName=change_set["ChangeSetName"])
-    return wait_settled(cfn, stack)
-
-
-def outputs(described: dict[str, Any]) -> dict[str, str]:
-    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-
-
-def physical_ids(cfn: Any, stack: str) -> dict[str, str]:
-    summaries = cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
-    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries}
-
-
-def events(cfn: Any, stack: str) -> list[dict[str, Any]]:
-    return cfn.describe_stack_events(StackName=stack)["StackEvents"]
-
-
-@pytest.fixture(scope="module")
-def real_template() -> str:
-    return TEMPLATE_PATH.read_text()
-
-
-@pytest.fixture(scope="module")
-def artifact(aws: Any) -> None:
-    s3 = aws("s3")
-    s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("bootstrap", "#!/bin/sh\n")
-    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=ARTIFACT_KEY, Body=buffer.getvalue())
-
-
-@pytest.fixture(scope="module")
-def deployed(aws: Any, artifact: None, real_template: str) -> dict[str, Any]:
-    """The real template deployed once as `pixel-prompt-dev`; later tests update it."""
-    params = template_parameters(real_template)
-    described = deploy(aws("cloudformation"), "pixel-prompt-dev", real_template, params, "CREATE")
-    return {"stack": "pixel-prompt-dev", "params": params, "described": described}
 
 
 def test_moto_is_the_pinned_version() -> None:
@@ -338,7 +196,7 @@ def test_api_lambda_logs_iam_and_alarms(aws: Any, deployed: dict[str, Any]) -> N
     role_policies = aws("iam").list_role_policies(RoleName=ids["FunctionRole"])["PolicyNames"]
     assert role_policies == ["pixel-prompt-api"]
 
-    alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+    alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{deployed['stack']}-")["MetricAlarms"]
     topic_arn = out["AlarmTopicArn"]
     assert len(alarms) == 10
     assert all(a["AlarmActions"] == [topic_arn] for a in alarms)
@@ -374,10 +232,10 @@ def test_alarm_topic_key_dead_letter_queue_budget_and_stage_settings(aws: Any, d
     assert out["DeadLetterQueueUrl"].endswith(f"/{ACCOUNT}/{queue_name}")
     attributes = aws("sqs").get_queue_attributes(QueueUrl=out["DeadLetterQueueUrl"], AttributeNames=["All"])["Attributes"]
     assert attributes["SqsManagedSseEnabled"] == "true" and attributes["MessageRetentionPeriod"] == "1209600"
-    dead_letter = next(a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"] if a.get("Namespace") == "AWS/SQS")
+    dead_letter = next(a for a in aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{deployed['stack']}-")["MetricAlarms"] if a.get("Namespace") == "AWS/SQS")
     assert dead_letter["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
     # The metric-math alarm on the share of failed generations.
-    math = next(a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"] if a.get("Metrics"))
+    math = next(a for a in aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{deployed['stack']}-")["MetricAlarms"] if a.get("Metrics"))
     assert [m["Id"] for m in math["Metrics"]] == ["failed", "generated", "share"]
     assert math["Metrics"][2]["Expression"] == "IF(generated >= 5, 100 * failed / generated, 0)"
     # The budget and its notifications to the topic.
@@ -407,13 +265,13 @@ def _alarm_threshold(aws: Any, deployed: dict[str, Any], logical_id: str) -> flo
 
 def _distribution_config(aws: Any, deployed: dict[str, Any]) -> dict[str, Any]:
     dist_id = outputs(deployed["described"])["DistributionId"]
-    return aws("cloudfront").get_distribution(Id=dist_id)["Distribution"]
+    return cast("dict[str, Any]", aws("cloudfront").get_distribution(Id=dist_id)["Distribution"])
 
 
 def _expiry_days(aws: Any, deployed: dict[str, Any]) -> int:
     bucket = outputs(deployed["described"])["ImagesBucket"]
     rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    return next(r["Expiration"]["Days"] for r in rules if r["ID"] == "ExpireGeneratedImages")
+    return cast("int", next(r["Expiration"]["Days"] for r in rules if r["ID"] == "ExpireGeneratedImages"))
 
 
 def test_update_plans_modify_with_details_then_applies(aws: Any, deployed: dict[str, Any], real_template: str) -> None:
@@ -458,17 +316,19 @@ def test_update_plans_modify_with_details_then_applies(aws: Any, deployed: dict[
 
 def test_revert_applies_and_cloudfront_reports_in_progress(aws: Any, endpoint: str, deployed: dict[str, Any], real_template: str) -> None:
     cfn = aws("cloudformation")
-    control(endpoint, "config", {"cloudfront_deploy_seconds": 1.5})
+    changed = dict(deployed["params"], PriceClass="PriceClass_All", ImageExpiryDays="14", ErrorsAlarmThreshold="9")
+    assert deploy(cfn, deployed["stack"], real_template, changed, "UPDATE")["StackStatus"] == "UPDATE_COMPLETE"
+    dist_id = outputs(deployed["described"])["DistributionId"]
+    control(endpoint, "hold", {"what": "cloudfront-distributions"})
     try:
         described = deploy(cfn, deployed["stack"], real_template, deployed["params"], "UPDATE")
         assert described["StackStatus"] == "UPDATE_COMPLETE"
         assert _distribution_config(aws, deployed)["Status"] == "InProgress"
         listed = aws("cloudfront").list_distributions()["DistributionList"]["Items"]
-        assert {d["Status"] for d in listed} == {"InProgress"}
-        time.sleep(1.6)
-        assert _distribution_config(aws, deployed)["Status"] == "Deployed"
+        assert [d["Status"] for d in listed if d["Id"] == dist_id] == ["InProgress"]
     finally:
-        control(endpoint, "config", {"cloudfront_deploy_seconds": 0})
+        control(endpoint, "release", {"what": "cloudfront-distributions"})
+    assert _distribution_config(aws, deployed)["Status"] == "Deployed"
     assert _distribution_config(aws, deployed)["DistributionConfig"]["PriceClass"] == "PriceClass_100"
     assert _expiry_days(aws, deployed) == 30
     assert _alarm_threshold(aws, deployed, "ApiErrorsAlarm") == 5
@@ -495,7 +355,7 @@ def test_every_update_handler_applies_and_reverts(aws: Any, deployed: dict[str, 
         assert group["retentionInDays"] == (14 if env == "staging" else 7)
         topic = aws("sns").get_topic_attributes(TopicArn=ids["AlarmTopic"])["Attributes"]
         assert topic["DisplayName"] == f"Pixel Prompt {env} alarms"
-        alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+        alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{deployed['stack']}-")["MetricAlarms"]
         assert all(a["AlarmDescription"].startswith(f"Pixel Prompt {env}:") for a in alarms)
         comment = _distribution_config(aws, deployed)["DistributionConfig"]["Comment"]
         assert comment == f"Pixel Prompt web app and images ({env})"
@@ -606,7 +466,7 @@ def test_failed_create_rolls_back_and_only_delete_is_allowed(aws: Any, endpoint:
     assert described["StackStatus"] == "ROLLBACK_COMPLETE"
     rollback = next(e for e in events(cfn, stack) if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS")
     assert "[ApiFunction]" in rollback["ResourceStatusReason"]
-    by_resource = {}
+    by_resource: dict[str, list[str]] = {}
     for event in reversed(events(cfn, stack)):
         by_resource.setdefault(event["LogicalResourceId"], []).append(event["ResourceStatus"])
     assert by_resource["ApiFunction"] == ["CREATE_IN_PROGRESS", "CREATE_FAILED", "DELETE_COMPLETE"]
@@ -658,29 +518,42 @@ def test_change_set_names_are_scoped_per_stack(aws: Any) -> None:
 
 def test_async_operations_and_cancel_update(aws: Any, endpoint: str) -> None:
     cfn = aws("cloudformation")
-    stack = "small-async"
+    stack = unique("small-async")
     described = deploy(cfn, stack, SMALL_TEMPLATE, {"Secret": "s"}, "CREATE")
     assert described["StackStatus"] == "CREATE_COMPLETE"
-    control(endpoint, "config", {"resource_delay_ms": 500})
+    topic_a = physical_ids(cfn, stack)["TopicA"]
+    # The update stops before TopicB: TopicA is updated, so the rollback has work to undo.
+    hold = {"what": "stack-resource", "stack_name": stack, "logical_id": "TopicB"}
+    control(endpoint, "hold", hold)
     try:
         change_set = create_change_set(cfn, stack, SMALL_TEMPLATE, {"Secret": "s", "Label": "two"}, "UPDATE")
         cfn.execute_change_set(StackName=stack, ChangeSetName=change_set["ChangeSetName"])
+        wait_held(endpoint, stack, "TopicB")
         assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_IN_PROGRESS"
-        time.sleep(0.75)  # TopicA updated, TopicB not yet: the rollback has work to undo
+        assert aws("sns").get_topic_attributes(TopicArn=topic_a)["Attributes"]["DisplayName"] == "a-two"
         cfn.cancel_update_stack(StackName=stack)
-        assert wait_settled(cfn, stack)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
-        topic_arn = physical_ids(cfn, stack)["TopicA"]
-        assert aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["DisplayName"] == "a-one"
-        cfn.delete_stack(StackName=stack)
-        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "DELETE_IN_PROGRESS"
-        assert cfn.describe_stacks(StackName=described["StackId"]) and wait_settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
     finally:
-        control(endpoint, "config", {"resource_delay_ms": 0})
+        control(endpoint, "release", hold)
+    assert wait_settled(cfn, stack)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    statuses = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in events(cfn, stack)]
+    assert ("TopicB", "UPDATE_COMPLETE") not in statuses
+    assert aws("sns").get_topic_attributes(TopicArn=topic_a)["Attributes"]["DisplayName"] == "a-one"
+    # A delete held at its last resource (TopicA goes last) has returned and shows DELETE_IN_PROGRESS.
+    hold = {"what": "stack-resource", "stack_name": stack, "logical_id": "TopicA"}
+    control(endpoint, "hold", hold)
+    try:
+        cfn.delete_stack(StackName=stack)
+        wait_held(endpoint, stack, "TopicA")
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "DELETE_IN_PROGRESS"
+    finally:
+        control(endpoint, "release", hold)
+    assert wait_settled(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
 
 
 def test_stack_delete_removes_everything_but_the_retained_bucket(aws: Any, deployed: dict[str, Any]) -> None:
     cfn = aws("cloudformation")
     out = outputs(cfn.describe_stacks(StackName=deployed["stack"])["Stacks"][0])
+    ids = physical_ids(cfn, deployed["stack"])
     stack_id = deployed["described"]["StackId"]
     cfn.delete_stack(StackName=deployed["stack"])
     assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
@@ -689,16 +562,19 @@ def test_stack_delete_removes_everything_but_the_retained_bucket(aws: Any, deplo
     skipped = [e["LogicalResourceId"] for e in events(cfn, stack_id) if e["ResourceStatus"] == "DELETE_SKIPPED"]
     assert skipped == ["ImagesBucket"]
     assert aws("s3").head_bucket(Bucket=out["ImagesBucket"])
-    assert aws("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
-    assert aws("apigatewayv2").get_apis()["Items"] == []
-    assert aws("cloudwatch").describe_alarms()["MetricAlarms"] == []
-    assert aws("lambda").list_functions()["Functions"] == []
+    # Other tests' stacks share this local AWS: only this stack's resources must be gone.
+    distributions = aws("cloudfront").list_distributions()["DistributionList"].get("Items", [])
+    assert out["DistributionId"] not in {d["Id"] for d in distributions}
+    assert ids["HttpApi"] not in {a["ApiId"] for a in aws("apigatewayv2").get_apis()["Items"]}
+    assert aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{deployed['stack']}-")["MetricAlarms"] == []
+    functions = {f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]}
+    assert not functions & {out["FunctionName"], out["WorkerFunctionName"]}
     with pytest.raises(ClientError):
         aws("s3").get_bucket_policy(Bucket=out["ImagesBucket"])
 
 
 def test_flag_delays_cloudfront_and_sigterm_stops_cleanly() -> None:
-    process, url = start_local_aws("--cloudfront-deploy-seconds", "30")
+    process, url, _ = start_local_aws("--cloudfront-deploy-seconds", "30")
     try:
         cloudfront = boto3.client("cloudfront", region_name=REGION, endpoint_url=url)
         created = cloudfront.create_distribution(DistributionConfig={
@@ -766,10 +642,8 @@ def test_request_log_counts_aws_calls(aws: Any, endpoint: str) -> None:
     aws("cloudformation").describe_stacks()
     aws("s3").list_buckets()
     # The app's traffic to a deployed API is not an AWS call.
-    try:
+    with contextlib.suppress(urllib.error.HTTPError):
         urllib.request.urlopen(f"{endpoint}/_aws/execute-api/nosuchapi/health")
-    except urllib.error.HTTPError:
-        pass
     with urllib.request.urlopen(f"{endpoint}/_local-aws/requests") as response:
         calls = json.load(response)["requests"]
     assert [(call["service"], call["operation"], call["caller"]) for call in calls] == [
@@ -791,12 +665,13 @@ def test_expected_bucket_owner_is_checked(aws: Any, endpoint: str) -> None:
     theirs.put_object(Bucket="owned-elsewhere", Key="artifact.zip", Body=b"theirs")
     s3 = aws("s3")
     s3.create_bucket(Bucket="owned-here", CreateBucketConfiguration={"LocationConstraint": REGION})
-    for call in (
+    calls: list[Callable[[str], Any]] = [
         lambda owner: s3.head_bucket(Bucket="owned-elsewhere", ExpectedBucketOwner=owner),
         lambda owner: s3.get_object(Bucket="owned-elsewhere", Key="artifact.zip", ExpectedBucketOwner=owner),
         lambda owner: s3.put_object(Bucket="owned-elsewhere", Key="x", Body=b"1", ExpectedBucketOwner=owner),
         lambda owner: s3.list_objects_v2(Bucket="owned-elsewhere", ExpectedBucketOwner=owner),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(ClientError) as refused:
             call(ACCOUNT)
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

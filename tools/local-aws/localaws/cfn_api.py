@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import (
     CloudFormationResponse,
     get_template_summary_response_from_template,
 )
-from moto.cloudformation.exceptions import CloudFormationError
 from moto.core.responses import ActionResult, EmptyResult
 
 from .engine import ENGINE, CfnError, ChangeSetRequest
+from .paging import InvalidToken, page
 from .stacks import (
     change_set_description,
     change_set_summary,
@@ -47,6 +49,8 @@ def action(func: Action) -> Action:
                 return func(response)
         except CfnError as err:
             raise CloudFormationError(err.code, err.message) from err
+        except InvalidToken as err:
+            raise CloudFormationError("ValidationError", str(err)) from err
 
     _ACTIONS[func.__name__] = wrapper
     return wrapper
@@ -101,7 +105,11 @@ def create_change_set(r: CloudFormationResponse) -> ActionResult:
 @action
 def describe_change_set(r: CloudFormationResponse) -> ActionResult:
     change_set = ENGINE.find_change_set(*_scope(r), r._get_param("ChangeSetName"), r._get_param("StackName"))
-    return ActionResult(change_set_description(change_set, r._get_bool_param("IncludePropertyValues", False)))
+    described = change_set_description(change_set, r._get_bool_param("IncludePropertyValues", False))
+    changes, token = page(described["Changes"], lambda c: str(c["ResourceChange"]["LogicalResourceId"]),
+                          r._get_param("NextToken"))
+    described["Changes"] = changes
+    return ActionResult(_with_token(described, token))
 
 
 @action
@@ -122,7 +130,8 @@ def delete_change_set(r: CloudFormationResponse) -> ActionResult:
 @action
 def list_change_sets(r: CloudFormationResponse) -> ActionResult:
     change_sets = ENGINE.list_change_sets(*_scope(r), r._get_param("StackName"))
-    return ActionResult({"Summaries": [change_set_summary(c) for c in change_sets]})
+    listed, token = page(change_sets, lambda c: c.change_set_id, r._get_param("NextToken"))
+    return ActionResult(_with_token({"Summaries": [change_set_summary(c) for c in listed]}, token))
 
 
 @action
@@ -176,20 +185,29 @@ def describe_stacks(r: CloudFormationResponse) -> ActionResult:
         stacks = [ENGINE.find_stack(*_scope(r), name)]
     else:
         stacks = [s for s in ENGINE.list_stacks(*_scope(r)) if s.status != "DELETE_COMPLETE"]
-    return ActionResult({"Stacks": [stack_description(s) for s in stacks]})
+    stacks, token = page(stacks, lambda s: s.stack_id, r._get_param("NextToken"))
+    return ActionResult(_with_token({"Stacks": [stack_description(s) for s in stacks]}, token))
 
 
 @action
 def list_stacks(r: CloudFormationResponse) -> ActionResult:
     wanted = set(r._get_param("StackStatusFilter", []))
     stacks = [s for s in ENGINE.list_stacks(*_scope(r)) if not wanted or s.status in wanted]
-    return ActionResult({"StackSummaries": [stack_summary(s) for s in stacks]})
+    stacks, token = page(stacks, lambda s: s.stack_id, r._get_param("NextToken"))
+    return ActionResult(_with_token({"StackSummaries": [stack_summary(s) for s in stacks]}, token))
 
 
 @action
 def describe_stack_events(r: CloudFormationResponse) -> ActionResult:
     stack = ENGINE.find_stack(*_scope(r), r._get_param("StackName"))
-    return ActionResult({"StackEvents": list(reversed(stack.events))})
+    newest_first = list(reversed(stack.events))
+    listed, token = page(newest_first, lambda e: str(e["EventId"]), r._get_param("NextToken"))
+    return ActionResult(_with_token({"StackEvents": listed}, token))
+
+
+def _with_token(result: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """`result` with `NextToken` when there is a further page (paging.PAGING)."""
+    return {**result, "NextToken": token} if token else result
 
 
 @action

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
@@ -59,7 +60,7 @@ def _principal_matches(principal: Any, service: str | None) -> bool:
     return service is not None and service in _as_list(principal.get("Service", []))
 
 
-_POSITIVE_OPERATORS = {
+_POSITIVE_OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda wanted, actual: wanted == actual,
     "StringLike": lambda wanted, actual: _glob(wanted, actual),
     "ArnEquals": lambda wanted, actual: _glob(wanted, actual),
@@ -78,8 +79,8 @@ def _test_holds(operator: str, expected: Any, actual: str | None) -> bool:
         return if_exists or operator in _NEGATED_OPERATORS
     wanted = [str(value).lower() if isinstance(value, bool) else str(value) for value in _as_list(expected)]
     if operator in _NEGATED_OPERATORS:
-        compare = _POSITIVE_OPERATORS[_NEGATED_OPERATORS[operator]]
-        return not any(compare(value, actual) for value in wanted)
+        negated = _POSITIVE_OPERATORS[_NEGATED_OPERATORS[operator]]
+        return not any(negated(value, actual) for value in wanted)
     compare = _POSITIVE_OPERATORS.get(operator)
     # An operator this evaluator doesn't know never holds.
     return compare is not None and any(compare(value, actual) for value in wanted)
@@ -147,9 +148,14 @@ def _items(container: Any) -> list[Any]:
     return []
 
 
+def _config(distribution: Distribution) -> Any:
+    """The distribution's config; moto sets its CamelCase attributes from the request without declaring them."""
+    return distribution.distribution_config
+
+
 def cache_behavior_for(distribution: Distribution, path: str) -> Any:
     """The first cache behaviour whose PathPattern matches, else the default one."""
-    config = distribution.distribution_config
+    config = _config(distribution)
     for behavior in _items(config.CacheBehaviors):
         if path_pattern_matches(behavior.path_pattern, path):
             return behavior
@@ -157,7 +163,7 @@ def cache_behavior_for(distribution: Distribution, path: str) -> Any:
 
 
 def _enabled(distribution: Distribution) -> bool:
-    return str(distribution.distribution_config.Enabled).lower() == "true"
+    return str(_config(distribution).Enabled).lower() == "true"
 
 
 def _find_distribution(label: str) -> tuple[str, Distribution] | None:
@@ -248,7 +254,7 @@ def _through_behavior(account_id: str, distribution: Distribution, method: str, 
         return _cloudfront_error(
             403, "This distribution is not configured to allow the HTTP request method that was used for this request."
         )
-    origins = {origin.id: origin for origin in _items(distribution.distribution_config.Origins)}
+    origins = {origin.id: origin for origin in _items(_config(distribution).Origins)}
     origin = origins.get(behavior.target_origin_id)
     if origin is None:
         return _cloudfront_error(502, "CloudFront couldn't find the origin of this cache behavior.")
@@ -257,7 +263,7 @@ def _through_behavior(account_id: str, distribution: Distribution, method: str, 
 
 def _custom_error(account_id: str, distribution: Distribution, answer: Answer) -> Answer:
     """The distribution's CustomErrorResponses for an origin error, when one is configured and its page loads."""
-    for custom in _items(distribution.distribution_config.CustomErrorResponses):
+    for custom in _items(_config(distribution).CustomErrorResponses):
         if str(custom.get("ErrorCode")) != str(answer.status) or not custom.get("ResponsePagePath"):
             continue
         page = _through_behavior(account_id, distribution, "GET", custom["ResponsePagePath"])
@@ -301,7 +307,7 @@ def serve(request: Request, label: str, path: str) -> Response:
 def _answer(request: Request, account_id: str, distribution: Distribution, path: str) -> Answer:
     if not _enabled(distribution):
         return _cloudfront_error(403, "This distribution is not enabled.")
-    root = distribution.distribution_config.DefaultRootObject
+    root = _config(distribution).DefaultRootObject
     if path == "/" and root:
         path = "/" + root.lstrip("/")
     answer = _through_behavior(account_id, distribution, request.method, path)

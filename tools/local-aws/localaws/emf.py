@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
@@ -28,7 +28,7 @@ def metric_data(line: str) -> list[tuple[str, dict[str, Any]]]:
         record = json.loads(line)
         directive = record["_aws"]
         # Naive UTC, as moto keeps every metric timestamp.
-        timestamp = datetime.fromtimestamp(int(directive["Timestamp"]) / 1000, tz=timezone.utc).replace(tzinfo=None)
+        timestamp = datetime.fromtimestamp(int(directive["Timestamp"]) / 1000, tz=UTC).replace(tzinfo=None)
         out: list[tuple[str, dict[str, Any]]] = []
         for block in directive["CloudWatchMetrics"]:
             for dimension_set in block.get("Dimensions", [[]]) or [[]]:

@@ -9,7 +9,11 @@ in a worker thread when `resource_delay_ms` > 0; the worker drops the lock
 while it sleeps between resources so the API can observe `*_IN_PROGRESS`.
 While operations are held (`hold_operations`), an operation requested starts
 only after `release_operations`: the call returns and the stack still shows its
-previous status and events, as AWS's asynchronous operations can.
+previous status and events, as AWS's asynchronous operations can. A resource
+hold (`hold_resource`) runs the stack's next operation in a worker that stops
+just before that resource (lock dropped, `reached` set) until `release_resource`;
+a CancelUpdateStack sent meanwhile takes effect there, so a test can stop an
+update with part of it applied without timing anything.
 
 Each operation carries the caller's `ClientRequestToken`; every event it causes
 repeats it. `DisableRollback` (ExecuteChangeSet, CreateStack, UpdateStack) is
@@ -23,12 +27,19 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from moto.core.exceptions import ServiceException
 
-from .plan import check_attribute, check_types, plan_changes, pseudo_parameters, resolve_outputs
+from .plan import (
+    check_attribute,
+    check_types,
+    plan_changes,
+    pseudo_parameters,
+    resolve_outputs,
+)
 from .resources import Context, ResourceFailure, handler_for
 from .stacks import (
     CLOCK,
@@ -38,7 +49,14 @@ from .stacks import (
     Stack,
     StackResource,
 )
-from .template import Resolver, ResolvedParameters, TemplateError, dependency_order, parse_template, resolve_parameters
+from .template import (
+    ResolvedParameters,
+    Resolver,
+    TemplateError,
+    dependency_order,
+    parse_template,
+    resolve_parameters,
+)
 
 NO_CHANGES_REASON = (
     "The submitted information didn't contain changes. "
@@ -143,11 +161,20 @@ def _reason(err: Exception) -> str:
     """A one-line ResourceStatusReason for any error a handler or backend raised."""
     if isinstance(err, (ResourceFailure, TemplateError)):
         return str(err)
-    if getattr(err, "error_type", None):  # moto's REST-style errors
-        return f"{err.error_type}: {getattr(err, 'message', err)}"
+    error_type = getattr(err, "error_type", None)
+    if error_type:  # moto's REST-style errors
+        return f"{error_type}: {getattr(err, 'message', err)}"
     if isinstance(err, ServiceException):
         return f"{err.code}: {err.message}"
     return f"{type(err).__name__}: {err}"
+
+
+@dataclass
+class ResourceHold:
+    """One armed resource hold: `reached` once an operation waits at it, `gate` lets it go."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event = field(default_factory=threading.Event)
 
 
 class Engine:
@@ -158,7 +185,24 @@ class Engine:
         self.resource_delay_ms = 0
         self._worker = threading.local()
         self._gate: threading.Event | None = None
+        self._resource_holds: dict[tuple[str, str], ResourceHold] = {}
         self.reset()
+
+    def hold_resource(self, stack_name: str, logical_id: str) -> None:
+        """The stack's next operation stops before `logical_id` until `release_resource`."""
+        self._resource_holds.setdefault((stack_name, logical_id), ResourceHold())
+
+    def release_resource(self, stack_name: str, logical_id: str) -> None:
+        hold = self._resource_holds.pop((stack_name, logical_id), None)
+        if hold is not None:
+            hold.gate.set()
+
+    def resource_holds(self) -> list[dict[str, Any]]:
+        """The armed resource holds, and whether an operation is waiting at each."""
+        return [
+            {"stack_name": stack_name, "logical_id": logical_id, "reached": hold.reached.is_set()}
+            for (stack_name, logical_id), hold in sorted(self._resource_holds.items())
+        ]
 
     def hold_operations(self) -> None:
         """Stack operations requested from now on wait for `release_operations`."""
@@ -354,7 +398,7 @@ class Engine:
                 stack.set_status("UPDATE_IN_PROGRESS", "User Initiated")
                 self._finish(change_set, self._update(stack, change_set, snapshot))
 
-        self._run(start)
+        self._run(stack, start)
 
     @staticmethod
     def _finish(change_set: ChangeSet, succeeded: bool) -> None:
@@ -378,7 +422,7 @@ class Engine:
             stack.set_status("DELETE_IN_PROGRESS", "User Initiated")
             self._delete(stack, retain)
 
-        self._run(start)
+        self._run(stack, start)
 
     def cancel_update(self, stack: Stack) -> None:
         if stack.status != "UPDATE_IN_PROGRESS":
@@ -403,7 +447,7 @@ class Engine:
             stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated")
             self._roll_back(stack, skip)
 
-        self._run(start)
+        self._run(stack, start)
 
     def arm_failure(self, stack_name: str, logical_id: str, marker: FailureMarker) -> None:
         self.markers[(stack_name, logical_id)] = marker
@@ -419,9 +463,10 @@ class Engine:
 
     # ---- running operations ---------------------------------------------
 
-    def _run(self, operation: Callable[[], Any]) -> None:
+    def _run(self, stack: Stack, operation: Callable[[], Any]) -> None:
         gate = self._gate
-        if self.resource_delay_ms <= 0 and gate is None:
+        held = any(name == stack.name for name, _ in self._resource_holds)
+        if self.resource_delay_ms <= 0 and gate is None and not held:
             operation()
             return
 
@@ -434,12 +479,20 @@ class Engine:
 
         threading.Thread(target=work, name="local-aws-stack-operation", daemon=True).start()
 
-    def _pause(self, stack: Stack) -> None:
-        """Between two resources: wait (async mode) and honour CancelUpdateStack."""
+    def _pause(self, stack: Stack, logical_id: str) -> None:
+        """Before a resource: wait (async mode, a resource hold) and honour CancelUpdateStack."""
         if getattr(self._worker, "active", False) and self.resource_delay_ms > 0:
             self.lock.release()
             try:
                 time.sleep(self.resource_delay_ms / 1000)
+            finally:
+                self.lock.acquire()
+        hold = self._resource_holds.get((stack.name, logical_id))
+        if hold is not None and getattr(self._worker, "active", False):
+            hold.reached.set()
+            self.lock.release()
+            try:
+                hold.gate.wait()
             finally:
                 self.lock.acquire()
         if stack.status == "UPDATE_IN_PROGRESS" and stack.cancel_requested:
@@ -480,7 +533,7 @@ class Engine:
         resolver = self._resolver(stack)
         try:
             for logical_id in self._active_order(stack, resolver):
-                self._pause(stack)
+                self._pause(stack, logical_id)
                 self._create_resource(stack, logical_id, resolver)
             stack.outputs = self._outputs(stack, resolver)
         except Failure as failure:
@@ -502,7 +555,7 @@ class Engine:
                 raise ResourceFailure(marker.reason)
             props = resolver.resolve(body.get("Properties") or {})
             created = handler_for(type_name).create(self._context(stack, logical_id), props)
-        except Exception as err:  # noqa: BLE001 - any backend error fails the resource
+        except Exception as err:  # any backend error fails the resource
             stack.add_event(logical_id, type_name, "", "CREATE_FAILED", _reason(err))
             raise Failure(logical_id, _reason(err)) from err
         stack.resources[logical_id] = StackResource(
@@ -554,7 +607,7 @@ class Engine:
         active = self._active_order(stack, resolver)
         try:
             for logical_id in active:
-                self._pause(stack)
+                self._pause(stack, logical_id)
                 if logical_id in stack.live_resources:
                     self._update_resource(stack, logical_id, resolver, journal)
                 else:
@@ -616,7 +669,7 @@ class Engine:
                 current.properties = props
             if marker is not None and marker.mode == "rollback_fails":
                 raise ResourceFailure(marker.reason)
-        except Exception as err:  # noqa: BLE001 - any backend error fails the resource
+        except Exception as err:  # any backend error fails the resource
             physical_id = stack.resources[logical_id].physical_id
             stack.add_event(logical_id, type_name, physical_id, "UPDATE_FAILED", _reason(err))
             raise Failure(logical_id, _reason(err)) from err
@@ -660,7 +713,7 @@ class Engine:
         plan: RollbackPlan = stack.pending_rollback
         while plan.entries:
             entry = plan.entries[0]
-            self._pause(stack)
+            self._pause(stack, entry.logical_id)
             if entry.logical_id in skip and entry.before is not None:
                 plan.traps.pop(entry.logical_id, None)
                 stack.resources[entry.logical_id] = entry.before
@@ -733,7 +786,7 @@ class Engine:
             resource = stack.live_resources.get(logical_id)
             if resource is None:
                 continue
-            self._pause(stack)
+            self._pause(stack, logical_id)
             policy = "Retain" if logical_id in retain else resource.deletion_policy
             if policy == "RetainExceptOnCreate":
                 policy = "Delete" if failed_create else "Retain"
@@ -748,7 +801,7 @@ class Engine:
         stack.add_event(record.logical_id, record.resource_type, record.physical_id, "DELETE_IN_PROGRESS")
         try:
             handler_for(record.resource_type).delete(self._context(stack, record.logical_id), record.physical_id, record.properties)
-        except Exception as err:  # noqa: BLE001 - any backend error fails the resource
+        except Exception as err:  # any backend error fails the resource
             record.status, record.status_reason = "DELETE_FAILED", _reason(err)
             stack.add_event(record.logical_id, record.resource_type, record.physical_id, "DELETE_FAILED", _reason(err))
             if strict:

@@ -34,8 +34,9 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -882,7 +883,7 @@ class FakeProviders:
         accept = "image/*" if accept == "*/*" else accept
         if accept not in ("image/*", "application/json"):
             return bad("accept: must be image/* or application/json")
-        if not request.mimetype == "multipart/form-data":
+        if request.mimetype != "multipart/form-data":
             return bad("content-type: must be multipart/form-data")
         prompt = request.form.get("prompt", "")
         if not prompt.strip() or len(prompt) > 10000:

@@ -20,9 +20,10 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
 from moto.apigatewayv2.models import Api, Stage, apigatewayv2_backends
@@ -230,7 +231,7 @@ def lambda_target(integration_uri: str) -> tuple[str, str, str] | None:
 
 
 def _request_time(now: float) -> str:
-    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    moment = datetime.fromtimestamp(now, tz=UTC)
     return f"{moment.day:02d}/{_MONTHS[moment.month - 1]}/{moment:%Y:%H:%M:%S} +0000"
 
 
@@ -479,7 +480,8 @@ def _answer(
     request: Request, api: Api, stage: Stage, path: str, account_id: str, region: str, raw_path: str,
     request_id: str, access: AccessRecord,
 ) -> Response:
-    cors = api.cors_configuration or None
+    # The Api resource handler stores the parsed CORS dict there; moto annotates it as str.
+    cors = cast("dict[str, Any] | None", api.cors_configuration or None)
     is_preflight = request.method == "OPTIONS" and "Origin" in request.headers and "Access-Control-Request-Method" in request.headers
     if cors and is_preflight:
         return _preflight(cors, request)

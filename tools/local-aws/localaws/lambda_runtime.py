@@ -22,6 +22,7 @@ Processes run in their own process group, die with the launcher
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import fcntl
 import hashlib
@@ -43,18 +44,21 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from queue import Queue
-from typing import Any, Callable
+from typing import Any
 
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.models import LambdaBackend, LambdaFunction
-from moto.awslambda.utils import get_backend as lambda_backend  # moto swaps the backend when Docker is off
+from moto.awslambda.utils import (
+    get_backend as lambda_backend,  # moto swaps the backend when Docker is off
+)
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import logs_backends
@@ -116,7 +120,7 @@ def _error_json(error_type: str, message: str) -> bytes:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)
@@ -328,10 +332,8 @@ def _die_with_launcher(launcher_pid: int) -> Callable[[], None]:
 
 
 def _killpg(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Instance:
@@ -344,11 +346,11 @@ class Instance:
         self.id = uuid.uuid4().hex
         self.state = "busy"  # or "idle"
         self.process: subprocess.Popen[bytes] | None = None
-        self.api: ThreadingHTTPServer | None = None
+        self.api: RuntimeApiServer | None = None
         self.readers: list[OutputReader] = []
         self.watcher: threading.Thread | None = None
         self.work_dir: Path | None = None
-        self.log_stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{function.version}]{self.id}"
+        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{function.version}]{self.id}"
         self.pending: Invocation | None = None  # handed over, not yet taken by /next
         self.current: Invocation | None = None  # taken by /next, not yet answered
         self.exit_code: int | None = None
@@ -368,7 +370,7 @@ class Instance:
                 self.sink.log_lines.append(line)
             try:
                 LogSink.put(self.function, self.log_stream, line)
-            except Exception:  # noqa: BLE001 - logs must never break an invocation
+            except Exception:  # logs must never break an invocation
                 LOG.exception("writing a log line of %s", self.function.name)
 
     def settle_output(self) -> None:
@@ -494,10 +496,10 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: RuntimeApiServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # the base class's name
         return None
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         if self.path.split("?")[0] != RUNTIME_API_PREFIX + "invocation/next":
             self._answer(404, {"errorMessage": f"no route {self.path}", "errorType": "InvalidRequest"})
             return
@@ -526,7 +528,7 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
             "Lambda-Runtime-Trace-Id": trace,
         })
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         body = self._body()
         path = self.path.split("?")[0]
         instance = self.server.instance
@@ -563,7 +565,7 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -722,7 +724,7 @@ class FunctionPool:
             instance.log(report)
             with instance.log_lock:
                 instance.sink = None
-        except Exception as err:  # noqa: BLE001 - an invocation always ends, whatever broke here
+        except Exception as err:  # an invocation always ends, whatever broke here
             LOG.exception("running %s", function.name)
             invocation.fail("LocalAws.InternalError", f"The local AWS failed to run `{function.name}`: {err}")
         finally:
@@ -863,7 +865,7 @@ class FunctionPool:
             return
         try:
             sqs_backends[parts[4]][parts[3]].send_message(parts[5], json.dumps(record))
-        except Exception:  # noqa: BLE001 - e.g. the queue was deleted; AWS drops the record too
+        except Exception:  # e.g. the queue was deleted; AWS drops the record too
             LOG.exception("%s: delivering to %s", function.name, destination)
 
     def _ref(self) -> str:
@@ -1120,7 +1122,7 @@ def arn_like(pattern: str, arn: str) -> bool:
     pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
     if len(pattern_parts) != 6 or len(arn_parts) != 6:
         return False
-    return all(fnmatchcase(a, p.replace("[", "[[]")) for p, a in zip(pattern_parts, arn_parts))
+    return all(fnmatchcase(a, p.replace("[", "[[]")) for p, a in zip(pattern_parts, arn_parts, strict=True))
 
 
 RUNTIME = LambdaRuntime()

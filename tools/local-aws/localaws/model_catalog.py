@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 # Catalogues by the provider kinds of `PROVIDER_BASE_URLS`; Imagen is served by the same
@@ -26,7 +26,7 @@ STATES = ("active", "scheduled", "retired")
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 @dataclass

@@ -30,14 +30,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from typing import Any
-
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import InvalidParameterValueException
@@ -45,29 +44,15 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.cloudfront.models import CloudFrontBackend, Distribution, Invalidation, Origin
 from moto.iam import policy_conditions
-from moto.s3.responses import S3Response
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.s3.responses import S3Response
 
 
-class CloudFrontTiming:
-    """How long a changed distribution stays `InProgress` (seconds, runtime-adjustable)."""
-
-    def __init__(self) -> None:
-        self.deploy_seconds = 0.0
-
-
-CLOUDFRONT_TIMING = CloudFrontTiming()
-
-
-class InvalidationTiming:
-    """How long a new invalidation stays `InProgress`, and the hold that keeps new ones there.
-
-    `hold()` makes every invalidation created from then on wait for
-    `release()`, so a test sees `InProgress` without depending on time.
-    """
+class Hold:
+    """A gate that what is created or changed while it is on waits for: `hold()` arms
+    it for what comes next, `release()` lets everything it caught go at once."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
         self.lock = threading.Lock()
         self.gate: threading.Event | None = None
 
@@ -82,10 +67,42 @@ class InvalidationTiming:
                 self.gate.set()
                 self.gate = None
 
-    def stamp(self, invalidation: Invalidation) -> None:
+    def current(self) -> threading.Event | None:
         with self.lock:
-            invalidation.local_aws_gate = self.gate
-        invalidation.local_aws_ready_at = time.monotonic() + self.seconds
+            return self.gate
+
+
+def _held(obj: object) -> bool:
+    gate = getattr(obj, "local_aws_gate", None)
+    return gate is not None and not gate.is_set()
+
+
+class CloudFrontTiming(Hold):
+    """How long a changed distribution stays `InProgress` (seconds, runtime-adjustable),
+    and the hold that keeps distributions changed while it is on `InProgress` until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deploy_seconds = 0.0
+
+
+CLOUDFRONT_TIMING = CloudFrontTiming()
+
+
+class InvalidationTiming(Hold):
+    """How long a new invalidation stays `InProgress`, and the hold that keeps new ones there.
+
+    `hold()` makes every invalidation created from then on wait for
+    `release()`, so a test sees `InProgress` without depending on time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds = 0.0
+
+    def stamp(self, invalidation: Invalidation) -> None:
+        invalidation.local_aws_gate = self.current()  # type: ignore[attr-defined]  # read by _invalidation_status
+        invalidation.local_aws_ready_at = time.monotonic() + self.seconds  # type: ignore[attr-defined]
 
 
 INVALIDATION_TIMING = InvalidationTiming()
@@ -94,9 +111,9 @@ INVALIDATION_TIMING = InvalidationTiming()
 def _origin_init(original: Any) -> Any:
     def init(self: Origin, origin: dict[str, Any]) -> None:
         original(self, origin)
-        self.origin_access_control_id = origin.get("OriginAccessControlId", "")
+        self.origin_access_control_id = origin.get("OriginAccessControlId", "")  # type: ignore[attr-defined]  # moto drops it
         if "S3OriginConfig" in origin:
-            self.s3_origin_config = {
+            self.s3_origin_config = {  # type: ignore[attr-defined]  # moto drops it
                 "OriginAccessIdentity": origin["S3OriginConfig"].get("OriginAccessIdentity", "")
             }
 
@@ -104,6 +121,8 @@ def _origin_init(original: Any) -> Any:
 
 
 def _distribution_status(self: Distribution) -> str:
+    if _held(self):
+        return "InProgress"
     ready_at = getattr(self, "local_aws_ready_at", 0.0)
     return "InProgress" if time.monotonic() < ready_at else "Deployed"
 
@@ -112,6 +131,7 @@ def _stamp(original: Any) -> Any:
     def wrapper(self: CloudFrontBackend, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         result[0].local_aws_ready_at = time.monotonic() + CLOUDFRONT_TIMING.deploy_seconds
+        result[0].local_aws_gate = CLOUDFRONT_TIMING.current()
         return result
 
     return wrapper
@@ -126,8 +146,7 @@ def _invalidation_init(original: Any) -> Any:
 
 
 def _invalidation_status(self: Invalidation) -> str:
-    gate = getattr(self, "local_aws_gate", None)
-    if gate is not None and not gate.is_set():
+    if _held(self):
         return "InProgress"
     return "InProgress" if time.monotonic() < getattr(self, "local_aws_ready_at", 0.0) else "Completed"
 
@@ -142,15 +161,16 @@ def _lambda_configuration(original: Any) -> Any:
         logging_config = getattr(self, "logging_config", None)
         if logging_config:
             config["LoggingConfig"] = logging_config
-        return config
+        return cast("dict[str, Any]", config)
 
     return get_configuration
 
 
-def _bool_operation(expected: Any, actual: str) -> bool:
+def _bool_operation(expected_value: list[str] | str, actual_value: str) -> bool:
     """IAM's `Bool` condition operator, which moto 5.2.5 ignores (so it always matched)."""
-    wanted = expected if isinstance(expected, list) else [expected]
-    return str(actual).lower() in [str(value).lower() for value in wanted]
+    # (named as moto's own operators are: CONDITION_OPERATIONS holds any of them)
+    wanted = expected_value if isinstance(expected_value, list) else [expected_value]
+    return str(actual_value).lower() in [str(value).lower() for value in wanted]
 
 
 def _statement_permission(original: Any) -> Any:
@@ -166,7 +186,7 @@ def _statement_permission(original: Any) -> Any:
         conditional = bool(self._statement.get("Condition"))
         if result == PermissionResult.DENIED and conditional and not self._check_conditions(values):
             return PermissionResult.NEUTRAL
-        return result
+        return cast("PermissionResult", result)
 
     return is_action_permitted
 
@@ -236,7 +256,7 @@ def _presigned_code_location(original: Any) -> Any:
     def get_code(self: LambdaFunction) -> dict[str, Any]:
         code = original(self)
         if "Location" in code.get("Code", {}):
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             snapshot = f"snapshots/{self.account_id}/{self.function_name}-{uuid.uuid4()}"
             code["Code"]["Location"] = (
                 f"https://awslambda-{self.region}-tasks.s3.{self.region}.amazonaws.com/{snapshot}"
@@ -245,7 +265,7 @@ def _presigned_code_location(original: Any) -> Any:
                 f"&X-Amz-Credential=ASIALOCAL%2F{stamp[:8]}%2F{self.region}%2Fs3%2Faws4_request"
                 f"&X-Amz-Signature={uuid.uuid4().hex}{uuid.uuid4().hex}"
             )
-        return code
+        return cast("dict[str, Any]", code)
 
     return get_code
 
@@ -318,20 +338,25 @@ def _bucket_versioning(self: S3Response) -> Any:
     return 200, {"Content-Type": "application/xml"}, body
 
 
+def _patch(owner: type, name: str, value: Any) -> None:
+    """Replace a moto class attribute (setattr: mypy rightly refuses assigning to a method)."""
+    setattr(owner, name, value)
+
+
 def install() -> None:
     """Apply all patches (idempotent per process: call once at start-up)."""
-    Origin.__init__ = _origin_init(Origin.__init__)
-    Distribution.status = property(_distribution_status)
-    CloudFrontBackend.create_distribution_with_tags = _stamp(CloudFrontBackend.create_distribution_with_tags)
-    CloudFrontBackend.update_distribution = _stamp(CloudFrontBackend.update_distribution)
-    Invalidation.__init__ = _invalidation_init(Invalidation.__init__)
-    Invalidation.status = property(_invalidation_status, _ignore_status)
-    LambdaFunction.get_configuration = _lambda_configuration(LambdaFunction.get_configuration)
-    IAMPolicyStatement.is_action_permitted = _statement_permission(IAMPolicyStatement.is_action_permitted)
+    _patch(Origin, "__init__", _origin_init(Origin.__init__))
+    _patch(Distribution, "status", property(_distribution_status))
+    _patch(CloudFrontBackend, "create_distribution_with_tags", _stamp(CloudFrontBackend.create_distribution_with_tags))
+    _patch(CloudFrontBackend, "update_distribution", _stamp(CloudFrontBackend.update_distribution))
+    _patch(Invalidation, "__init__", _invalidation_init(Invalidation.__init__))
+    _patch(Invalidation, "status", property(_invalidation_status, _ignore_status))
+    _patch(LambdaFunction, "get_configuration", _lambda_configuration(LambdaFunction.get_configuration))
+    _patch(IAMPolicyStatement, "is_action_permitted", _statement_permission(IAMPolicyStatement.is_action_permitted))
     policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_operation)
-    S3Response.put_object = _faulty_put(_atomic_conditional_put(S3Response.put_object))
-    S3Response.get_bucket_versioning = _bucket_versioning
-    LambdaBackend.put_function_concurrency = _put_function_concurrency
-    LambdaResponse.get_account_settings = _get_account_settings
+    _patch(S3Response, "put_object", _faulty_put(_atomic_conditional_put(S3Response.put_object)))
+    _patch(S3Response, "get_bucket_versioning", _bucket_versioning)
+    _patch(LambdaBackend, "put_function_concurrency", _put_function_concurrency)
+    _patch(LambdaResponse, "get_account_settings", _get_account_settings)
     lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
-    LambdaFunction.get_code = _presigned_code_location(LambdaFunction.get_code)
+    _patch(LambdaFunction, "get_code", _presigned_code_location(LambdaFunction.get_code))

@@ -24,8 +24,8 @@ from .resources import ResourceFailure, handler_for
 from .stacks import Stack, StackResource
 from .template import (
     PENDING_PREFIX,
-    Resolver,
     ResolvedParameters,
+    Resolver,
     TemplateError,
     dependency_order,
     references,
@@ -50,7 +50,7 @@ def leaf_changes(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
         return found
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         found = []
-        for index, (before, after) in enumerate(zip(old, new)):
+        for index, (before, after) in enumerate(zip(old, new, strict=True)):
             found += leaf_changes(f"{path}/{index}", before, after)
         return found
     return [] if old == new else [(path, old, new)]

@@ -50,6 +50,6 @@ def intercept(request: Request) -> Response | None:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
-        f"<RequestId>local</RequestId><HostId>local</HostId></Error>"
+        "<RequestId>local</RequestId><HostId>local</HostId></Error>"
     )
     return Response(b"" if request.method == "HEAD" else body.encode(), status=403, mimetype="application/xml")

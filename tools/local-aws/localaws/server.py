@@ -10,11 +10,15 @@ Control endpoints (JSON bodies, JSON answers):
 - `GET|POST /_local-aws/config` reads or changes `cloudfront_deploy_seconds`,
   `resource_delay_ms`, `cloudfront_invalidation_seconds`,
   `integration_timeout_cap_seconds`, `async_retry_delay_seconds`,
-  `lambda_default_concurrency`, `clock_offset_seconds` and
-  `lambda_account_concurrency`.
+  `lambda_default_concurrency`, `clock_offset_seconds`,
+  `lambda_account_concurrency` and `page_size` (paging).
 - `POST /_local-aws/hold` / `release` `{"what": "cloudfront-invalidations"}`
-  keeps new invalidations `InProgress` until released; `{"what": "stack-operations"}`
-  makes stack operations requested from then on start only when released.
+  keeps new invalidations `InProgress` until released; `"cloudfront-distributions"`
+  the same for distributions created or updated; `{"what": "stack-operations"}`
+  makes stack operations requested from then on start only when released;
+  `{"what": "stack-resource", "stack_name", "logical_id"}` stops the stack's next
+  operation just before that resource until released (`GET /_local-aws/hold`
+  says when an operation waits there).
 - `POST /_local-aws/reset` forgets every resource and stack.
 - `GET /_local-aws/lambda` lists the running Lambda instances (lambda_runtime).
 - `GET /_local-aws/requests` lists the AWS calls served so far (`service`,
@@ -32,7 +36,8 @@ from __future__ import annotations
 import io
 import json
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
 from moto.moto_api._internal.models import moto_api_backend
@@ -45,14 +50,21 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from . import rpcv2
 from .engine import ENGINE, FailureMarker
-from .stacks import CLOCK
-from .hosts import target
 from .fake_providers import ProviderControls
 from .gateway import GATEWAY_SETTINGS
+from .hosts import target
 from .lambda_runtime import RUNTIME
-from .moto_patches import CLOUDFRONT_TIMING, INVALIDATION_TIMING, LAMBDA_ACCOUNT, S3_FAULTS, S3Fault
-from . import rpcv2
+from .moto_patches import (
+    CLOUDFRONT_TIMING,
+    INVALIDATION_TIMING,
+    LAMBDA_ACCOUNT,
+    S3_FAULTS,
+    S3Fault,
+)
+from .paging import PAGING, limit_s3_listing
+from .stacks import CLOCK
 
 CONTROL_PREFIX = "/_local-aws/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -107,7 +119,7 @@ def _credential_part(environ: dict[str, Any], index: int) -> str:
         if part.startswith("Credential="):
             pieces = part[len("Credential="):].split("/")
             if len(pieces) >= 4:
-                return pieces[index]
+                return str(pieces[index])
     return "unknown"
 
 
@@ -119,10 +131,10 @@ def _operation(environ: dict[str, Any]) -> str:
         return rpc
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return target.split(".")[-1]
+        return str(target.split(".")[-1])
     action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
     if action:
-        return action[0]
+        return str(action[0])
     if environ.get("REQUEST_METHOD") == "POST" and "form" in environ.get("CONTENT_TYPE", ""):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         stream = environ["wsgi.input"]
@@ -131,7 +143,7 @@ def _operation(environ: dict[str, Any]) -> str:
         environ["wsgi.input"] = io.BytesIO(body)
         found = parse_qs(body.decode("utf-8", "replace")).get("Action")
         if found:
-            return found[0]
+            return str(found[0])
     return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
 
 
@@ -149,6 +161,7 @@ def current_config() -> dict[str, Any]:
         "lambda_default_concurrency": RUNTIME.default_concurrency,
         "clock_offset_seconds": CLOCK.offset_seconds,
         "lambda_account_concurrency": LAMBDA_ACCOUNT.concurrency_limit,
+        "page_size": PAGING.page_size,
     }
 
 
@@ -214,6 +227,8 @@ def _configure(body: dict[str, Any]) -> dict[str, Any]:
             RUNTIME.default_concurrency = max(1, int(body["lambda_default_concurrency"]))
         if "clock_offset_seconds" in body:
             CLOCK.offset_seconds = float(body["clock_offset_seconds"])
+        if "page_size" in body:
+            PAGING.page_size = max(0, int(body["page_size"]))
         if "lambda_account_concurrency" in body:
             LAMBDA_ACCOUNT.concurrency_limit = max(10, int(body["lambda_account_concurrency"]))
     except (TypeError, ValueError) as err:
@@ -229,24 +244,44 @@ def _reset(_: dict[str, Any]) -> dict[str, Any]:
     return {"reset": True}
 
 
-# What `POST /_local-aws/hold` and `/release` `{"what": ...}` hold: name -> (hold, release).
-def _hold_operations() -> None:
+# What `POST /_local-aws/hold` and `/release` `{"what": ...}` hold: name -> (hold, release),
+# each given the request body.
+def _hold_operations(_: dict[str, Any]) -> None:
     with ENGINE.lock:
         ENGINE.hold_operations()
 
 
-def _release_operations() -> None:
+def _release_operations(_: dict[str, Any]) -> None:
     with ENGINE.lock:
         ENGINE.release_operations()
 
 
-HOLDS: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
-    "cloudfront-invalidations": (INVALIDATION_TIMING.hold, INVALIDATION_TIMING.release),
+def _stack_resource(body: dict[str, Any]) -> tuple[str, str]:
+    stack_name, logical_id = body.get("stack_name"), body.get("logical_id")
+    if not isinstance(stack_name, str) or not isinstance(logical_id, str):
+        raise ControlError('`{"what": "stack-resource"}` needs "stack_name" and "logical_id" (strings)')
+    return stack_name, logical_id
+
+
+def _hold_resource(body: dict[str, Any]) -> None:
+    with ENGINE.lock:
+        ENGINE.hold_resource(*_stack_resource(body))
+
+
+def _release_resource(body: dict[str, Any]) -> None:
+    with ENGINE.lock:
+        ENGINE.release_resource(*_stack_resource(body))
+
+
+HOLDS: dict[str, tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], None]]] = {
+    "cloudfront-invalidations": (lambda _: INVALIDATION_TIMING.hold(), lambda _: INVALIDATION_TIMING.release()),
+    "cloudfront-distributions": (lambda _: CLOUDFRONT_TIMING.hold(), lambda _: CLOUDFRONT_TIMING.release()),
     "stack-operations": (_hold_operations, _release_operations),
+    "stack-resource": (_hold_resource, _release_resource),
 }
 
 
-def _holdable(body: dict[str, Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+def _holdable(body: dict[str, Any]) -> tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], None]]:
     found = HOLDS.get(body.get("what", ""))
     if found is None:
         raise ControlError(f"`what` must be one of: {', '.join(sorted(HOLDS))}")
@@ -254,13 +289,19 @@ def _holdable(body: dict[str, Any]) -> tuple[Callable[[], None], Callable[[], No
 
 
 def _hold(body: dict[str, Any]) -> dict[str, Any]:
-    _holdable(body)[0]()
+    _holdable(body)[0](body)
     return {"held": body["what"]}
 
 
 def _release(body: dict[str, Any]) -> dict[str, Any]:
-    _holdable(body)[1]()
+    _holdable(body)[1](body)
     return {"released": body["what"]}
+
+
+def current_holds() -> dict[str, Any]:
+    """`GET /_local-aws/hold`: the armed resource holds (`reached`: an operation waits there)."""
+    with ENGINE.lock:
+        return {"stack_resources": ENGINE.resource_holds()}
 
 
 _POST_ROUTES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -287,6 +328,8 @@ class ControlApp:
             # are the app's traffic, not calls a command made.
             if not path.startswith("/moto-api") and target(environ.get("HTTP_HOST", ""), path) is None:
                 REQUEST_LOG.record(environ)
+                if _service(environ) == "s3":
+                    limit_s3_listing(environ)
             if INTERCEPTORS:
                 request = Request(environ)
                 for intercept in INTERCEPTORS:
@@ -306,6 +349,8 @@ class ControlApp:
             return _json(status, answer)
         if request.method == "GET" and name == "config":
             return _json(200, current_config())
+        if request.method == "GET" and name == "hold":
+            return _json(200, current_holds())
         if request.method == "GET" and name == "lambda":
             return _json(200, RUNTIME.describe())
         if request.method == "GET" and name == "requests":

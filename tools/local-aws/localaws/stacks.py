@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .template import ResolvedParameters
@@ -26,11 +26,11 @@ class Clock:
     """
 
     def __init__(self) -> None:
-        self._last = datetime.min.replace(tzinfo=timezone.utc)
+        self._last = datetime.min.replace(tzinfo=UTC)
         self.offset_seconds = 0.0
 
     def now(self) -> datetime:
-        current = datetime.now(timezone.utc) + timedelta(seconds=self.offset_seconds)
+        current = datetime.now(UTC) + timedelta(seconds=self.offset_seconds)
         if current <= self._last:
             current = self._last + timedelta(milliseconds=1)
         self._last = current

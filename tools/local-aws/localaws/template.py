@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 import yaml
 
@@ -61,6 +62,7 @@ def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.No
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)
         value = loader.construct_mapping(node, deep=True)
     return {key: value}
 
@@ -71,7 +73,7 @@ _CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 def parse_template(body: str) -> dict[str, Any]:
     """Parse a JSON or YAML template body into a dict with long-form intrinsics."""
     try:
-        parsed = yaml.load(body, Loader=_CfnLoader)  # noqa: S506 - safe loader subclass
+        parsed = yaml.load(body, Loader=_CfnLoader)  # safe loader subclass
     except yaml.YAMLError as err:
         raise TemplateError(f"Template format error: {err}") from err
     if not isinstance(parsed, dict):
@@ -262,7 +264,7 @@ class Resolver:
 
     def _fn_join(self, arg: list[Any]) -> str:
         delimiter, values = arg
-        return delimiter.join(str(v) for v in self.resolve(values))
+        return str(delimiter.join(str(v) for v in self.resolve(values)))
 
     def _fn_select(self, arg: list[Any]) -> Any:
         index, values = int(self.resolve(arg[0])), self.resolve(arg[1])
@@ -297,7 +299,7 @@ class Resolver:
     def _fn_to_json_string(self, arg: Any) -> str:
         return json.dumps(self.resolve(arg))
 
-    _FUNCTIONS: dict[str, Callable[["Resolver", Any], Any]] = {
+    _FUNCTIONS: ClassVar[dict[str, Callable[[Resolver, Any], Any]]] = {
         "Ref": _fn_ref,
         "Fn::GetAtt": _fn_get_att,
         "Fn::Sub": _fn_sub,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from moto.apigatewayv2.models import ApiGatewayV2Backend, apigatewayv2_backends
 
@@ -17,7 +17,7 @@ def _cors(props: dict[str, Any]) -> dict[str, Any] | None:
     cors = camel_keys(props.get("CorsConfiguration"))
     if cors and "maxAge" in cors:
         cors["maxAge"] = int(cors["maxAge"])
-    return cors
+    return cast("dict[str, Any] | None", cors)
 
 
 def _route_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _route_settings(settings: dict[str, Any]) -> dict[str, Any]:
         typed["throttlingBurstLimit"] = int(typed["throttlingBurstLimit"])
     if "throttlingRateLimit" in typed:
         typed["throttlingRateLimit"] = float(typed["throttlingRateLimit"])
-    return typed
+    return cast("dict[str, Any]", typed)
 
 
 _STAGE_KEYS = [
@@ -48,7 +48,7 @@ def _stage_config(props: dict[str, Any]) -> dict[str, Any]:
         # Keyed by route key ("POST /generate"), which stays as written.
         config["routeSettings"] = {route: _route_settings(settings) for route, settings in props["RouteSettings"].items()}
     config["tags"] = tag_dict(props.get("Tags"))
-    return config
+    return cast("dict[str, Any]", config)
 
 
 class ApiHandler(ResourceHandler):
@@ -57,7 +57,8 @@ class ApiHandler(ResourceHandler):
     create_only = frozenset({"ProtocolType"})
 
     def create(self, ctx: Context, props: dict[str, Any]) -> Created:
-        api = _backend(ctx).create_api(
+        # Through a dict: moto annotates the optional ones as required str (and CORS as str).
+        arguments: dict[str, Any] = dict(
             api_key_selection_expression=props.get("ApiKeySelectionExpression"),
             cors_configuration=_cors(props),
             description=props.get("Description"),
@@ -69,11 +70,12 @@ class ApiHandler(ResourceHandler):
             tags=tag_dict(props.get("Tags")),
             version=props.get("Version"),
         )
+        api = _backend(ctx).create_api(**arguments)
         return Created(api.api_id, self._attributes(api))
 
     def update(self, ctx: Context, physical_id: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         backend = _backend(ctx)
-        api = backend.update_api(
+        arguments: dict[str, Any] = dict(
             api_id=physical_id,
             api_key_selection_expression=new.get("ApiKeySelectionExpression"),
             cors_configuration=_cors(new),
@@ -84,7 +86,8 @@ class ApiHandler(ResourceHandler):
             route_selection_expression=new.get("RouteSelectionExpression"),
             version=new.get("Version"),
         )
-        api.cors_configuration = _cors(new)
+        api = backend.update_api(**arguments)
+        api.cors_configuration = _cors(new)  # type: ignore[assignment]  # moto keeps the parsed dict there
         backend.untag_resource(api.arn, list(backend.get_tags(api.arn)))
         backend.tag_resource(api.arn, tag_dict(new.get("Tags")))
         return self._attributes(api)

@@ -99,7 +99,7 @@ class DistributionHandler(ResourceHandler):
         dist, etag = backend.get_distribution(physical_id)
         reference = dist.distribution_config.caller_reference
         config = distribution_config(copy.deepcopy(new["DistributionConfig"]), reference)
-        dist, _, _ = backend.update_distribution(config, physical_id, etag)
+        dist, _, _ = backend.update_distribution(config, physical_id, etag)  # type: ignore[arg-type]  # moto annotates the If-Match ETag as bool
         backend.tagger.delete_all_tags_for_resource(dist.arn)
         backend.tagger.tag_resource(dist.arn, list(new.get("Tags", [])))
         return self._attributes(dist)

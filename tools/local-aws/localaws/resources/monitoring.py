@@ -127,7 +127,8 @@ class AlarmHandler(ResourceHandler):
     @staticmethod
     def _put(ctx: Context, name: str, props: dict[str, Any]) -> Any:
         datapoints = props.get("DatapointsToAlarm")
-        return _cloudwatch(ctx).put_metric_alarm(
+        # Through a dict: moto annotates the optional ones (namespace, period, ...) as required str/int.
+        arguments: dict[str, Any] = dict(
             name=name,
             namespace=props.get("Namespace"),
             metric_name=props.get("MetricName"),
@@ -149,6 +150,7 @@ class AlarmHandler(ResourceHandler):
             treat_missing_data=props.get("TreatMissingData"),
             tags=[{"Key": k, "Value": v} for k, v in tag_dict(props.get("Tags")).items()],
         )
+        return _cloudwatch(ctx).put_metric_alarm(**arguments)
 
 
 def _metric_queries(metrics: list[dict[str, Any]] | None) -> list[MetricDataQuery] | None:
@@ -169,7 +171,7 @@ def _metric_queries(metrics: list[dict[str, Any]] | None) -> list[MetricDataQuer
                 ),
                 period=str(stat["Period"]),
                 stat=stat["Stat"],
-                unit=stat.get("Unit"),  # type: ignore[arg-type]  # moto's annotation omits None
+                unit=stat.get("Unit"),
             )
         queries.append(
             MetricDataQuery(
@@ -232,7 +234,7 @@ class BudgetHandler(ResourceHandler):
     def _put(ctx: Context, name: str, props: dict[str, Any]) -> None:
         try:
             _budgets(ctx).create_budget(ctx.account_id, _budget_spec(props, name), _notifications(props))
-        except Exception as err:  # noqa: BLE001 - moto's own validation errors
+        except Exception as err:  # moto's own validation errors
             raise ResourceFailure(f"Resource handler returned message: \"{err}\"") from err
 
 

@@ -7,6 +7,7 @@ uses through the same calls `s3api put-bucket-*` makes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -127,10 +128,8 @@ class BucketPolicyHandler(ResourceHandler):
         return {}
 
     def delete(self, ctx: Context, physical_id: str, props: dict[str, Any]) -> None:
-        try:
+        with contextlib.suppress(MissingBucket):
             _backend(ctx).delete_bucket_policy(props["Bucket"])
-        except MissingBucket:
-            pass
 
     @staticmethod
     def _put(ctx: Context, props: dict[str, Any]) -> None:
