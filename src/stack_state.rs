@@ -1,5 +1,5 @@
-//! Pure decisions about a stack's status: what a deploy must do first, and
-//! what a finished operation means. A table of states drives both.
+//! Pure decisions about a stack's status: what a deploy or a rollback must do
+//! first, and what a finished operation means. A table of states drives each.
 
 use crate::aws::StackEvent;
 
@@ -53,6 +53,31 @@ pub fn preflight(status: Option<&str>) -> Preflight {
         other => Preflight::Refuse(format!(
             "the stack is in {other}, a state pixelctl does not know how to deploy over"
         )),
+    }
+}
+
+/// What `pixelctl rollback` does about a stack in `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollback {
+    /// An update runs: cancel it; it rolls back as that same operation.
+    CancelUpdate,
+    /// An update's rollback failed: `ContinueUpdateRollback` finishes it.
+    ContinueRollback,
+    /// Another operation runs; the message says to wait for it.
+    Refuse(String),
+    /// The stack is settled: deploy the previous release again.
+    DeployRelease,
+}
+
+/// Decides what `rollback` does with a stack in `status`.
+pub fn rollback(stack: &str, status: &str) -> Rollback {
+    match status {
+        "UPDATE_IN_PROGRESS" => Rollback::CancelUpdate,
+        "UPDATE_ROLLBACK_FAILED" => Rollback::ContinueRollback,
+        status if status.ends_with("_IN_PROGRESS") => Rollback::Refuse(format!(
+            "stack `{stack}` is {status}; wait for it to settle (pixelctl deploy waits and shows its events), then roll back"
+        )),
+        _ => Rollback::DeployRelease,
     }
 }
 
@@ -206,6 +231,32 @@ mod tests {
                 matches!(preflight(Some(status)), Preflight::Refuse(_)),
                 "{status}"
             );
+        }
+    }
+
+    #[test]
+    fn rollback_decides_per_state() {
+        let cases = [
+            ("UPDATE_IN_PROGRESS", Rollback::CancelUpdate),
+            ("UPDATE_ROLLBACK_FAILED", Rollback::ContinueRollback),
+            ("UPDATE_COMPLETE", Rollback::DeployRelease),
+            ("UPDATE_ROLLBACK_COMPLETE", Rollback::DeployRelease),
+            ("CREATE_COMPLETE", Rollback::DeployRelease),
+            ("UPDATE_FAILED", Rollback::DeployRelease),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(rollback("s", status), expected, "{status}");
+        }
+        for status in [
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            "CREATE_IN_PROGRESS",
+            "DELETE_IN_PROGRESS",
+        ] {
+            match rollback("s", status) {
+                Rollback::Refuse(message) => assert!(message.contains(status), "{message}"),
+                other => panic!("{status}: {other:?}"),
+            }
         }
     }
 

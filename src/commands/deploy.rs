@@ -186,6 +186,7 @@ fn run_pipeline(
             web_app,
             options,
             progress: &progress,
+            prompter: &crate::ui::TerminalPrompter,
         }
         .run()
         .await?;

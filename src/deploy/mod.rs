@@ -25,7 +25,7 @@ use crate::frontend::publish::PublishReport;
 use crate::local_hosts::LocalAws;
 use crate::package::Artifact;
 use crate::plan::{ChangeSetPlan, parameter_diff};
-use crate::progress::Progress;
+use crate::progress::{Progress, Prompter};
 use crate::project::Project;
 use crate::release::{self, ArtifactRef, ReleaseKind, ReleaseRecord, ReleaseSource};
 use crate::stack_state::{self, Preflight, Settled};
@@ -218,6 +218,19 @@ pub struct Deployment<'a> {
     pub web_app: WebApp,
     pub options: DeployOptions,
     pub progress: &'a dyn Progress,
+    /// Asks the questions (confirm the plan, approve a repair).
+    pub prompter: &'a dyn Prompter,
+}
+
+/// What the plan step found.
+enum Planned {
+    /// The stack already runs what this deploy asks for.
+    Nothing(StackDescription),
+    /// A change set ready to show, confirm and apply.
+    ChangeSet {
+        name: String,
+        changes: Vec<crate::plan::ResourceChange>,
+    },
 }
 
 /// What preflight found: the stack to update, or that one must be created.
@@ -262,10 +275,12 @@ impl Deployment<'_> {
                 }
             )));
         }
-        crate::ui::confirm(question).map_err(CommandError::Failed)
+        self.prompter
+            .confirm(question)
+            .map_err(CommandError::Failed)
     }
 
-    /// Step 3: read the stack's state and get it to one a change set can apply to.
+    /// Preflight: read the stack's state and get it to one a change set can apply to.
     async fn preflight(&self, cursor: &mut EventCursor) -> Result<Target, CommandError> {
         let stack = self.stack_name().to_owned();
         let env = self.environment.name.clone();
@@ -447,59 +462,106 @@ impl Deployment<'_> {
         Ok(())
     }
 
-    /// Runs the whole pipeline.
+    /// Runs the whole pipeline, one step a line.
     pub async fn run(self) -> Result<DeployReport, CommandError> {
         let started = Instant::now();
-        let stack = self.stack_name().to_owned();
         let mut cursor = EventCursor::default();
+        let target = self.read_stack(&mut cursor).await?;
+        let location = self.store_artifact(&target).await?;
+        let parameters = self.parameters_for(&location);
+        let mut report = self.empty_report(&target, &location);
+        let (name, changes) = match self.change_set(&target, &parameters).await? {
+            Planned::Nothing(stack) => {
+                report.outputs = stack.outputs.clone();
+                return self.finish(report, stack, started, false).await;
+            }
+            Planned::ChangeSet { name, changes } => (name, changes),
+        };
+        let plan = self.show(&target, &parameters, &name, changes);
+        let total = plan.resources.len();
+        report.plan = Some(plan);
+        if self.options.diff_only || self.options.no_execute {
+            return self.stop_after_plan(report, &name, &target, started).await;
+        }
+        self.confirm(&name, &target).await?;
+        let watched = self.apply(&name, total, &mut cursor).await?;
+        report.release = self
+            .record_release(&watched.stack, &parameters, &location, &watched)
+            .await;
+        self.check_applied(&watched)?;
+        report.outcome = if target.create {
+            Outcome::Created
+        } else {
+            Outcome::Updated
+        };
+        report.outputs = watched.stack.outputs.clone();
+        self.finish(report, watched.stack, started, true).await
+    }
 
-        self.progress
-            .step(&format!("Reading stack {stack} in {}", self.aws.region));
-        let target = self.preflight(&mut cursor).await?;
+    /// Steps 1-2, preflight: read the stack, get it to a state a change set applies to, and
+    /// check the account can give the functions their reserved concurrency.
+    async fn read_stack(&self, cursor: &mut EventCursor) -> Result<Target, CommandError> {
+        self.progress.step(&format!(
+            "Reading stack {} in {}",
+            self.stack_name(),
+            self.aws.region
+        ));
+        let target = self.preflight(cursor).await?;
         self.check_concurrency(&target).await?;
+        Ok(target)
+    }
 
-        let location = match &self.artifact {
+    /// Step 3: the artifact in the store, stored if new or checked if a release's.
+    async fn store_artifact(&self, target: &Target) -> Result<ArtifactLocation, CommandError> {
+        let stored = match &self.artifact {
             ArtifactSource::Local(local) => {
-                artifact::store(self.aws, local, target.existing.as_ref(), self.progress).await?
+                return Ok(artifact::store(
+                    self.aws,
+                    local,
+                    target.existing.as_ref(),
+                    self.progress,
+                )
+                .await?);
             }
-            ArtifactSource::Stored(stored) => {
-                // The exact bytes the release ran, checked before the stack may use them.
-                match self
-                    .aws
-                    .stored_hash(&stored.bucket, &stored.key, &stored.sha256)
-                    .await?
-                {
-                    StoredHash::Matches => {}
-                    StoredHash::Missing => {
-                        return Err(CommandError::Failed(anyhow!(
-                            "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
-                            stored.bucket,
-                            stored.key
-                        )));
-                    }
-                    StoredHash::Differs { found } => {
-                        return Err(CommandError::Failed(tampered(
-                            &stored.bucket,
-                            &stored.key,
-                            &stored.sha256,
-                            &found,
-                        )));
-                    }
-                }
-                ArtifactLocation {
-                    bucket: stored.bucket.clone(),
-                    key: stored.key.clone(),
-                }
-            }
+            ArtifactSource::Stored(stored) => stored,
         };
-        let parameters = match &self.parameters {
+        // The exact bytes the release ran, checked before the stack may use them.
+        match self
+            .aws
+            .stored_hash(&stored.bucket, &stored.key, &stored.sha256)
+            .await?
+        {
+            StoredHash::Matches => Ok(ArtifactLocation {
+                bucket: stored.bucket.clone(),
+                key: stored.key.clone(),
+            }),
+            StoredHash::Missing => Err(CommandError::Failed(anyhow!(
+                "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
+                stored.bucket,
+                stored.key
+            ))),
+            StoredHash::Differs { found } => Err(CommandError::Failed(tampered(
+                &stored.bucket,
+                &stored.key,
+                &stored.sha256,
+                &found,
+            ))),
+        }
+    }
+
+    /// The parameter values to deploy: a rollback's as they are, or the environment's.
+    fn parameters_for(&self, location: &ArtifactLocation) -> Parameters {
+        match &self.parameters {
             Some(parameters) => parameters.clone(),
-            None => Parameters::for_environment(&self.environment, &location),
-        };
-        let tags = stack_tags(&self.environment);
-        let mut report = DeployReport {
+            None => Parameters::for_environment(&self.environment, location),
+        }
+    }
+
+    /// The report before anything is planned: "no changes" until a step says otherwise.
+    fn empty_report(&self, target: &Target, location: &ArtifactLocation) -> DeployReport {
+        DeployReport {
             environment: self.environment.name.clone(),
-            stack_name: stack.clone(),
+            stack_name: self.stack_name().to_owned(),
             outcome: Outcome::NoChanges,
             stack_status: target.existing.as_ref().map(|stack| stack.status.clone()),
             duration_seconds: 0.0,
@@ -517,35 +579,41 @@ impl Deployment<'_> {
             health: None,
             release: None,
             git_tag: None,
-        };
+        }
+    }
 
-        // Step 4: plan.
+    /// Step 4: plan. A couple of reads when nothing changed, else a change set.
+    async fn change_set(
+        &self,
+        target: &Target,
+        parameters: &Parameters,
+    ) -> Result<Planned, CommandError> {
+        let stack = self.stack_name();
         self.progress.step("Planning");
         if let Some(existing) = &target.existing
-            && self.already_deployed(existing, &parameters).await?
+            && self.already_deployed(existing, parameters).await?
         {
             self.progress.note("no changes: the stack already runs this template, these parameters and this artifact");
-            report.outputs = existing.outputs.clone();
-            return self.finish(report, existing.clone(), started, false).await;
+            return Ok(Planned::Nothing(existing.clone()));
         }
         if target.existing.is_some() {
-            let change_sets = self.aws.pixelctl_change_sets(&stack).await?;
+            let change_sets = self.aws.pixelctl_change_sets(stack).await?;
             for stale in stack_state::stale_change_sets(&change_sets) {
                 self.progress.note(&format!(
                     "removing change set {stale} left by an earlier run"
                 ));
-                self.aws.delete_change_set(&stack, stale).await?;
+                self.aws.delete_change_set(stack, stale).await?;
             }
         }
         let name = change_set_name();
         self.aws
             .create_change_set(&ChangeSetRequest {
-                stack_name: &stack,
+                stack_name: stack,
                 change_set_name: &name,
                 create: target.create,
                 template_body: &self.template.body,
                 parameters: &parameters.values,
-                tags: &tags,
+                tags: &stack_tags(&self.environment),
                 description: &format!(
                     "pixelctl {} deploy of {}{}",
                     env!("CARGO_PKG_VERSION"),
@@ -558,29 +626,37 @@ impl Deployment<'_> {
                 ),
             })
             .await?;
-        let changes = match self
+        match self
             .aws
-            .wait_for_change_set(&stack, &name, crate::aws::CHANGE_SET_TIMEOUT)
+            .wait_for_change_set(stack, &name, crate::aws::CHANGE_SET_TIMEOUT)
             .await?
         {
-            ChangeSetStatus::Ready(changes) => changes,
+            ChangeSetStatus::Ready(changes) => Ok(Planned::ChangeSet { name, changes }),
             ChangeSetStatus::Empty => {
                 self.progress
                     .note("no changes: CloudFormation found nothing to change");
-                self.aws.delete_change_set(&stack, &name).await?;
-                let existing = target.existing.clone().unwrap_or_default();
-                report.outputs = existing.outputs.clone();
-                return self.finish(report, existing, started, false).await;
+                self.aws.delete_change_set(stack, &name).await?;
+                Ok(Planned::Nothing(
+                    target.existing.clone().unwrap_or_default(),
+                ))
             }
             ChangeSetStatus::Failed(reason) => {
                 self.discard(&name, target.create).await?;
-                return Err(CommandError::Failed(anyhow!(
+                Err(CommandError::Failed(anyhow!(
                     "CloudFormation could not plan the change: {reason}"
-                )));
+                )))
             }
-        };
+        }
+    }
 
-        // Step 5: show.
+    /// Step 5: show the plan (before the question, even with `--quiet`).
+    fn show(
+        &self,
+        target: &Target,
+        parameters: &Parameters,
+        name: &str,
+        changes: Vec<crate::plan::ResourceChange>,
+    ) -> ChangeSetPlan {
         let secret = self.template.secret_parameters();
         let old_parameters = target
             .existing
@@ -588,8 +664,8 @@ impl Deployment<'_> {
             .map(|stack| stack.parameters.clone())
             .unwrap_or_default();
         let plan = ChangeSetPlan {
-            stack_name: stack.clone(),
-            change_set_name: name.clone(),
+            stack_name: self.stack_name().to_owned(),
+            change_set_name: name.to_owned(),
             change_set_type: if target.create { "create" } else { "update" }.to_owned(),
             resources: changes,
             // A new stack's parameters are all in `pixelctl render`; the diff is for updates.
@@ -600,9 +676,7 @@ impl Deployment<'_> {
             },
         };
         if !self.options.diff_only {
-            let will_ask =
-                self.environment.confirm_changes && !self.options.yes && !self.options.no_execute;
-            if will_ask {
+            if self.will_ask() {
                 // Always shown before the question, even with --quiet.
                 eprint!("{plan}");
             } else {
@@ -610,116 +684,147 @@ impl Deployment<'_> {
                     .report(crate::progress::Event::Plan(&plan.to_string()));
             }
         }
-        let total = plan.resources.len();
-        report.plan = Some(plan);
+        plan
+    }
 
+    /// Whether this run asks before applying.
+    fn will_ask(&self) -> bool {
+        self.environment.confirm_changes && !self.options.yes && !self.options.no_execute
+    }
+
+    /// Ends a run that only plans: `diff` drops the change set, `--no-execute` keeps it.
+    async fn stop_after_plan(
+        &self,
+        mut report: DeployReport,
+        name: &str,
+        target: &Target,
+        started: Instant,
+    ) -> Result<DeployReport, CommandError> {
         if self.options.diff_only {
-            self.discard(&name, target.create).await?;
-            report.outcome = Outcome::Planned;
-            report.duration_seconds = started.elapsed().as_secs_f64();
-            return Ok(report);
+            self.discard(name, target.create).await?;
+        } else {
+            report.change_set = Some(name.to_owned());
         }
-        if self.options.no_execute {
-            report.outcome = Outcome::Planned;
-            report.change_set = Some(name);
-            report.duration_seconds = started.elapsed().as_secs_f64();
-            return Ok(report);
-        }
+        report.outcome = Outcome::Planned;
+        report.duration_seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
 
-        // Step 6: confirm.
-        if self.environment.confirm_changes && !self.options.yes {
-            let question = format!("Apply these changes to {stack}?");
-            let approved = self.options.interactive
-                && crate::ui::confirm(&question).map_err(CommandError::Failed)?;
-            if !approved {
-                self.discard(&name, target.create).await?;
-                return Err(CommandError::Rejected(format!(
-                    "not applied: the change set was deleted and {stack} is unchanged"
-                )));
-            }
+    /// Step 6: confirm, where the environment asks to; a "no" deletes the change set.
+    async fn confirm(&self, name: &str, target: &Target) -> Result<(), CommandError> {
+        if !self.will_ask() {
+            return Ok(());
         }
+        let stack = self.stack_name();
+        let question = format!("Apply these changes to {stack}?");
+        let approved = self.options.interactive
+            && self
+                .prompter
+                .confirm(&question)
+                .map_err(CommandError::Failed)?;
+        if approved {
+            return Ok(());
+        }
+        self.discard(name, target.create).await?;
+        Err(CommandError::Rejected(format!(
+            "not applied: the change set was deleted and {stack} is unchanged"
+        )))
+    }
 
-        // Step 7: apply and watch.
+    /// Step 7: execute the change set and watch it settle (Ctrl-C leaves it running).
+    async fn apply(
+        &self,
+        name: &str,
+        total: usize,
+        cursor: &mut EventCursor,
+    ) -> Result<watch::Watched, CommandError> {
+        let stack = self.stack_name();
         self.progress.step(&format!("Applying change set {name}"));
         let token = operation_token("execute");
-        cursor = EventCursor::before_operation(self.aws, &stack, &token)
+        *cursor = EventCursor::before_operation(self.aws, stack, &token)
             .await?
-            .for_change_set(&name);
-        self.aws.execute_change_set(&stack, &name, &token).await?;
-        let watched = tokio::select! {
-            watched = watch_stack(self.aws, &stack, total, &mut cursor, self.progress) => watched?,
+            .for_change_set(name);
+        self.aws.execute_change_set(stack, name, &token).await?;
+        tokio::select! {
+            watched = watch_stack(self.aws, stack, total, cursor, self.progress) => Ok(watched?),
             _ = tokio::signal::ctrl_c() => {
                 self.progress.report(crate::progress::Event::WatchFinished);
-                return Err(CommandError::Interrupted(format!(
+                Err(CommandError::Interrupted(format!(
                     "interrupted: the stack operation continues in AWS (it is not recorded as a release).\n  \
                      follow it:    pixelctl deploy {env} (waits for it to settle, showing its events)\n  \
                      or:           aws cloudformation describe-stack-events --stack-name {stack}\n  \
                      roll it back: pixelctl rollback {env} (cancels an update in progress)",
                     env = self.environment.name
-                )));
+                )))
             }
-        };
-        let recorded = self
-            .record(
-                &watched.stack,
-                &parameters,
-                &location,
-                watched.settled == Settled::Succeeded,
-            )
-            .await;
-        match recorded {
-            Ok(record) => report.release = Some(record.sequence),
-            Err(error) => self.progress.warn(&format!(
-                "the release could not be recorded in the ledger: {error:#}"
-            )),
         }
-        if watched.settled != Settled::Succeeded {
-            let mut message = format!(
-                "the deploy of {stack} failed; the stack is now {}",
-                watched.stack.status
-            );
-            if let Some(reason) = watched
-                .stack
-                .status_reason
-                .as_deref()
-                .filter(|reason| !reason.is_empty())
-            {
-                message.push_str(&format!(" ({reason})"));
+    }
+
+    /// Step 8: the release in the ledger, failed or not; a ledger that can't be
+    /// written is a warning, not a failed deploy.
+    async fn record_release(
+        &self,
+        stack: &StackDescription,
+        parameters: &Parameters,
+        location: &ArtifactLocation,
+        watched: &watch::Watched,
+    ) -> Option<u64> {
+        let succeeded = watched.settled == Settled::Succeeded;
+        match self.record(stack, parameters, location, succeeded).await {
+            Ok(record) => Some(record.sequence),
+            Err(error) => {
+                self.progress.warn(&format!(
+                    "the release could not be recorded in the ledger: {error:#}"
+                ));
+                None
             }
-            for failure in &watched.failures {
-                message.push_str(&format!(
-                    "\n  {} {} ({}): {}",
-                    failure.status,
-                    failure.logical_id,
-                    failure.resource_type,
-                    failure.reason.as_deref().unwrap_or("no reason given")
+        }
+    }
+
+    /// Whether the applied operation succeeded; if not, what failed and what to do.
+    fn check_applied(&self, watched: &watch::Watched) -> Result<(), CommandError> {
+        if watched.settled == Settled::Succeeded {
+            return Ok(());
+        }
+        let stack = self.stack_name();
+        let mut message = format!(
+            "the deploy of {stack} failed; the stack is now {}",
+            watched.stack.status
+        );
+        if let Some(reason) = watched
+            .stack
+            .status_reason
+            .as_deref()
+            .filter(|reason| !reason.is_empty())
+        {
+            message.push_str(&format!(" ({reason})"));
+        }
+        for failure in &watched.failures {
+            message.push_str(&format!(
+                "\n  {} {} ({}): {}",
+                failure.status,
+                failure.logical_id,
+                failure.resource_type,
+                failure.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        match watched.stack.status.as_str() {
+            "ROLLBACK_COMPLETE" => message.push_str(
+                "\n  the stack holds nothing; fix the cause and run `pixelctl deploy` again: it deletes and recreates the stack",
+            ),
+            "UPDATE_ROLLBACK_COMPLETE" => message.push_str("\n  the previous version is still running"),
+            "UPDATE_ROLLBACK_FAILED" => {
+                let failures = stack_state::rollback_failures(&watched.events);
+                message.push_str("\n  the rollback failed too:");
+                message.push_str(&stack_state::rollback_failed_advice(
+                    stack,
+                    &self.environment.name,
+                    &failures,
                 ));
             }
-            match watched.stack.status.as_str() {
-                "ROLLBACK_COMPLETE" => message.push_str(
-                    "\n  the stack holds nothing; fix the cause and run `pixelctl deploy` again: it deletes and recreates the stack",
-                ),
-                "UPDATE_ROLLBACK_COMPLETE" => message.push_str("\n  the previous version is still running"),
-                "UPDATE_ROLLBACK_FAILED" => {
-                    let failures = stack_state::rollback_failures(&watched.events);
-                    message.push_str("\n  the rollback failed too:");
-                    message.push_str(&stack_state::rollback_failed_advice(
-                        &stack,
-                        &self.environment.name,
-                        &failures,
-                    ));
-                }
-                _ => {}
-            }
-            return Err(CommandError::Failed(anyhow!(message)));
+            _ => {}
         }
-        report.outcome = if target.create {
-            Outcome::Created
-        } else {
-            Outcome::Updated
-        };
-        report.outputs = watched.stack.outputs.clone();
-        self.finish(report, watched.stack, started, true).await
+        Err(CommandError::Failed(anyhow!(message)))
     }
 
     /// Writes this run's release to the ledger, failed or not.
@@ -773,7 +878,7 @@ impl Deployment<'_> {
         Ok(record)
     }
 
-    /// Steps 8 to 12: protection, outputs, frontend/.env, CloudFront, web app, health.
+    /// Step 9, finish: protection, outputs, frontend/.env, CloudFront, web app, health.
     async fn finish(
         &self,
         mut report: DeployReport,
