@@ -592,6 +592,12 @@ pub struct DeployArgs {
     #[arg(long)]
     pub tag: bool,
 
+    /// When only the Lambda's code changed, update the functions directly (seconds, no
+    /// change set); anything else falls back to a full deploy. Refused where the
+    /// environment says `hotswap: false` (prod)
+    #[arg(long)]
+    pub hotswap: bool,
+
     /// Deploy even though a model's provider key is not stored (those models will fail)
     #[arg(long)]
     pub allow_missing_keys: bool,

@@ -12,6 +12,7 @@ mod doc_commands;
 mod error;
 mod frontend;
 mod git;
+mod hotswap;
 mod local_hosts;
 mod logline;
 mod models;

@@ -35,6 +35,7 @@ impl ApplyArgs {
             write_env_file: !self.no_env_file,
             invalidation_timeout: Duration::from_secs(600),
             interactive: ui::can_prompt(),
+            hotswap: false,
         }
     }
 }
@@ -82,14 +83,15 @@ pub fn emit_report(settings: &Settings, result: CommandResult<DeployReport>) -> 
 fn package(
     project: &Project,
     args: &ArtifactArgs,
-    architecture: crate::config::Architecture,
+    environment: &Environment,
     progress: &dyn Progress,
 ) -> CommandResult<Artifact> {
+    let architecture = environment.architecture;
     match &args.artifact {
         Some(zip) => {
             artifact::prebuilt(project, zip, architecture, progress).map_err(CommandError::Failed)
         }
-        None => artifact::build(project, architecture, progress)
+        None => artifact::build(project, architecture, &environment.build_profile, progress)
             .map_err(|error| CommandError::Failed(error.into())),
     }
 }
@@ -114,6 +116,12 @@ fn run_pipeline(
     // The artifact's location is filled in once the store is known.
     let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
     require_answerable(&rendered.environment, &options)?;
+    if options.hotswap && !rendered.environment.hotswap {
+        return Err(CommandError::usage(anyhow!(
+            "environment `{env}` does not allow --hotswap (`hotswap: false` in environments/{env}.yaml, the default \
+             where `termination_protection` is on): its functions run only the code its stack declares; deploy without --hotswap"
+        )));
+    }
     let progress = settings.progress();
     let web_app = match web_app {
         WebApp::Build if !crate::frontend::build::has_app(&project.root) => {
@@ -164,15 +172,11 @@ fn run_pipeline(
         }
         Ok::<_, CommandError>(aws)
     })?;
-    let artifact = package(
-        &project,
-        artifact_args,
-        rendered.environment.architecture,
-        &progress,
-    )?;
+    let artifact = package(&project, artifact_args, &rendered.environment, &progress)?;
     runtime.block_on(async {
         let environment = rendered.environment.clone();
-        let mut report = Deployment {
+        let hotswap = options.hotswap;
+        let deployment = Deployment {
             aws: &aws,
             project: &project,
             environment: rendered.environment,
@@ -187,9 +191,12 @@ fn run_pipeline(
             options,
             progress: &progress,
             prompter: &crate::ui::TerminalPrompter,
-        }
-        .run()
-        .await?;
+        };
+        let mut report = if hotswap {
+            deployment.hotswap().await?
+        } else {
+            deployment.run().await?
+        };
         if tag {
             let name = super::tag::tag_live(
                 &aws,
@@ -209,7 +216,8 @@ fn run_pipeline(
 }
 
 pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
-    let web_app = if args.web_app.no_frontend || args.apply.no_execute {
+    // A hotswap changes the functions' code only: the web app stays as it is.
+    let web_app = if args.web_app.no_frontend || args.apply.no_execute || args.hotswap {
         WebApp::Keep
     } else {
         WebApp::Build
@@ -218,7 +226,10 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
         settings,
         &args.env,
         &args.artifact,
-        args.web_app.apply_to(args.apply.options()),
+        DeployOptions {
+            hotswap: args.hotswap,
+            ..args.web_app.apply_to(args.apply.options())
+        },
         web_app,
         args.tag,
         Prechecks {
@@ -246,6 +257,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         write_env_file: false,
         invalidation_timeout: Duration::ZERO,
         interactive: false,
+        hotswap: false,
     };
     // A diff changes nothing: a missing key is worth a warning, not a stop.
     let report = run_pipeline(

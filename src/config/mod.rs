@@ -347,6 +347,21 @@ impl Resolver<'_> {
         let termination_protection = self
             .required("termination_protection", file.termination_protection)
             .unwrap_or(false);
+        // A protected environment only ever runs what its stack declares.
+        let hotswap = file.hotswap.unwrap_or(!termination_protection);
+        let build_profile = file
+            .build_profile
+            .unwrap_or_else(|| crate::package::LAMBDA_PROFILE.to_owned());
+        if !crate::package::LAMBDA_PROFILES.contains(&build_profile.as_str()) {
+            self.report(
+                "build_profile",
+                format!("`{build_profile}` is not a Lambda build profile"),
+                format!(
+                    "use one of {} (defined in the workspace Cargo.toml)",
+                    crate::package::LAMBDA_PROFILES.join(", ")
+                ),
+            );
+        }
 
         let lambda_file = file.lambda.unwrap_or_default();
         let lambda = LambdaSettings {
@@ -624,6 +639,8 @@ impl Resolver<'_> {
             architecture,
             confirm_changes,
             termination_protection,
+            hotswap,
+            build_profile,
             lambda,
             worker,
             rate_limits,

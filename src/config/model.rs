@@ -14,6 +14,8 @@ pub struct EnvFile {
     pub architecture: Option<Architecture>,
     pub confirm_changes: Option<bool>,
     pub termination_protection: Option<bool>,
+    pub hotswap: Option<bool>,
+    pub build_profile: Option<String>,
     pub lambda: Option<LambdaFile>,
     pub worker: Option<WorkerFile>,
     pub rate_limits: Option<RateLimitsFile>,
@@ -131,6 +133,10 @@ pub struct Environment {
     pub architecture: Architecture,
     pub confirm_changes: bool,
     pub termination_protection: bool,
+    /// Whether `deploy --hotswap` may replace the functions' code outside CloudFormation.
+    pub hotswap: bool,
+    /// The Cargo profile the Lambda is built with for this environment.
+    pub build_profile: String,
     pub lambda: LambdaSettings,
     pub worker: WorkerSettings,
     pub rate_limits: RateLimits,

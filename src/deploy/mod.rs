@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod cdn;
 pub mod dotenv;
 pub mod health;
+pub mod hotswap;
 pub mod keys;
 pub mod model_check;
 pub mod watch;
@@ -34,6 +35,9 @@ use health::HealthReport;
 use watch::{EventCursor, operation_token, watch_stack};
 pub use web_app::WebApp;
 
+/// How long a function may take to apply new code before the run gives up.
+pub const FUNCTION_UPDATE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Every change set pixelctl makes is named with this prefix, so a later run
 /// can recognise and remove the ones it left behind.
 pub const CHANGE_SET_PREFIX: &str = "pixelctl-";
@@ -56,6 +60,8 @@ pub struct DeployOptions {
     pub invalidation_timeout: Duration,
     /// Whether a question can be asked (a terminal on stdin and stderr).
     pub interactive: bool,
+    /// `deploy --hotswap`: swap the functions' code when only it differs.
+    pub hotswap: bool,
 }
 
 /// What a deploy did.
@@ -67,6 +73,10 @@ pub enum Outcome {
     NoChanges,
     /// Planned only (`diff`, `--no-execute`).
     Planned,
+    /// The stack was unchanged, but its functions ran hotswapped code: restored.
+    Healed,
+    /// `--hotswap`: the functions' code replaced directly.
+    Hotswapped,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,6 +123,10 @@ impl fmt::Display for DeployReport {
             Outcome::Updated => "updated",
             Outcome::NoChanges => "no changes",
             Outcome::Planned => "planned, not applied",
+            Outcome::Healed => "functions restored to the stack's declared code",
+            Outcome::Hotswapped => {
+                "hotswapped (code only; the stack still declares the previous code)"
+            }
         };
         if let (Outcome::Planned, Some(plan)) = (self.outcome, &self.plan) {
             writeln!(f, "{plan}")?;
@@ -473,6 +487,10 @@ impl Deployment<'_> {
         let (name, changes) = match self.change_set(&target, &parameters).await? {
             Planned::Nothing(stack) => {
                 report.outputs = stack.outputs.clone();
+                if self.heal_code(&location).await? {
+                    report.outcome = Outcome::Healed;
+                    report.release = self.record_healed(&stack, &parameters, &location).await;
+                }
                 return self.finish(report, stack, started, false).await;
             }
             Planned::ChangeSet { name, changes } => (name, changes),
@@ -485,6 +503,9 @@ impl Deployment<'_> {
         }
         self.confirm(&name, &target).await?;
         let watched = self.apply(&name, total, &mut cursor).await?;
+        if watched.settled == Settled::Succeeded {
+            self.heal_code(&location).await?;
+        }
         report.release = self
             .record_release(&watched.stack, &parameters, &location, &watched)
             .await;
@@ -760,6 +781,65 @@ impl Deployment<'_> {
         }
     }
 
+    /// Step 7b, heal: make the functions run the code the stack declares. CloudFormation
+    /// leaves code swapped in by `deploy --hotswap` in place when the template and the
+    /// parameters did not change; returns whether a function had to be restored.
+    async fn heal_code(&self, location: &ArtifactLocation) -> Result<bool, CommandError> {
+        if self.options.diff_only || self.options.no_execute {
+            return Ok(false);
+        }
+        let mut running = Vec::new();
+        for function in crate::hotswap::function_names(self.stack_name()) {
+            if let Some(sha) = self.aws.function_code_sha256(&function).await? {
+                running.push((function, sha));
+            }
+        }
+        let drift = crate::hotswap::code_drift(self.artifact.sha256(), &running);
+        for swapped in &drift {
+            self.progress.note(&format!(
+                "{} runs code swapped in outside CloudFormation ({}): restoring the declared artifact",
+                swapped.function, swapped.running
+            ));
+            self.aws
+                .update_function_code(
+                    &swapped.function,
+                    &location.bucket,
+                    &location.key,
+                    FUNCTION_UPDATE_TIMEOUT,
+                )
+                .await?;
+        }
+        Ok(!drift.is_empty())
+    }
+
+    /// The release a heal made: the stack's own code running again.
+    async fn record_healed(
+        &self,
+        stack: &StackDescription,
+        parameters: &Parameters,
+        location: &ArtifactLocation,
+    ) -> Option<u64> {
+        let recorded = self
+            .record(
+                stack,
+                parameters,
+                location,
+                true,
+                self.release.kind,
+                BTreeMap::new(),
+            )
+            .await;
+        match recorded {
+            Ok(record) => Some(record.sequence),
+            Err(error) => {
+                self.progress.warn(&format!(
+                    "the release could not be recorded in the ledger: {error:#}"
+                ));
+                None
+            }
+        }
+    }
+
     /// Step 8: the release in the ledger, failed or not; a ledger that can't be
     /// written is a warning, not a failed deploy.
     async fn record_release(
@@ -770,7 +850,17 @@ impl Deployment<'_> {
         watched: &watch::Watched,
     ) -> Option<u64> {
         let succeeded = watched.settled == Settled::Succeeded;
-        match self.record(stack, parameters, location, succeeded).await {
+        match self
+            .record(
+                stack,
+                parameters,
+                location,
+                succeeded,
+                self.release.kind,
+                BTreeMap::new(),
+            )
+            .await
+        {
             Ok(record) => Some(record.sequence),
             Err(error) => {
                 self.progress.warn(&format!(
@@ -834,6 +924,8 @@ impl Deployment<'_> {
         parameters: &Parameters,
         location: &ArtifactLocation,
         succeeded: bool,
+        kind: ReleaseKind,
+        functions: BTreeMap<String, String>,
     ) -> anyhow::Result<ReleaseRecord> {
         let (_, who) = self.aws.caller_identity().await?;
         let template =
@@ -845,7 +937,7 @@ impl Deployment<'_> {
             sequence: 0,
             time: release::ledger::now_rfc3339(),
             who,
-            kind: self.release.kind,
+            kind,
             source: self.release.source.clone(),
             git: crate::git::state(&self.project.root),
             artifact: ArtifactRef {
@@ -869,6 +961,7 @@ impl Deployment<'_> {
             git_tags: Vec::new(),
             // Set once the web app is published (see web_app.rs).
             frontend: None,
+            functions,
         };
         let record = release::ledger::append(self.aws, &location.bucket, record).await?;
         self.progress.note(&format!(

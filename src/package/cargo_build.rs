@@ -16,10 +16,14 @@ use super::{BuildEvent, PackageError, PackageWarning};
 
 /// The Lambda workspace member pixelctl builds by default.
 pub const LAMBDA_PACKAGE: &str = "pixel-prompt-api";
-/// The Cargo profile the Lambda is built with: release, tuned for size (see
-/// the workspace `Cargo.toml`: half the binary and less than half the build
+/// The Cargo profile the Lambda is built with by default: release, tuned for size
+/// (see the workspace `Cargo.toml`: half the binary and less than half the build
 /// time of the default release profile, measured in docs/PERFORMANCE.md).
 pub const LAMBDA_PROFILE: &str = "lambda";
+/// The profile for fast rebuilds (dev's): no LTO, incremental.
+pub const LAMBDA_DEV_PROFILE: &str = "lambda-dev";
+/// The profiles an environment's `build_profile` may name (defined in the workspace `Cargo.toml`).
+pub const LAMBDA_PROFILES: [&str; 2] = [LAMBDA_PROFILE, LAMBDA_DEV_PROFILE];
 
 /// The binary the `provided.*` runtimes start.
 pub const LAMBDA_BINARY: &str = "bootstrap";
@@ -36,6 +40,8 @@ pub struct BuildRequest {
     pub architecture: Architecture,
     /// The newest glibc the binary may need (the runtime's).
     pub glibc_max: GlibcVersion,
+    /// The Cargo profile (one of [`LAMBDA_PROFILES`]).
+    pub profile: String,
 }
 
 impl BuildRequest {
@@ -50,6 +56,7 @@ impl BuildRequest {
             binary: LAMBDA_BINARY.to_owned(),
             architecture,
             glibc_max: GlibcVersion::PROVIDED_AL2023,
+            profile: LAMBDA_PROFILE.to_owned(),
         }
     }
 }
@@ -117,7 +124,7 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
     let args = [
         subcommand,
         "--profile",
-        LAMBDA_PROFILE,
+        &req.profile,
         "-p",
         &req.package,
         "--bin",
@@ -138,7 +145,7 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
         output: req
             .target_dir
             .join(triple)
-            .join(LAMBDA_PROFILE)
+            .join(&req.profile)
             .join(&req.binary),
     }
 }
