@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvFile {
+    /// Another environment file (its name, without `.yaml`) this one layers over.
+    #[expect(
+        dead_code,
+        reason = "followed while layering (from the YAML value); declared so unknown keys are still refused"
+    )]
+    pub extends: Option<String>,
+    /// Makes this file a base that is no environment of its own: any name matching
+    /// this pattern (`*` for any text, e.g. `pr-*`) is an environment made from it.
+    pub instances: Option<String>,
     pub stack_name: Option<String>,
     pub region: Option<String>,
     pub architecture: Option<Architecture>,
@@ -128,6 +137,9 @@ impl ApiKeyFile {
 #[derive(Debug, Clone, Serialize)]
 pub struct Environment {
     pub name: String,
+    /// The file the environment comes from, as a user sees it (`environments/qa.yaml`;
+    /// for an instance of a base file, the base file).
+    pub file: std::path::PathBuf,
     pub stack_name: String,
     pub region: String,
     pub architecture: Architecture,
