@@ -23,6 +23,7 @@ mod project;
 mod provider_keys;
 mod redact;
 mod release;
+mod reviewed_plan;
 mod stack_state;
 mod template;
 #[cfg(test)]

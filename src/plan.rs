@@ -161,6 +161,93 @@ pub struct ChangeSetPlan {
 }
 
 impl ChangeSetPlan {
+    /// The plan as Markdown for a pull-request comment: replacements and removals
+    /// first, `NoEcho` values masked (as in the text form).
+    pub fn to_markdown(&self, environment: &str) -> String {
+        let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+        let mut out = format!(
+            "### Plan for `{}` ({environment}): {}, change set `{}`\n\n",
+            self.stack_name, self.change_set_type, self.change_set_name
+        );
+        if self.resources.is_empty() {
+            out.push_str("No resource changes.\n");
+        } else {
+            out.push_str(&format!(
+                "**{} resource changes**: {} add, {} modify ({} replaced), {} remove\n\n",
+                self.resources.len(),
+                self.count(Action::Add),
+                self.count(Action::Modify),
+                self.replacements(),
+                self.count(Action::Remove)
+            ));
+            out.push_str("| change | resource | type | note |\n|---|---|---|---|\n");
+            let rank = |change: &ResourceChange| match (change.action, change.replacement) {
+                (Action::Modify, Replacement::Yes | Replacement::Conditional) => 0,
+                (Action::Remove, _) => 1,
+                _ => 2,
+            };
+            let mut ordered: Vec<&ResourceChange> = self.resources.iter().collect();
+            ordered.sort_by_key(|change| rank(change));
+            for change in &ordered {
+                let word = match (change.action, change.replacement) {
+                    (Action::Modify, Replacement::Yes) => "**replace**",
+                    (Action::Modify, Replacement::Conditional) => "**may replace**",
+                    (Action::Remove, _) => "**remove**",
+                    (action, _) => action.word(),
+                };
+                let note = if change.is_costly_replacement() {
+                    "new resource: data or time is lost"
+                } else {
+                    ""
+                };
+                out.push_str(&format!(
+                    "| {word} | `{}` | `{}` | {note} |\n",
+                    cell(&change.logical_id),
+                    cell(&change.resource_type)
+                ));
+            }
+            let properties: Vec<String> = ordered
+                .iter()
+                .flat_map(|change| {
+                    change.properties.iter().map(move |property| {
+                        let show = |value: &Option<String>| match value {
+                            Some(value) => format!("`{}`", cell(&shorten(value))),
+                            None => "(none)".to_owned(),
+                        };
+                        format!(
+                            "- `{}` `{}`: {} -> {}\n",
+                            change.logical_id,
+                            property.name,
+                            show(&property.before),
+                            show(&property.after)
+                        )
+                    })
+                })
+                .collect();
+            if !properties.is_empty() {
+                out.push_str("\n<details><summary>Property changes</summary>\n\n");
+                out.push_str(&properties.concat());
+                out.push_str("\n</details>\n");
+            }
+        }
+        if !self.parameters.is_empty() {
+            out.push_str("\n**Parameters**\n\n| parameter | before | after |\n|---|---|---|\n");
+            for parameter in &self.parameters {
+                let show = |value: &Option<String>| match value {
+                    Some(value) => format!("`{}`", cell(&shorten(value))),
+                    None => "(none)".to_owned(),
+                };
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    parameter.key,
+                    show(&parameter.old),
+                    show(&parameter.new)
+                ));
+            }
+        }
+        out
+    }
+
     pub fn replacements(&self) -> usize {
         self.resources
             .iter()
@@ -295,6 +382,42 @@ impl fmt::Display for ChangeSetPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_puts_replacements_and_removals_first_and_masks_secrets() {
+        let markdown = sample().to_markdown("dev");
+        let rows: Vec<&str> = markdown
+            .lines()
+            .filter(|line| {
+                line.starts_with("| **")
+                    || line.starts_with("| add")
+                    || line.starts_with("| modify")
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "| **replace** | `ImagesBucket` | `AWS::S3::Bucket` | new resource: data or time is lost |",
+                "| **remove** | `OldRoute` | `AWS::ApiGatewayV2::Route` |  |",
+                "| modify | `ApiFunction` | `AWS::Lambda::Function` |  |",
+                "| add | `AlarmEmailSubscription` | `AWS::SNS::Subscription` |  |",
+            ],
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("- `ApiFunction` `MemorySize`: `512` -> `1024`"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| `LambdaMemoryMb` | `512` | `1024` |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| `ApiToken` | `****` | `****` |"),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("hunter2"), "{markdown}");
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -67,6 +67,15 @@ pub struct ChangeSetRequest<'a> {
     pub description: &'a str,
 }
 
+/// A change set as `pixelctl apply` checks it before executing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewedChangeSet {
+    pub name: String,
+    pub status: String,
+    pub execution_status: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
 /// A change set on a stack, as ListChangeSets shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSetSummary {
@@ -259,7 +268,11 @@ impl Aws {
         Ok(())
     }
 
-    pub async fn create_change_set(&self, request: &ChangeSetRequest<'_>) -> anyhow::Result<()> {
+    /// Creates the change set; returns its id (ARN).
+    pub async fn create_change_set(
+        &self,
+        request: &ChangeSetRequest<'_>,
+    ) -> anyhow::Result<String> {
         let parameters = request.parameters.iter().map(|(key, value)| {
             Parameter::builder()
                 .parameter_key(key)
@@ -292,8 +305,86 @@ impl Aws {
                     request.stack_name,
                     describe_error(&error)
                 )
+            })
+            .map(|answer| answer.id().unwrap_or(request.change_set_name).to_owned())
+    }
+
+    /// A change set as `apply` needs it: its status, execution status and parameter
+    /// values; `None` when CloudFormation no longer has it.
+    pub async fn reviewed_change_set(
+        &self,
+        stack: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<ReviewedChangeSet>> {
+        let answer = match self
+            .cloudformation
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name(id)
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error)
+                if error.as_service_error().is_some_and(|service| {
+                    service.is_change_set_not_found_exception()
+                        || aws_sdk_cloudformation::error::ProvideErrorMetadata::code(service)
+                            == Some("ChangeSetNotFound")
+                }) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => {
+                return Err(anyhow!(
+                    "cannot read change set `{id}`: {}",
+                    describe_error(&error)
+                ));
+            }
+        };
+        Ok(Some(ReviewedChangeSet {
+            name: answer.change_set_name().unwrap_or_default().to_owned(),
+            status: answer
+                .status()
+                .map(|status| status.as_str().to_owned())
+                .unwrap_or_default(),
+            execution_status: answer
+                .execution_status()
+                .map(|status| status.as_str().to_owned())
+                .unwrap_or_default(),
+            parameters: answer
+                .parameters()
+                .iter()
+                .filter_map(|parameter| {
+                    Some((
+                        parameter.parameter_key()?.to_owned(),
+                        parameter.parameter_value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect(),
+        }))
+    }
+
+    /// The template body a change set was made from.
+    pub async fn change_set_template(
+        &self,
+        stack: &str,
+        change_set: &str,
+    ) -> anyhow::Result<String> {
+        let response = self
+            .cloudformation
+            .get_template()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow!(
+                    "cannot read the template of change set `{change_set}`: {}",
+                    describe_error(&error)
+                )
             })?;
-        Ok(())
+        Ok(response.template_body().unwrap_or_default().to_owned())
     }
 
     /// Waits until the change set is computed, polling quickly then backing off, for

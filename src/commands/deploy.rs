@@ -98,12 +98,35 @@ fn package(
 
 /// The checks made before anything is built: the provider keys, and whether
 /// the providers still serve the environment's models.
-struct Prechecks {
-    keys: KeyPolicy,
-    models: bool,
+pub(super) struct Prechecks {
+    pub keys: KeyPolicy,
+    pub models: bool,
 }
 
-fn run_pipeline(
+/// What happens to the web app: `Build` only where there is one and npm can build it.
+pub(super) fn web_app_for(
+    project: &Project,
+    web_app: WebApp,
+    progress: &dyn Progress,
+) -> CommandResult<WebApp> {
+    Ok(match web_app {
+        WebApp::Build if !crate::frontend::build::has_app(&project.root) => {
+            progress.warn(
+                "frontend/package.json not found: deploying the stack without publishing a web app \
+                 (--no-frontend says so without this warning)",
+            );
+            WebApp::Keep
+        }
+        WebApp::Build => {
+            // Before anything changes: no npm to build the web app is a usage error.
+            crate::frontend::build::preflight(&project.root).map_err(CommandError::usage)?;
+            WebApp::Build
+        }
+        other => other,
+    })
+}
+
+pub(super) fn run_pipeline(
     settings: &Settings,
     env: &str,
     artifact_args: &ArtifactArgs,
@@ -123,21 +146,7 @@ fn run_pipeline(
         )));
     }
     let progress = settings.progress();
-    let web_app = match web_app {
-        WebApp::Build if !crate::frontend::build::has_app(&project.root) => {
-            progress.warn(
-                "frontend/package.json not found: deploying the stack without publishing a web app \
-                 (--no-frontend says so without this warning)",
-            );
-            WebApp::Keep
-        }
-        WebApp::Build => {
-            // Before anything changes: no npm to build the web app is a usage error.
-            crate::frontend::build::preflight(&project.root).map_err(CommandError::usage)?;
-            WebApp::Build
-        }
-        other => other,
-    };
+    let web_app = web_app_for(&project, web_app, &progress)?;
     if tag && crate::git::is_dirty(&project.root).map_err(CommandError::usage)? {
         return Err(CommandError::usage(anyhow!(
             "--tag needs a clean git tree: commit or stash your changes, so the tag names what is deployed"

@@ -29,6 +29,7 @@ use crate::plan::{ChangeSetPlan, parameter_diff};
 use crate::progress::{Progress, Prompter};
 use crate::project::Project;
 use crate::release::{self, ArtifactRef, ReleaseKind, ReleaseRecord, ReleaseSource};
+use crate::reviewed_plan::{ReviewedPlan, StackMarker};
 use crate::stack_state::{self, Preflight, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
 use health::HealthReport;
@@ -114,6 +115,9 @@ pub struct DeployReport {
     pub release: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub git_tag: Option<String>,
+    /// What a kept change set was made from (`--no-execute`, `plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewedPlan>,
 }
 
 impl fmt::Display for DeployReport {
@@ -152,8 +156,9 @@ impl fmt::Display for DeployReport {
             writeln!(f, "change set {change_set} (kept for review)")?;
             writeln!(
                 f,
-                "          apply it with: aws cloudformation execute-change-set --stack-name {} --change-set-name {change_set}",
-                self.stack_name
+                "          apply it with: aws cloudformation execute-change-set --stack-name {} --change-set-name {change_set}\n          \
+                 (for a plan file `pixelctl apply` checks first: `pixelctl plan {} --out plan.json`)",
+                self.stack_name, self.environment
             )?;
         }
         if let Some(status) = &self.cloudfront {
@@ -243,6 +248,7 @@ enum Planned {
     /// A change set ready to show, confirm and apply.
     ChangeSet {
         name: String,
+        id: String,
         changes: Vec<crate::plan::ResourceChange>,
     },
 }
@@ -493,12 +499,15 @@ impl Deployment<'_> {
                 }
                 return self.finish(report, stack, started, false).await;
             }
-            Planned::ChangeSet { name, changes } => (name, changes),
+            Planned::ChangeSet { name, id, changes } => (name, (id, changes)),
         };
+        let (id, changes) = changes;
         let plan = self.show(&target, &parameters, &name, changes);
         let total = plan.resources.len();
         report.plan = Some(plan);
         if self.options.diff_only || self.options.no_execute {
+            report.review = (!self.options.diff_only)
+                .then(|| self.review(&target, &location, &parameters, &name, &id));
             return self.stop_after_plan(report, &name, &target, started).await;
         }
         self.confirm(&name, &target).await?;
@@ -600,6 +609,7 @@ impl Deployment<'_> {
             health: None,
             release: None,
             git_tag: None,
+            review: None,
         }
     }
 
@@ -627,7 +637,8 @@ impl Deployment<'_> {
             }
         }
         let name = change_set_name();
-        self.aws
+        let id = self
+            .aws
             .create_change_set(&ChangeSetRequest {
                 stack_name: stack,
                 change_set_name: &name,
@@ -652,7 +663,7 @@ impl Deployment<'_> {
             .wait_for_change_set(stack, &name, crate::aws::CHANGE_SET_TIMEOUT)
             .await?
         {
-            ChangeSetStatus::Ready(changes) => Ok(Planned::ChangeSet { name, changes }),
+            ChangeSetStatus::Ready(changes) => Ok(Planned::ChangeSet { name, id, changes }),
             ChangeSetStatus::Empty => {
                 self.progress
                     .note("no changes: CloudFormation found nothing to change");
@@ -706,6 +717,88 @@ impl Deployment<'_> {
             }
         }
         plan
+    }
+
+    /// What a kept change set was made from, for `pixelctl plan --out` and `apply`.
+    fn review(
+        &self,
+        target: &Target,
+        location: &ArtifactLocation,
+        parameters: &Parameters,
+        name: &str,
+        id: &str,
+    ) -> ReviewedPlan {
+        ReviewedPlan {
+            format: crate::reviewed_plan::FORMAT,
+            environment: self.environment.name.clone(),
+            stack_name: self.stack_name().to_owned(),
+            region: self.aws.region.clone(),
+            change_set_name: name.to_owned(),
+            change_set_id: id.to_owned(),
+            create: target.create,
+            artifact: ArtifactRef {
+                bucket: location.bucket.clone(),
+                key: location.key.clone(),
+                sha256: self.artifact.sha256().to_owned(),
+            },
+            template_sha256: crate::reviewed_plan::sha256_hex(self.template.body.as_bytes()),
+            parameters_sha256: crate::reviewed_plan::parameters_sha256(
+                &parameters.values,
+                &self.template.secret_parameters(),
+            ),
+            stack: target.existing.as_ref().map(StackMarker::of),
+            plan: None,
+        }
+    }
+
+    /// Executes exactly the change set of a reviewed plan, then everything a deploy does
+    /// after it (heal, ledger, CloudFront, `.env`, web app, health); refuses when the
+    /// stack changed since the plan or the change set is gone.
+    pub async fn apply_reviewed(self, review: &ReviewedPlan) -> Result<DeployReport, CommandError> {
+        let started = Instant::now();
+        let stack = self.stack_name();
+        self.progress.step(&format!(
+            "Checking stack {stack} and change set {} against the plan",
+            review.change_set_name
+        ));
+        let existing = self.aws.describe_stack(stack).await?;
+        let live = existing.as_ref().map(StackMarker::of);
+        let change_set = self
+            .aws
+            .reviewed_change_set(stack, &review.change_set_id)
+            .await?;
+        crate::reviewed_plan::check(review, live.as_ref(), change_set.as_ref())
+            .map_err(|message| CommandError::Failed(anyhow!(message)))?;
+        let target = Target {
+            existing: existing.filter(|_| !review.create),
+            create: review.create,
+        };
+        let location = self.store_artifact(&target).await?;
+        let parameters = self.parameters_for(&location);
+        let mut report = self.empty_report(&target, &location);
+        let mut cursor = EventCursor::default();
+        let total = review
+            .plan
+            .as_ref()
+            .and_then(|plan| plan["resources"].as_array())
+            .map_or(0, Vec::len);
+        let watched = self
+            .apply(&review.change_set_name, total, &mut cursor)
+            .await?;
+        if watched.settled == Settled::Succeeded {
+            self.heal_code(&location).await?;
+        }
+        report.release = self
+            .record_release(&watched.stack, &parameters, &location, &watched)
+            .await;
+        self.check_applied(&watched)?;
+        report.outcome = if review.create {
+            Outcome::Created
+        } else {
+            Outcome::Updated
+        };
+        report.outputs = watched.stack.outputs.clone();
+        self.finish(report, watched.stack, started, true).await
     }
 
     /// Whether this run asks before applying.
