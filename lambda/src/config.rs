@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn reads_the_template_contract() {
         let s = settings(&base_env()).unwrap();
-        assert_eq!(s.environment, Environment::Dev);
+        assert_eq!(s.environment, Environment::dev());
         assert_eq!(s.models.len(), 2);
         assert_eq!(s.models[1].provider, ProviderKind::Bedrock);
         assert_eq!(
@@ -531,6 +531,17 @@ mod tests {
             err.contains("WORKER_TIMEOUT_SECONDS") && err.contains("120 s"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn any_environment_name_is_accepted() {
+        for name in ["dev", "prod", "qa", "pr-123"] {
+            let mut env = base_env();
+            env.insert("ENVIRONMENT", name);
+            let settings = settings(&env).unwrap();
+            assert_eq!(settings.environment.as_str(), name);
+            assert_eq!(settings.environment.to_string(), name);
+        }
     }
 
     #[test]
