@@ -675,6 +675,16 @@ pub struct DeployArgs {
     #[arg(long)]
     pub hotswap: bool,
 
+    /// Use CloudFormation's express mode for this deploy (finishes once the configuration
+    /// is applied; no automatic rollback); pixelctl's CloudFront wait and health check
+    /// still gate the result
+    #[arg(long, conflicts_with = "standard")]
+    pub express: bool,
+
+    /// Use CloudFormation's standard mode for this deploy (waits for stabilisation, rolls back a failure)
+    #[arg(long)]
+    pub standard: bool,
+
     /// Deploy even though a model's provider key is not stored (those models will fail)
     #[arg(long)]
     pub allow_missing_keys: bool,

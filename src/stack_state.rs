@@ -56,6 +56,17 @@ pub fn preflight(status: Option<&str>) -> Preflight {
     }
 }
 
+/// Whether a stack in `status` runs what it declares (its template and parameters),
+/// so an unchanged template and parameters mean "no changes" without a change set.
+/// Not after a failed express update (`UPDATE_FAILED`): the stack declares the new
+/// settings while the resources that failed keep their old ones.
+pub fn runs_what_it_declares(status: &str) -> bool {
+    matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_COMPLETE"
+    )
+}
+
 /// What `pixelctl rollback` does about a stack in `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rollback {
@@ -231,6 +242,20 @@ mod tests {
                 matches!(preflight(Some(status)), Preflight::Refuse(_)),
                 "{status}"
             );
+        }
+    }
+
+    #[test]
+    fn only_a_settled_success_runs_what_it_declares() {
+        for (status, expected) in [
+            ("CREATE_COMPLETE", true),
+            ("UPDATE_COMPLETE", true),
+            ("UPDATE_ROLLBACK_COMPLETE", true),
+            ("UPDATE_FAILED", false),
+            ("UPDATE_IN_PROGRESS", false),
+            ("UPDATE_ROLLBACK_FAILED", false),
+        ] {
+            assert_eq!(runs_what_it_declares(status), expected, "{status}");
         }
     }
 

@@ -65,6 +65,8 @@ pub struct ChangeSetRequest<'a> {
     pub parameters: &'a BTreeMap<String, String>,
     pub tags: &'a BTreeMap<String, String>,
     pub description: &'a str,
+    /// CloudFormation's express mode (`DeploymentConfig` `Mode: EXPRESS`).
+    pub express: bool,
 }
 
 /// A change set as `pixelctl apply` checks it before executing it.
@@ -297,6 +299,11 @@ impl Aws {
             .set_tags(Some(tags.collect()))
             .capabilities(Capability::CapabilityIam)
             .description(request.description)
+            .set_deployment_config(request.express.then(|| {
+                aws_sdk_cloudformation::types::DeploymentConfig::builder()
+                    .mode(aws_sdk_cloudformation::types::DeploymentConfigMode::Express)
+                    .build()
+            }))
             .send()
             .await
             .map_err(|error| {
@@ -481,13 +488,14 @@ impl Aws {
         stack: &str,
         name: &str,
         token: &str,
+        disable_rollback: bool,
     ) -> anyhow::Result<()> {
         self.cloudformation
             .execute_change_set()
             .stack_name(stack)
             .change_set_name(name)
             .client_request_token(token)
-            .disable_rollback(false)
+            .disable_rollback(disable_rollback)
             .send()
             .await
             .map_err(|error| {
@@ -891,6 +899,7 @@ mod tests {
             "pixel-prompt-dev",
             "pixelctl-1-001",
             "pixelctl-execute-1-000000001",
+            false,
         )
         .await
         .unwrap_or_else(|error| panic!("{error:#}"));

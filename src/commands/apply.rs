@@ -76,6 +76,7 @@ pub fn run(settings: &Settings, args: &ApplyPlanArgs) -> CommandResult {
         invalidation_timeout: Duration::from_secs(args.web_app.invalidation_timeout),
         interactive: false,
         hotswap: false,
+        deploy_mode: None,
     };
     let result = runtime()?.block_on(async {
         let aws = settings.connect(&rendered.environment).await?;

@@ -36,6 +36,7 @@ impl ApplyArgs {
             invalidation_timeout: Duration::from_secs(600),
             interactive: ui::can_prompt(),
             hotswap: false,
+            deploy_mode: None,
         }
     }
 }
@@ -237,6 +238,13 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
         &args.artifact,
         DeployOptions {
             hotswap: args.hotswap,
+            deploy_mode: if args.express {
+                Some(crate::config::DeployMode::Express)
+            } else if args.standard {
+                Some(crate::config::DeployMode::Standard)
+            } else {
+                None
+            },
             ..args.web_app.apply_to(args.apply.options())
         },
         web_app,
@@ -267,6 +275,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         invalidation_timeout: Duration::ZERO,
         interactive: false,
         hotswap: false,
+        deploy_mode: None,
     };
     // A diff changes nothing: a missing key is worth a warning, not a stop.
     let report = run_pipeline(

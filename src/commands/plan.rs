@@ -28,6 +28,7 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> CommandResult {
         invalidation_timeout: Duration::ZERO,
         interactive: ui::can_prompt(),
         hotswap: false,
+        deploy_mode: None,
     };
     let report = run_pipeline(
         settings,

@@ -470,6 +470,7 @@ impl<'a> Resolver<'a> {
             .unwrap_or(false);
         // A protected environment only ever runs what its stack declares.
         let hotswap = file.hotswap.unwrap_or(!termination_protection);
+        let deploy_mode = file.deploy_mode.unwrap_or(DeployMode::Standard);
         let build_profile = file
             .build_profile
             .unwrap_or_else(|| crate::package::LAMBDA_PROFILE.to_owned());
@@ -762,6 +763,7 @@ impl<'a> Resolver<'a> {
             confirm_changes,
             termination_protection,
             hotswap,
+            deploy_mode,
             build_profile,
             lambda,
             worker,

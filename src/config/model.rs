@@ -5,6 +5,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// How CloudFormation applies a change set: `express` finishes once the
+/// configuration is applied (no stabilisation wait, no automatic rollback),
+/// `standard` waits and rolls back a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployMode {
+    Express,
+    Standard,
+}
+
 /// One environment file as written: every key optional, unknown keys refused.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +34,7 @@ pub struct EnvFile {
     pub confirm_changes: Option<bool>,
     pub termination_protection: Option<bool>,
     pub hotswap: Option<bool>,
+    pub deploy_mode: Option<DeployMode>,
     pub build_profile: Option<String>,
     pub lambda: Option<LambdaFile>,
     pub worker: Option<WorkerFile>,
@@ -147,6 +158,8 @@ pub struct Environment {
     pub termination_protection: bool,
     /// Whether `deploy --hotswap` may replace the functions' code outside CloudFormation.
     pub hotswap: bool,
+    /// How CloudFormation applies this environment's change sets.
+    pub deploy_mode: DeployMode,
     /// The Cargo profile the Lambda is built with for this environment.
     pub build_profile: String,
     pub lambda: LambdaSettings,

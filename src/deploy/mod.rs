@@ -20,7 +20,7 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription, StoredHash, tampered};
-use crate::config::Environment;
+use crate::config::{DeployMode, Environment};
 use crate::error::CommandError;
 use crate::frontend::publish::PublishReport;
 use crate::local_hosts::LocalAws;
@@ -63,6 +63,8 @@ pub struct DeployOptions {
     pub interactive: bool,
     /// `deploy --hotswap`: swap the functions' code when only it differs.
     pub hotswap: bool,
+    /// `--express` / `--standard`; `None`: the environment's `deploy_mode`.
+    pub deploy_mode: Option<DeployMode>,
 }
 
 /// What a deploy did.
@@ -93,6 +95,8 @@ pub struct DeployReport {
     pub environment: String,
     pub stack_name: String,
     pub outcome: Outcome,
+    /// `express` or `standard`: how CloudFormation ran the change set.
+    pub deploy_mode: DeployMode,
     pub stack_status: Option<String>,
     pub duration_seconds: f64,
     pub artifact: ArtifactSummary,
@@ -457,6 +461,11 @@ impl Deployment<'_> {
         parameters: &Parameters,
     ) -> anyhow::Result<bool> {
         let template = &self.template;
+        if !stack_state::runs_what_it_declares(&existing.status) {
+            // A failed express update declares the new template and parameters while
+            // some resources still run the old ones: only a change set tells.
+            return Ok(false);
+        }
         if !template.secret_parameters().is_empty() {
             // NoEcho values come back masked and can't be compared.
             return Ok(false);
@@ -511,7 +520,7 @@ impl Deployment<'_> {
             return self.stop_after_plan(report, &name, &target, started).await;
         }
         self.confirm(&name, &target).await?;
-        let watched = self.apply(&name, total, &mut cursor).await?;
+        let watched = self.apply(&name, total, target.create, &mut cursor).await?;
         if watched.settled == Settled::Succeeded {
             self.heal_code(&location).await?;
         }
@@ -593,6 +602,11 @@ impl Deployment<'_> {
             environment: self.environment.name.clone(),
             stack_name: self.stack_name().to_owned(),
             outcome: Outcome::NoChanges,
+            deploy_mode: if self.express() {
+                DeployMode::Express
+            } else {
+                DeployMode::Standard
+            },
             stack_status: target.existing.as_ref().map(|stack| stack.status.clone()),
             duration_seconds: 0.0,
             artifact: ArtifactSummary {
@@ -656,6 +670,7 @@ impl Deployment<'_> {
                         ""
                     }
                 ),
+                express: self.express(),
             })
             .await?;
         match self
@@ -783,7 +798,7 @@ impl Deployment<'_> {
             .and_then(|plan| plan["resources"].as_array())
             .map_or(0, Vec::len);
         let watched = self
-            .apply(&review.change_set_name, total, &mut cursor)
+            .apply(&review.change_set_name, total, review.create, &mut cursor)
             .await?;
         if watched.settled == Settled::Succeeded {
             self.heal_code(&location).await?;
@@ -799,6 +814,15 @@ impl Deployment<'_> {
         };
         report.outputs = watched.stack.outputs.clone();
         self.finish(report, watched.stack, started, true).await
+    }
+
+    /// Whether this run uses CloudFormation's express mode (the environment's
+    /// `deploy_mode`, or `--express` / `--standard`).
+    fn express(&self) -> bool {
+        self.options
+            .deploy_mode
+            .unwrap_or(self.environment.deploy_mode)
+            == DeployMode::Express
     }
 
     /// Whether this run asks before applying.
@@ -850,6 +874,7 @@ impl Deployment<'_> {
         &self,
         name: &str,
         total: usize,
+        create: bool,
         cursor: &mut EventCursor,
     ) -> Result<watch::Watched, CommandError> {
         let stack = self.stack_name();
@@ -858,7 +883,11 @@ impl Deployment<'_> {
         *cursor = EventCursor::before_operation(self.aws, stack, &token)
             .await?
             .for_change_set(name);
-        self.aws.execute_change_set(stack, name, &token).await?;
+        // Express mode's default, stated: a failed update is left as it failed. A first
+        // create still rolls back, so a failure never leaves a half-made stack.
+        self.aws
+            .execute_change_set(stack, name, &token, self.express() && !create)
+            .await?;
         tokio::select! {
             watched = watch_stack(self.aws, stack, total, cursor, self.progress) => Ok(watched?),
             _ = tokio::signal::ctrl_c() => {
@@ -996,6 +1025,12 @@ impl Deployment<'_> {
                 "\n  the stack holds nothing; fix the cause and run `pixelctl deploy` again: it deletes and recreates the stack",
             ),
             "UPDATE_ROLLBACK_COMPLETE" => message.push_str("\n  the previous version is still running"),
+            "UPDATE_FAILED" => message.push_str(&format!(
+                "\n  express mode rolls nothing back: the resources that updated keep their new settings, the failed ones their old; \
+                 fix the cause and run `pixelctl deploy {env}` again (it updates over the failed stack), \
+                 or `pixelctl rollback {env}` to redeploy the previous release",
+                env = self.environment.name
+            )),
             "UPDATE_ROLLBACK_FAILED" => {
                 let failures = stack_state::rollback_failures(&watched.events);
                 message.push_str("\n  the rollback failed too:");
@@ -1140,7 +1175,9 @@ impl Deployment<'_> {
         let unhealthy = health.checked && !health.healthy;
         report.health = Some(health);
         report.duration_seconds = started.elapsed().as_secs_f64();
-        if unhealthy && self.options.require_healthy {
+        // Express mode ends the stack operation before the resources stabilise:
+        // pixelctl's own health check is the readiness gate, so it decides the exit.
+        if unhealthy && (self.options.require_healthy || (changed && self.express())) {
             return Err(CommandError::Unhealthy(Box::new(report)));
         }
         Ok(report)
