@@ -685,6 +685,11 @@ pub struct DeployArgs {
     #[arg(long)]
     pub standard: bool,
 
+    /// In a protected environment, allow replacing or removing this stateful resource
+    /// (the images bucket, the distribution, a log group) by its logical id; repeatable
+    #[arg(long, value_name = "LOGICAL_ID")]
+    pub allow_replace: Vec<String>,
+
     /// Deploy even though a model's provider key is not stored (those models will fail)
     #[arg(long)]
     pub allow_missing_keys: bool,

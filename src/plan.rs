@@ -160,7 +160,29 @@ pub struct ChangeSetPlan {
     pub parameters: Vec<ParameterChange>,
 }
 
+/// Resource types whose replacement or removal loses data or time: the images
+/// bucket, the distribution, the log groups.
+pub const STATEFUL_TYPES: [&str; 3] = [
+    "AWS::S3::Bucket",
+    "AWS::CloudFront::Distribution",
+    "AWS::Logs::LogGroup",
+];
+
 impl ChangeSetPlan {
+    /// The stateful resources this plan replaces (or may replace) or removes that
+    /// `allowed` (`--allow-replace`) does not name. Pure.
+    pub fn unallowed_losses(&self, allowed: &[String]) -> Vec<&ResourceChange> {
+        self.resources
+            .iter()
+            .filter(|change| STATEFUL_TYPES.contains(&change.resource_type.as_str()))
+            .filter(|change| {
+                change.action == Action::Remove
+                    || (change.action == Action::Modify && change.replacement != Replacement::No)
+            })
+            .filter(|change| !allowed.contains(&change.logical_id))
+            .collect()
+    }
+
     /// The plan as Markdown for a pull-request comment: replacements and removals
     /// first, `NoEcho` values masked (as in the text form).
     pub fn to_markdown(&self, environment: &str) -> String {
@@ -382,6 +404,31 @@ impl fmt::Display for ChangeSetPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unallowed_losses_of_stateful_resources_are_guarded() {
+        let plan = sample();
+        let named = |allowed: &[&str]| -> Vec<String> {
+            let allowed: Vec<String> = allowed.iter().map(|id| (*id).to_owned()).collect();
+            plan.unallowed_losses(&allowed)
+                .iter()
+                .map(|change| change.logical_id.clone())
+                .collect()
+        };
+        // The bucket's replacement; not the function's change, the route's removal
+        // (not stateful) or the added subscription.
+        assert_eq!(named(&[]), ["ImagesBucket"]);
+        assert!(named(&["ImagesBucket"]).is_empty());
+        assert_eq!(named(&["ApiFunction"]), ["ImagesBucket"]);
+        let mut removal = sample();
+        removal.resources[1].action = Action::Remove;
+        removal.resources[1].replacement = Replacement::No;
+        assert_eq!(removal.unallowed_losses(&[]).len(), 1);
+        removal.resources[1].resource_type = "AWS::Logs::LogGroup".to_owned();
+        assert_eq!(removal.unallowed_losses(&[]).len(), 1);
+        removal.resources[1].resource_type = "AWS::SNS::Topic".to_owned();
+        assert!(removal.unallowed_losses(&[]).is_empty());
+    }
 
     #[test]
     fn markdown_puts_replacements_and_removals_first_and_masks_secrets() {

@@ -148,6 +148,14 @@ mod tests {
         }
     }
 
+    /// A plan, the stack now, the change set now, and the refusal expected (`None`: applies).
+    type Case<'a> = (
+        &'a ReviewedPlan,
+        Option<&'a StackMarker>,
+        Option<&'a ReviewedChangeSet>,
+        Option<&'a str>,
+    );
+
     fn plan(stack: Option<StackMarker>) -> ReviewedPlan {
         ReviewedPlan {
             format: FORMAT,
@@ -178,12 +186,7 @@ mod tests {
         let executed = change_set("CREATE_COMPLETE", "EXECUTE_COMPLETE");
         let update = plan(Some(seen.clone()));
         let create = plan(None);
-        let cases: Vec<(
-            &ReviewedPlan,
-            Option<&StackMarker>,
-            Option<&ReviewedChangeSet>,
-            Option<&str>,
-        )> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (&update, Some(&seen), Some(&ready), None),
             (&create, Some(&review), Some(&ready), None),
             (

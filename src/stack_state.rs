@@ -69,7 +69,7 @@ pub fn runs_what_it_declares(status: &str) -> bool {
 
 /// What `pixelctl rollback` does about a stack in `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rollback {
+pub enum RollbackAction {
     /// An update runs: cancel it; it rolls back as that same operation.
     CancelUpdate,
     /// An update's rollback failed: `ContinueUpdateRollback` finishes it.
@@ -81,14 +81,14 @@ pub enum Rollback {
 }
 
 /// Decides what `rollback` does with a stack in `status`.
-pub fn rollback(stack: &str, status: &str) -> Rollback {
+pub fn rollback(stack: &str, status: &str) -> RollbackAction {
     match status {
-        "UPDATE_IN_PROGRESS" => Rollback::CancelUpdate,
-        "UPDATE_ROLLBACK_FAILED" => Rollback::ContinueRollback,
-        status if status.ends_with("_IN_PROGRESS") => Rollback::Refuse(format!(
+        "UPDATE_IN_PROGRESS" => RollbackAction::CancelUpdate,
+        "UPDATE_ROLLBACK_FAILED" => RollbackAction::ContinueRollback,
+        status if status.ends_with("_IN_PROGRESS") => RollbackAction::Refuse(format!(
             "stack `{stack}` is {status}; wait for it to settle (pixelctl deploy waits and shows its events), then roll back"
         )),
-        _ => Rollback::DeployRelease,
+        _ => RollbackAction::DeployRelease,
     }
 }
 
@@ -262,12 +262,12 @@ mod tests {
     #[test]
     fn rollback_decides_per_state() {
         let cases = [
-            ("UPDATE_IN_PROGRESS", Rollback::CancelUpdate),
-            ("UPDATE_ROLLBACK_FAILED", Rollback::ContinueRollback),
-            ("UPDATE_COMPLETE", Rollback::DeployRelease),
-            ("UPDATE_ROLLBACK_COMPLETE", Rollback::DeployRelease),
-            ("CREATE_COMPLETE", Rollback::DeployRelease),
-            ("UPDATE_FAILED", Rollback::DeployRelease),
+            ("UPDATE_IN_PROGRESS", RollbackAction::CancelUpdate),
+            ("UPDATE_ROLLBACK_FAILED", RollbackAction::ContinueRollback),
+            ("UPDATE_COMPLETE", RollbackAction::DeployRelease),
+            ("UPDATE_ROLLBACK_COMPLETE", RollbackAction::DeployRelease),
+            ("CREATE_COMPLETE", RollbackAction::DeployRelease),
+            ("UPDATE_FAILED", RollbackAction::DeployRelease),
         ];
         for (status, expected) in cases {
             assert_eq!(rollback("s", status), expected, "{status}");
@@ -279,7 +279,7 @@ mod tests {
             "DELETE_IN_PROGRESS",
         ] {
             match rollback("s", status) {
-                Rollback::Refuse(message) => assert!(message.contains(status), "{message}"),
+                RollbackAction::Refuse(message) => assert!(message.contains(status), "{message}"),
                 other => panic!("{status}: {other:?}"),
             }
         }

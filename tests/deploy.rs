@@ -376,6 +376,61 @@ fn an_express_deploy_says_so_and_a_failed_one_is_left_for_the_next_deploy() {
 }
 
 #[test]
+fn prod_refuses_to_replace_a_stateful_resource_unless_allow_replace_names_it() {
+    let aws = LocalAws::with_keys();
+    let project = Project::copy();
+    project.deploy(&aws, "prod", &["--no-wait-cdn"], 0);
+    // A new log group name replaces the access log group (its history is lost).
+    project.edit(
+        "templates/pixel-prompt.yaml",
+        "${AWS::StackName}-access\"",
+        "${AWS::StackName}-access-v2\"",
+    );
+    let refused = project.deploy(&aws, "prod", &["--no-wait-cdn"], 1);
+    assert!(
+        refused.stderr.contains(
+            "refused: this change would lose stateful resources of prod (termination_protection is on): \
+             ApiAccessLogGroup (AWS::Logs::LogGroup, replaced: a new resource, its data or history gone)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("deploy again with --allow-replace ApiAccessLogGroup"),
+        "{}",
+        refused.stderr
+    );
+    let outputs = project.expect(&aws, &["outputs", "prod", "--output", "json"], 0);
+    assert_eq!(
+        outputs.json()["outputs"]["AccessLogGroup"],
+        "/aws/apigateway/pixel-prompt-prod-access",
+        "nothing changed"
+    );
+    let allowed = project.deploy(
+        &aws,
+        "prod",
+        &["--no-wait-cdn", "--allow-replace", "ApiAccessLogGroup"],
+        0,
+    );
+    assert_eq!(allowed.json()["outcome"], "updated", "{}", allowed.stderr);
+    assert_eq!(
+        allowed.json()["outputs"]["AccessLogGroup"],
+        "/aws/apigateway/pixel-prompt-prod-access-v2"
+    );
+    // dev is not protected: the same kind of change needs no flag there.
+    project.deploy(&aws, "dev", &[], 0);
+    project.edit(
+        "templates/pixel-prompt.yaml",
+        "${AWS::StackName}-access-v2\"",
+        "${AWS::StackName}-access-v3\"",
+    );
+    let dev = project.deploy(&aws, "dev", &[], 0);
+    assert_eq!(dev.json()["outcome"], "updated", "{}", dev.stderr);
+}
+
+#[test]
 fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();

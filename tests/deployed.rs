@@ -51,7 +51,7 @@ impl Deployed {
     fn start() -> Self {
         // Dummy keys where the environments say they live: the fake providers
         // only check that one is sent.
-        Self::deployed(LocalAws::with_keys_and(&["--fake-providers"]), &[])
+        Self::deploy_with(LocalAws::with_keys_and(&["--fake-providers"]), &[])
     }
 
     /// Deployed with only these provider keys stored (the deploy is told the
@@ -61,10 +61,10 @@ impl Deployed {
         for name in keys {
             aws.put_secure_string(&format!("/pixel-prompt/dev/{name}"), "sk-local-dummy-key");
         }
-        Self::deployed(aws, &["--allow-missing-keys"])
+        Self::deploy_with(aws, &["--allow-missing-keys"])
     }
 
-    fn deployed(aws: LocalAws, flags: &[&str]) -> Self {
+    fn deploy_with(aws: LocalAws, flags: &[&str]) -> Self {
         let deployed = Self {
             aws,
             project: Project::copy(),

@@ -37,6 +37,7 @@ impl ApplyArgs {
             interactive: ui::can_prompt(),
             hotswap: false,
             deploy_mode: None,
+            allow_replace: Vec::new(),
         }
     }
 }
@@ -245,6 +246,7 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
             } else {
                 None
             },
+            allow_replace: args.allow_replace.clone(),
             ..args.web_app.apply_to(args.apply.options())
         },
         web_app,
@@ -276,6 +278,7 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         interactive: false,
         hotswap: false,
         deploy_mode: None,
+        allow_replace: Vec::new(),
     };
     // A diff changes nothing: a missing key is worth a warning, not a stop.
     let report = run_pipeline(

@@ -29,6 +29,7 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> CommandResult {
         interactive: ui::can_prompt(),
         hotswap: false,
         deploy_mode: None,
+        allow_replace: Vec::new(),
     };
     let report = run_pipeline(
         settings,

@@ -10,7 +10,7 @@ use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent, WebApp};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
 use crate::release::{self, ReleaseKind, ReleaseSource, ledger};
-use crate::stack_state::{self, Rollback, Settled};
+use crate::stack_state::{self, RollbackAction, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template};
 
 pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
@@ -29,7 +29,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
             ))
         })?;
         match stack_state::rollback(&stack_name, &stack.status) {
-            Rollback::CancelUpdate => {
+            RollbackAction::CancelUpdate => {
                 progress.step(&format!(
                     "{stack_name} is being updated: cancelling the update"
                 ));
@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
                 let watched = watch_stack(&aws, &stack_name, 0, &mut cursor, &progress).await?;
                 return finish_repair(&stack_name, &environment.name, &watched);
             }
-            Rollback::ContinueRollback => {
+            RollbackAction::ContinueRollback => {
                 progress.step(&format!(
                     "{stack_name} is in UPDATE_ROLLBACK_FAILED: continuing the rollback"
                 ));
@@ -57,8 +57,8 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
                 let watched = watch_stack(&aws, &stack_name, 0, &mut cursor, &progress).await?;
                 return finish_repair(&stack_name, &environment.name, &watched);
             }
-            Rollback::Refuse(message) => return Err(CommandError::Failed(anyhow!(message))),
-            Rollback::DeployRelease => {}
+            RollbackAction::Refuse(message) => return Err(CommandError::Failed(anyhow!(message))),
+            RollbackAction::DeployRelease => {}
         }
 
         require_answerable(&environment, &options)?;

@@ -65,6 +65,8 @@ pub struct DeployOptions {
     pub hotswap: bool,
     /// `--express` / `--standard`; `None`: the environment's `deploy_mode`.
     pub deploy_mode: Option<DeployMode>,
+    /// `--allow-replace`: stateful resources a protected environment may replace or remove.
+    pub allow_replace: Vec<String>,
 }
 
 /// What a deploy did.
@@ -519,6 +521,9 @@ impl Deployment<'_> {
                 .then(|| self.review(&target, &location, &parameters, &name, &id));
             return self.stop_after_plan(report, &name, &target, started).await;
         }
+        if let Some(plan) = &report.plan {
+            self.guard_stateful(plan, &name, &target).await?;
+        }
         self.confirm(&name, &target).await?;
         let watched = self.apply(&name, total, target.create, &mut cursor).await?;
         if watched.settled == Settled::Succeeded {
@@ -846,6 +851,51 @@ impl Deployment<'_> {
         report.outcome = Outcome::Planned;
         report.duration_seconds = started.elapsed().as_secs_f64();
         Ok(report)
+    }
+
+    /// Step 6a, guard: a protected environment (`termination_protection`) never replaces
+    /// or removes its images bucket, distribution or log groups unless `--allow-replace`
+    /// names them; a refused change set is deleted and nothing changes.
+    async fn guard_stateful(
+        &self,
+        plan: &ChangeSetPlan,
+        name: &str,
+        target: &Target,
+    ) -> Result<(), CommandError> {
+        if !self.is_protected() {
+            return Ok(());
+        }
+        let losses = plan.unallowed_losses(&self.options.allow_replace);
+        if losses.is_empty() {
+            return Ok(());
+        }
+        self.discard(name, target.create).await?;
+        let named: Vec<String> = losses
+            .iter()
+            .map(|change| {
+                format!(
+                    "{} ({}, {})",
+                    change.logical_id,
+                    change.resource_type,
+                    if change.action == crate::plan::Action::Remove {
+                        "removed"
+                    } else {
+                        "replaced: a new resource, its data or history gone"
+                    }
+                )
+            })
+            .collect();
+        let flags: Vec<String> = losses
+            .iter()
+            .map(|change| format!("--allow-replace {}", change.logical_id))
+            .collect();
+        Err(CommandError::Failed(anyhow!(
+            "refused: this change would lose stateful resources of {} (termination_protection is on): {}; \
+             the change set was deleted and nothing changed. If that is intended, deploy again with {}",
+            self.environment.name,
+            named.join(", "),
+            flags.join(" ")
+        )))
     }
 
     /// Step 6: confirm, where the environment asks to; a "no" deletes the change set.
