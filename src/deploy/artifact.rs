@@ -39,6 +39,8 @@ pub fn build(
     progress.step("Packaging the Lambda");
     let request = BuildRequest {
         profile: profile.to_owned(),
+        // Cargo's own target directory, whatever CARGO_TARGET_DIR or build.target-dir say.
+        target_dir: crate::package::cargo_build::cargo_target_dir(&project.root)?,
         ..BuildRequest::new(&project.root, architecture)
     };
     package::package(&request, &mut report_build(progress))

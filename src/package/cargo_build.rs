@@ -150,6 +150,72 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
     }
 }
 
+#[cfg(test)]
+mod target_dir_tests {
+    use super::*;
+
+    #[test]
+    fn the_target_directory_is_read_from_cargo_metadata() {
+        let cases: [(&[u8], Option<&str>); 4] = [
+            (
+                br#"{"packages":[],"target_directory":"/cache/shared-target","version":1}"#,
+                Some("/cache/shared-target"),
+            ),
+            (br#"{"packages":[]}"#, None),
+            (b"not json", None),
+            (br#"{"target_directory":7}"#, None),
+        ];
+        for (metadata, expected) in cases {
+            let found = target_directory(metadata).ok();
+            assert_eq!(found.as_deref(), expected.map(Path::new));
+        }
+    }
+}
+
+/// Cargo's own target directory for the workspace at `workspace_root`, as cargo resolves
+/// it (`CARGO_TARGET_DIR`, `build.target-dir` in a `.cargo/config.toml`, else
+/// `<workspace>/target`), so the Lambda build shares the cache the user's builds use.
+pub fn cargo_target_dir(workspace_root: &Path) -> Result<PathBuf, PackageError> {
+    let command = "cargo metadata --format-version 1 --no-deps --offline";
+    let output = Command::new("cargo")
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace_root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|source| PackageError::SpawnBuild {
+            program: "cargo".to_owned(),
+            command: command.to_owned(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(PackageError::TargetDir {
+            reason: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    target_directory(&output.stdout)
+}
+
+/// The `target_directory` of `cargo metadata`'s JSON. Pure.
+pub fn target_directory(metadata: &[u8]) -> Result<PathBuf, PackageError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(metadata).map_err(|error| PackageError::TargetDir {
+            reason: format!("its output is not JSON: {error}"),
+        })?;
+    value["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| PackageError::TargetDir {
+            reason: "its output has no `target_directory`".to_owned(),
+        })
+}
+
 /// `RUSTFLAGS` for a reproducible binary: the user's own flags plus path
 /// remaps, so the absolute paths compiled into panic locations (the cargo
 /// registry, the checkout) read the same on every machine and the zip's hash
