@@ -167,6 +167,16 @@ Examples:\n  pixelctl apply plan.json\n  pixelctl apply plan.json --no-frontend 
     )]
     Apply(ApplyPlanArgs),
 
+    /// Rebuild the Lambda and hotswap it on every save under lambda/ (dev loop)
+    #[command(
+        after_help = "Polls lambda/ and the workspace's Cargo files; every change rebuilds with the \
+environment's build_profile and runs `deploy <env> --hotswap` (falling back to a full deploy, saying \
+why, when more than the code differs), printing one line per change with its build and swap times. A \
+failed build leaves the live code alone. Refused where the environment says `hotswap: false`. \
+Runs until Ctrl-C.\n\nExamples:\n  pixelctl watch dev"
+    )]
+    Watch(WatchArgs),
+
     /// Print a deployed stack's outputs
     #[command(
         after_help = "Examples:\n  pixelctl outputs dev\n  pixelctl outputs prod --format dotenv > frontend/.env.production"
@@ -471,6 +481,16 @@ pub struct PlanArgs {
     /// How to print the plan: text, or markdown for a pull-request comment
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Environment name
+    pub env: String,
+
+    /// How long each cycle's health check retries, in seconds
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub health_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ mod secrets;
 mod status;
 mod tag;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -133,6 +134,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Diff(args) => deploy::run_diff(&settings, &args),
         Command::Plan(args) => plan::run(&settings, &args),
         Command::Apply(args) => apply::run(&settings, &args),
+        Command::Watch(args) => watch::run(&settings, &args),
         Command::Outputs(args) => outputs::run(&settings, &args),
         Command::History(args) => history::run(&settings, &args),
         Command::Rollback(args) => rollback::run(&settings, &args),
