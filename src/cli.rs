@@ -147,6 +147,36 @@ AWS_ENDPOINT_URL=http://127.0.0.1:4566 pixelctl publish dev"
     )]
     Diff(DiffArgs),
 
+    /// Plan a deploy and keep its change set for review; --out writes it for `pixelctl apply`
+    #[command(
+        after_help = "The same as `deploy --no-execute`: builds, stores the artifact, creates the change set, \
+shows it and keeps it. --out writes what it was made from (the change set id, the artifact's sha256, the \
+template and parameters hashes, the stack's last change) for `pixelctl apply`; --format markdown prints \
+the plan for a pull-request comment (replacements and removals first, secret values masked).\n\n\
+Examples:\n  pixelctl plan prod --out plan.json\n  pixelctl plan prod --out plan.json --format markdown > plan.md"
+    )]
+    Plan(PlanArgs),
+
+    /// Execute exactly the change set of a reviewed plan file, then finish the deploy
+    #[command(
+        after_help = "Refuses (exit 1) when the stack changed since the plan or the change set is gone; \
+asks nothing: the reviewed plan is the approval, so CI can apply a prod change without --yes. After the \
+change set: the functions' code, the ledger, CloudFront, frontend/.env, the web app and the health check, \
+as a deploy.\n\n\
+Examples:\n  pixelctl apply plan.json\n  pixelctl apply plan.json --no-frontend --output json"
+    )]
+    Apply(ApplyPlanArgs),
+
+    /// Rebuild the Lambda and hotswap it on every save under lambda/ (dev loop)
+    #[command(
+        after_help = "Polls lambda/ and the workspace's Cargo files; every change rebuilds with the \
+environment's build_profile and runs `deploy <env> --hotswap` (falling back to a full deploy, saying \
+why, when more than the code differs), printing one line per change with its build and swap times. A \
+failed build leaves the live code alone. Refused where the environment says `hotswap: false`. \
+Runs until Ctrl-C.\n\nExamples:\n  pixelctl watch dev"
+    )]
+    Watch(WatchArgs),
+
     /// Print a deployed stack's outputs
     #[command(
         after_help = "Examples:\n  pixelctl outputs dev\n  pixelctl outputs prod --format dotenv > frontend/.env.production"
@@ -431,6 +461,73 @@ pub struct WebAppArgs {
     pub invalidation_timeout: u64,
 }
 
+/// How `pixelctl plan` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Environment name
+    pub env: String,
+
+    #[command(flatten)]
+    pub artifact: ArtifactArgs,
+
+    /// Write the plan to FILE for `pixelctl apply`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// How to print the plan: text, or markdown for a pull-request comment
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Environment name
+    pub env: String,
+
+    /// How long each cycle's health check retries, in seconds
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub health_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyPlanArgs {
+    /// The plan file `pixelctl plan --out` wrote
+    pub plan: PathBuf,
+
+    /// Don't wait for CloudFront to report Deployed
+    #[arg(long)]
+    pub no_wait_cdn: bool,
+
+    /// How long to wait for CloudFront, in seconds
+    #[arg(long, default_value_t = 2400, value_name = "SECONDS")]
+    pub cdn_timeout: u64,
+
+    /// Exit 1 when the API is not healthy after the deploy
+    #[arg(long)]
+    pub require_healthy: bool,
+
+    /// Check this URL's health instead of the stack's API endpoint
+    #[arg(long, value_name = "URL")]
+    pub health_url: Option<String>,
+
+    /// How long to retry the health check, in seconds
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub health_timeout: u64,
+
+    /// Don't write the stack's outputs into frontend/.env
+    #[arg(long)]
+    pub no_env_file: bool,
+
+    #[command(flatten)]
+    pub web_app: WebAppArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// Environment name (a file in environments/)
@@ -593,6 +690,27 @@ pub struct DeployArgs {
     /// After a successful deploy, tag the release's commit <env>-vX.Y.Z (next patch version)
     #[arg(long)]
     pub tag: bool,
+
+    /// When only the Lambda's code changed, update the functions directly (seconds, no
+    /// change set); anything else falls back to a full deploy. Refused where the
+    /// environment says `hotswap: false` (prod)
+    #[arg(long)]
+    pub hotswap: bool,
+
+    /// Use CloudFormation's express mode for this deploy (finishes once the configuration
+    /// is applied; no automatic rollback); pixelctl's CloudFront wait and health check
+    /// still gate the result
+    #[arg(long, conflicts_with = "standard")]
+    pub express: bool,
+
+    /// Use CloudFormation's standard mode for this deploy (waits for stabilisation, rolls back a failure)
+    #[arg(long)]
+    pub standard: bool,
+
+    /// In a protected environment, allow replacing or removing this stateful resource
+    /// (the images bucket, the distribution, a log group) by its logical id; repeatable
+    #[arg(long, value_name = "LOGICAL_ID")]
+    pub allow_replace: Vec<String>,
 
     /// Deploy even though a model's provider key is not stored (those models will fail)
     #[arg(long)]

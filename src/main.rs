@@ -12,6 +12,7 @@ mod doc_commands;
 mod error;
 mod frontend;
 mod git;
+mod hotswap;
 mod local_hosts;
 mod logline;
 mod models;
@@ -22,6 +23,7 @@ mod project;
 mod provider_keys;
 mod redact;
 mod release;
+mod reviewed_plan;
 mod stack_state;
 mod template;
 #[cfg(test)]

@@ -160,7 +160,116 @@ pub struct ChangeSetPlan {
     pub parameters: Vec<ParameterChange>,
 }
 
+/// Resource types whose replacement or removal loses data or time: the images
+/// bucket, the distribution, the log groups.
+pub const STATEFUL_TYPES: [&str; 3] = [
+    "AWS::S3::Bucket",
+    "AWS::CloudFront::Distribution",
+    "AWS::Logs::LogGroup",
+];
+
 impl ChangeSetPlan {
+    /// The stateful resources this plan replaces (or may replace) or removes that
+    /// `allowed` (`--allow-replace`) does not name. Pure.
+    pub fn unallowed_losses(&self, allowed: &[String]) -> Vec<&ResourceChange> {
+        self.resources
+            .iter()
+            .filter(|change| STATEFUL_TYPES.contains(&change.resource_type.as_str()))
+            .filter(|change| {
+                change.action == Action::Remove
+                    || (change.action == Action::Modify && change.replacement != Replacement::No)
+            })
+            .filter(|change| !allowed.contains(&change.logical_id))
+            .collect()
+    }
+
+    /// The plan as Markdown for a pull-request comment: replacements and removals
+    /// first, `NoEcho` values masked (as in the text form).
+    pub fn to_markdown(&self, environment: &str) -> String {
+        let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+        let mut out = format!(
+            "### Plan for `{}` ({environment}): {}, change set `{}`\n\n",
+            self.stack_name, self.change_set_type, self.change_set_name
+        );
+        if self.resources.is_empty() {
+            out.push_str("No resource changes.\n");
+        } else {
+            out.push_str(&format!(
+                "**{} resource changes**: {} add, {} modify ({} replaced), {} remove\n\n",
+                self.resources.len(),
+                self.count(Action::Add),
+                self.count(Action::Modify),
+                self.replacements(),
+                self.count(Action::Remove)
+            ));
+            out.push_str("| change | resource | type | note |\n|---|---|---|---|\n");
+            let rank = |change: &ResourceChange| match (change.action, change.replacement) {
+                (Action::Modify, Replacement::Yes | Replacement::Conditional) => 0,
+                (Action::Remove, _) => 1,
+                _ => 2,
+            };
+            let mut ordered: Vec<&ResourceChange> = self.resources.iter().collect();
+            ordered.sort_by_key(|change| rank(change));
+            for change in &ordered {
+                let word = match (change.action, change.replacement) {
+                    (Action::Modify, Replacement::Yes) => "**replace**",
+                    (Action::Modify, Replacement::Conditional) => "**may replace**",
+                    (Action::Remove, _) => "**remove**",
+                    (action, _) => action.word(),
+                };
+                let note = if change.is_costly_replacement() {
+                    "new resource: data or time is lost"
+                } else {
+                    ""
+                };
+                out.push_str(&format!(
+                    "| {word} | `{}` | `{}` | {note} |\n",
+                    cell(&change.logical_id),
+                    cell(&change.resource_type)
+                ));
+            }
+            let properties: Vec<String> = ordered
+                .iter()
+                .flat_map(|change| {
+                    change.properties.iter().map(move |property| {
+                        let show = |value: &Option<String>| match value {
+                            Some(value) => format!("`{}`", cell(&shorten(value))),
+                            None => "(none)".to_owned(),
+                        };
+                        format!(
+                            "- `{}` `{}`: {} -> {}\n",
+                            change.logical_id,
+                            property.name,
+                            show(&property.before),
+                            show(&property.after)
+                        )
+                    })
+                })
+                .collect();
+            if !properties.is_empty() {
+                out.push_str("\n<details><summary>Property changes</summary>\n\n");
+                out.push_str(&properties.concat());
+                out.push_str("\n</details>\n");
+            }
+        }
+        if !self.parameters.is_empty() {
+            out.push_str("\n**Parameters**\n\n| parameter | before | after |\n|---|---|---|\n");
+            for parameter in &self.parameters {
+                let show = |value: &Option<String>| match value {
+                    Some(value) => format!("`{}`", cell(&shorten(value))),
+                    None => "(none)".to_owned(),
+                };
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    parameter.key,
+                    show(&parameter.old),
+                    show(&parameter.new)
+                ));
+            }
+        }
+        out
+    }
+
     pub fn replacements(&self) -> usize {
         self.resources
             .iter()
@@ -295,6 +404,67 @@ impl fmt::Display for ChangeSetPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unallowed_losses_of_stateful_resources_are_guarded() {
+        let plan = sample();
+        let named = |allowed: &[&str]| -> Vec<String> {
+            let allowed: Vec<String> = allowed.iter().map(|id| (*id).to_owned()).collect();
+            plan.unallowed_losses(&allowed)
+                .iter()
+                .map(|change| change.logical_id.clone())
+                .collect()
+        };
+        // The bucket's replacement; not the function's change, the route's removal
+        // (not stateful) or the added subscription.
+        assert_eq!(named(&[]), ["ImagesBucket"]);
+        assert!(named(&["ImagesBucket"]).is_empty());
+        assert_eq!(named(&["ApiFunction"]), ["ImagesBucket"]);
+        let mut removal = sample();
+        removal.resources[1].action = Action::Remove;
+        removal.resources[1].replacement = Replacement::No;
+        assert_eq!(removal.unallowed_losses(&[]).len(), 1);
+        removal.resources[1].resource_type = "AWS::Logs::LogGroup".to_owned();
+        assert_eq!(removal.unallowed_losses(&[]).len(), 1);
+        removal.resources[1].resource_type = "AWS::SNS::Topic".to_owned();
+        assert!(removal.unallowed_losses(&[]).is_empty());
+    }
+
+    #[test]
+    fn markdown_puts_replacements_and_removals_first_and_masks_secrets() {
+        let markdown = sample().to_markdown("dev");
+        let rows: Vec<&str> = markdown
+            .lines()
+            .filter(|line| {
+                line.starts_with("| **")
+                    || line.starts_with("| add")
+                    || line.starts_with("| modify")
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "| **replace** | `ImagesBucket` | `AWS::S3::Bucket` | new resource: data or time is lost |",
+                "| **remove** | `OldRoute` | `AWS::ApiGatewayV2::Route` |  |",
+                "| modify | `ApiFunction` | `AWS::Lambda::Function` |  |",
+                "| add | `AlarmEmailSubscription` | `AWS::SNS::Subscription` |  |",
+            ],
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("- `ApiFunction` `MemorySize`: `512` -> `1024`"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| `LambdaMemoryMb` | `512` | `1024` |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| `ApiToken` | `****` | `****` |"),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("hunter2"), "{markdown}");
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

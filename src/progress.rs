@@ -51,3 +51,9 @@ pub trait Progress: Send + Sync {
         self.report(Event::Warning(text));
     }
 }
+
+/// Asks the user a yes/no question; implementations live in `ui`, so a step that
+/// asks can be tested with scripted answers.
+pub trait Prompter: Send + Sync {
+    fn confirm(&self, question: &str) -> anyhow::Result<bool>;
+}

@@ -1,5 +1,5 @@
-//! Pure decisions about a stack's status: what a deploy must do first, and
-//! what a finished operation means. A table of states drives both.
+//! Pure decisions about a stack's status: what a deploy or a rollback must do
+//! first, and what a finished operation means. A table of states drives each.
 
 use crate::aws::StackEvent;
 
@@ -53,6 +53,42 @@ pub fn preflight(status: Option<&str>) -> Preflight {
         other => Preflight::Refuse(format!(
             "the stack is in {other}, a state pixelctl does not know how to deploy over"
         )),
+    }
+}
+
+/// Whether a stack in `status` runs what it declares (its template and parameters),
+/// so an unchanged template and parameters mean "no changes" without a change set.
+/// Not after a failed express update (`UPDATE_FAILED`): the stack declares the new
+/// settings while the resources that failed keep their old ones.
+pub fn runs_what_it_declares(status: &str) -> bool {
+    matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE" | "IMPORT_COMPLETE"
+    )
+}
+
+/// What `pixelctl rollback` does about a stack in `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackAction {
+    /// An update runs: cancel it; it rolls back as that same operation.
+    CancelUpdate,
+    /// An update's rollback failed: `ContinueUpdateRollback` finishes it.
+    ContinueRollback,
+    /// Another operation runs; the message says to wait for it.
+    Refuse(String),
+    /// The stack is settled: deploy the previous release again.
+    DeployRelease,
+}
+
+/// Decides what `rollback` does with a stack in `status`.
+pub fn rollback(stack: &str, status: &str) -> RollbackAction {
+    match status {
+        "UPDATE_IN_PROGRESS" => RollbackAction::CancelUpdate,
+        "UPDATE_ROLLBACK_FAILED" => RollbackAction::ContinueRollback,
+        status if status.ends_with("_IN_PROGRESS") => RollbackAction::Refuse(format!(
+            "stack `{stack}` is {status}; wait for it to settle (pixelctl deploy waits and shows its events), then roll back"
+        )),
+        _ => RollbackAction::DeployRelease,
     }
 }
 
@@ -206,6 +242,46 @@ mod tests {
                 matches!(preflight(Some(status)), Preflight::Refuse(_)),
                 "{status}"
             );
+        }
+    }
+
+    #[test]
+    fn only_a_settled_success_runs_what_it_declares() {
+        for (status, expected) in [
+            ("CREATE_COMPLETE", true),
+            ("UPDATE_COMPLETE", true),
+            ("UPDATE_ROLLBACK_COMPLETE", true),
+            ("UPDATE_FAILED", false),
+            ("UPDATE_IN_PROGRESS", false),
+            ("UPDATE_ROLLBACK_FAILED", false),
+        ] {
+            assert_eq!(runs_what_it_declares(status), expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn rollback_decides_per_state() {
+        let cases = [
+            ("UPDATE_IN_PROGRESS", RollbackAction::CancelUpdate),
+            ("UPDATE_ROLLBACK_FAILED", RollbackAction::ContinueRollback),
+            ("UPDATE_COMPLETE", RollbackAction::DeployRelease),
+            ("UPDATE_ROLLBACK_COMPLETE", RollbackAction::DeployRelease),
+            ("CREATE_COMPLETE", RollbackAction::DeployRelease),
+            ("UPDATE_FAILED", RollbackAction::DeployRelease),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(rollback("s", status), expected, "{status}");
+        }
+        for status in [
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            "CREATE_IN_PROGRESS",
+            "DELETE_IN_PROGRESS",
+        ] {
+            match rollback("s", status) {
+                RollbackAction::Refuse(message) => assert!(message.contains(status), "{message}"),
+                other => panic!("{status}: {other:?}"),
+            }
         }
     }
 

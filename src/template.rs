@@ -44,11 +44,99 @@ pub enum TemplateError {
 }
 
 /// A declared template parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TemplateParameter {
     pub name: String,
     pub no_echo: bool,
     pub has_default: bool,
+    /// What CloudFormation will check the value against, read from the template.
+    pub constraints: ParameterConstraints,
+}
+
+/// A parameter's `AllowedValues`, `AllowedPattern`, `MinLength`/`MaxLength` and
+/// `MinValue`/`MaxValue`, as the template declares them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ParameterConstraints {
+    pub allowed_values: Option<Vec<String>>,
+    pub allowed_pattern: Option<String>,
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    pub description: Option<String>,
+}
+
+impl ParameterConstraints {
+    fn read(declaration: &Value) -> Self {
+        let scalar = |value: &Value| match value {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            Value::Bool(flag) => Some(flag.to_string()),
+            _ => None,
+        };
+        let text = |key: &str| declaration.get(key).and_then(scalar);
+        Self {
+            allowed_values: declaration
+                .get("AllowedValues")
+                .and_then(Value::as_sequence)
+                .map(|values| values.iter().filter_map(scalar).collect()),
+            allowed_pattern: text("AllowedPattern"),
+            min_length: text("MinLength").and_then(|value| value.parse().ok()),
+            max_length: text("MaxLength").and_then(|value| value.parse().ok()),
+            min_value: text("MinValue").and_then(|value| value.parse().ok()),
+            max_value: text("MaxValue").and_then(|value| value.parse().ok()),
+            description: text("ConstraintDescription"),
+        }
+    }
+
+    /// Why CloudFormation would refuse `value`, or `None`. Pure.
+    pub fn violation(&self, value: &str) -> Option<String> {
+        if let Some(allowed) = &self.allowed_values
+            && !allowed.iter().any(|allowed| allowed == value)
+        {
+            return Some(format!("is not one of {}", allowed.join(", ")));
+        }
+        if let Some(pattern) = &self.allowed_pattern {
+            // CloudFormation matches the whole value.
+            let whole = format!(
+                "^(?:{})$",
+                pattern.trim_start_matches('^').trim_end_matches('$')
+            );
+            match regex_lite::Regex::new(&whole) {
+                Ok(regex) if !regex.is_match(value) => {
+                    return Some(format!("does not match the pattern `{pattern}`"));
+                }
+                _ => {}
+            }
+        }
+        let length = value.chars().count();
+        if let Some(min) = self.min_length
+            && length < min
+        {
+            return Some(format!("is shorter than {min} characters"));
+        }
+        if let Some(max) = self.max_length
+            && length > max
+        {
+            return Some(format!("is longer than {max} characters"));
+        }
+        if self.min_value.is_some() || self.max_value.is_some() {
+            let Ok(number) = value.parse::<f64>() else {
+                return Some("is not a number".to_owned());
+            };
+            if let Some(min) = self.min_value
+                && number < min
+            {
+                return Some(format!("is less than {min}"));
+            }
+            if let Some(max) = self.max_value
+                && number > max
+            {
+                return Some(format!("is more than {max}"));
+            }
+        }
+        None
+    }
 }
 
 /// The template as read from disk, plus what pixelctl needs to know about it.
@@ -92,6 +180,7 @@ impl Template {
             .map(|(name, declaration)| TemplateParameter {
                 no_echo: is_true(declaration.get("NoEcho")),
                 has_default: declaration.get("Default").is_some(),
+                constraints: ParameterConstraints::read(&declaration),
                 name,
             })
             .collect();
@@ -143,6 +232,50 @@ impl Template {
                 ),
                 Some("shorten descriptions or split the stack".to_owned()),
             );
+        }
+        problems
+    }
+
+    /// Values CloudFormation would refuse by the template's own parameter constraints,
+    /// found before anything is built or uploaded. The artifact's placeholders
+    /// (offline renders) and `NoEcho` values (never shown) are not checked here.
+    pub fn constraint_problems(
+        &self,
+        parameters: &Parameters,
+        environment: &str,
+        environment_file: &Path,
+    ) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for declared in &self.parameters {
+            let Some(value) = parameters.values.get(&declared.name) else {
+                continue;
+            };
+            if declared.no_echo || value == PLACEHOLDER_BUCKET || value == PLACEHOLDER_KEY {
+                continue;
+            }
+            let Some(violation) = declared.constraints.violation(value) else {
+                continue;
+            };
+            let what = if declared.name == "EnvironmentName" {
+                "use another environment name (the file's name, or the name you typed)"
+            } else {
+                "change the value in the environment's files"
+            };
+            let hint = match &declared.constraints.description {
+                Some(description) => format!("{what}: {description}"),
+                None => what.to_owned(),
+            };
+            problems.push(Problem {
+                file: environment_file.to_path_buf(),
+                line: None,
+                key: String::new(),
+                message: format!(
+                    "parameter `{}` = `{value}` {violation}, so CloudFormation would refuse it ({}, environment `{environment}`)",
+                    declared.name,
+                    self.path.display()
+                ),
+                hint: Some(hint),
+            });
         }
         problems
     }
@@ -494,6 +627,75 @@ pub fn stack_tags(environment: &Environment) -> BTreeMap<String, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parameter_constraints_read_from_the_template_decide() {
+        let template = super::Template::parse(
+            std::path::Path::new("t.yaml"),
+            r#"
+Parameters:
+  EnvironmentName:
+    Type: String
+    AllowedPattern: "^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+    MaxLength: 8
+  Retention:
+    Type: Number
+    AllowedValues: [1, 3, 7]
+  Memory:
+    Type: Number
+    MinValue: 128
+    MaxValue: 1024
+  Bucket:
+    Type: String
+    MinLength: 3
+Outputs: {}
+"#
+            .to_owned(),
+        )
+        .unwrap();
+        let constraints = |name: &str| {
+            template
+                .parameters
+                .iter()
+                .find(|parameter| parameter.name == name)
+                .unwrap()
+                .constraints
+                .clone()
+        };
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("EnvironmentName", "qa", None),
+            ("EnvironmentName", "pr-123", None),
+            (
+                "EnvironmentName",
+                "QA_1",
+                Some("does not match the pattern `^[a-z][a-z0-9]*(-[a-z0-9]+)*$`"),
+            ),
+            (
+                "EnvironmentName",
+                "pr--1",
+                Some("does not match the pattern `^[a-z][a-z0-9]*(-[a-z0-9]+)*$`"),
+            ),
+            (
+                "EnvironmentName",
+                "abcdefghi",
+                Some("is longer than 8 characters"),
+            ),
+            ("Retention", "7", None),
+            ("Retention", "5", Some("is not one of 1, 3, 7")),
+            ("Memory", "256", None),
+            ("Memory", "64", Some("is less than 128")),
+            ("Memory", "2048", Some("is more than 1024")),
+            ("Memory", "lots", Some("is not a number")),
+            ("Bucket", "ab", Some("is shorter than 3 characters")),
+        ];
+        for (name, value, expected) in cases {
+            assert_eq!(
+                constraints(name).violation(value).as_deref(),
+                *expected,
+                "{name} = {value}"
+            );
+        }
+    }
+
     use super::*;
 
     fn repository_template() -> Template {

@@ -78,7 +78,7 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
 }
 
 #[test]
-fn second_deploy_with_nothing_changed_makes_three_read_calls_and_no_change_set() {
+fn second_deploy_with_nothing_changed_makes_five_read_calls_and_no_change_set() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
@@ -88,14 +88,21 @@ fn second_deploy_with_nothing_changed_makes_three_read_calls_and_no_change_set()
     assert_eq!(run.json()["outcome"], "no_changes");
     assert!(run.stderr.contains("no changes"), "{}", run.stderr);
     // The provider keys are there (one SSM call for dev's two), the model check asks
-    // Bedrock about dev's Bedrock model, then the stack is read.
+    // Bedrock about dev's Bedrock model, then the stack is read, then each function's
+    // running code is compared with the stack's (a hotswap's would be healed).
     let (model_check, calls): (Vec<String>, Vec<String>) = aws
         .requests()
         .into_iter()
         .partition(|call| call.starts_with("GET /foundation-models/"));
     assert_eq!(
         calls,
-        ["DescribeParameters", "DescribeStacks", "GetTemplate"]
+        [
+            "DescribeParameters",
+            "DescribeStacks",
+            "GetTemplate",
+            "GET /2015-03-31/functions/pixel-prompt-dev-api/configuration",
+            "GET /2015-03-31/functions/pixel-prompt-dev-worker/configuration"
+        ]
     );
     assert_eq!(model_check.len(), 1, "{model_check:?}");
     // Outputs are there after a no-change deploy too.
@@ -245,6 +252,12 @@ fn a_failing_create_rolls_back_with_the_reason_and_the_next_deploy_recovers() {
 fn a_failing_update_rolls_back_to_the_running_version() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
+    // Standard mode: a failed update rolls back (dev deploys in express mode).
+    project.edit(
+        "environments/dev.yaml",
+        "deploy_mode: express",
+        "deploy_mode: standard",
+    );
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
         "environments/dev.yaml",
@@ -284,6 +297,137 @@ fn a_failing_update_rolls_back_to_the_running_version() {
     assert_eq!(retried["outcome"], "updated");
     let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
     assert_eq!(function.timeout(), Some(20));
+}
+
+#[test]
+fn an_express_deploy_says_so_and_a_failed_one_is_left_for_the_next_deploy() {
+    let aws = LocalAws::with_keys();
+    let project = Project::copy();
+    // dev is express by default: the change set carries DeploymentConfig Mode EXPRESS.
+    let planned = project.deploy(&aws, "dev", &["--no-execute"], 0).json();
+    assert_eq!(planned["deploy_mode"], "express", "{planned}");
+    let kept = block_on(
+        aws.cloudformation()
+            .describe_change_set()
+            .stack_name("pixel-prompt-dev")
+            .change_set_name(planned["change_set"].as_str().unwrap())
+            .send(),
+    )
+    .unwrap();
+    let mode = kept.deployment_config().and_then(|config| config.mode());
+    assert_eq!(mode.map(|mode| mode.as_str()), Some("EXPRESS"));
+    let created = project.deploy(&aws, "dev", &[], 0).json();
+    assert_eq!(created["outcome"], "created", "{created}");
+    assert_eq!(created["deploy_mode"], "express");
+
+    // A failed express update is not rolled back: the stack stays UPDATE_FAILED, and
+    // the message says what that leaves and what to do.
+    project.edit(
+        "environments/dev.yaml",
+        "lambda:\n",
+        "lambda:\n  timeout_seconds: 20\n",
+    );
+    aws.fail_next(
+        "pixel-prompt-dev",
+        "ApiFunction",
+        "Rate exceeded (injected)",
+    );
+    let failed = project.deploy(&aws, "dev", &[], 1);
+    assert!(
+        failed.stderr.contains("the stack is now UPDATE_FAILED"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("express mode rolls nothing back")
+            && failed.stderr.contains("run `pixelctl deploy dev` again")
+            && failed.stderr.contains("`pixelctl rollback dev`"),
+        "{}",
+        failed.stderr
+    );
+    // The next deploy updates over the failed stack.
+    let retried = project.deploy(&aws, "dev", &[], 0).json();
+    assert_eq!(retried["outcome"], "updated", "{retried}");
+    assert_eq!(retried["stack_status"], "UPDATE_COMPLETE");
+    let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
+    assert_eq!(function.timeout(), Some(20));
+
+    // --standard overrides it for one deploy; staging is standard by default.
+    project.edit(
+        "environments/dev.yaml",
+        "  timeout_seconds: 20\n",
+        "  timeout_seconds: 25\n",
+    );
+    let standard = project
+        .deploy(&aws, "dev", &["--standard", "--no-execute"], 0)
+        .json();
+    assert_eq!(standard["deploy_mode"], "standard");
+    let kept = block_on(
+        aws.cloudformation()
+            .describe_change_set()
+            .stack_name("pixel-prompt-dev")
+            .change_set_name(standard["change_set"].as_str().unwrap())
+            .send(),
+    )
+    .unwrap();
+    assert!(kept.deployment_config().is_none(), "{kept:?}");
+    let staging = project.deploy(&aws, "staging", &["--no-execute"], 0).json();
+    assert_eq!(staging["deploy_mode"], "standard");
+}
+
+#[test]
+fn prod_refuses_to_replace_a_stateful_resource_unless_allow_replace_names_it() {
+    let aws = LocalAws::with_keys();
+    let project = Project::copy();
+    project.deploy(&aws, "prod", &["--no-wait-cdn"], 0);
+    // A new log group name replaces the access log group (its history is lost).
+    project.edit(
+        "templates/pixel-prompt.yaml",
+        "${AWS::StackName}-access\"",
+        "${AWS::StackName}-access-v2\"",
+    );
+    let refused = project.deploy(&aws, "prod", &["--no-wait-cdn"], 1);
+    assert!(
+        refused.stderr.contains(
+            "refused: this change would lose stateful resources of prod (termination_protection is on): \
+             ApiAccessLogGroup (AWS::Logs::LogGroup, replaced: a new resource, its data or history gone)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("deploy again with --allow-replace ApiAccessLogGroup"),
+        "{}",
+        refused.stderr
+    );
+    let outputs = project.expect(&aws, &["outputs", "prod", "--output", "json"], 0);
+    assert_eq!(
+        outputs.json()["outputs"]["AccessLogGroup"],
+        "/aws/apigateway/pixel-prompt-prod-access",
+        "nothing changed"
+    );
+    let allowed = project.deploy(
+        &aws,
+        "prod",
+        &["--no-wait-cdn", "--allow-replace", "ApiAccessLogGroup"],
+        0,
+    );
+    assert_eq!(allowed.json()["outcome"], "updated", "{}", allowed.stderr);
+    assert_eq!(
+        allowed.json()["outputs"]["AccessLogGroup"],
+        "/aws/apigateway/pixel-prompt-prod-access-v2"
+    );
+    // dev is not protected: the same kind of change needs no flag there.
+    project.deploy(&aws, "dev", &[], 0);
+    project.edit(
+        "templates/pixel-prompt.yaml",
+        "${AWS::StackName}-access-v2\"",
+        "${AWS::StackName}-access-v3\"",
+    );
+    let dev = project.deploy(&aws, "dev", &[], 0);
+    assert_eq!(dev.json()["outcome"], "updated", "{}", dev.stderr);
 }
 
 #[test]
@@ -622,6 +766,12 @@ fn stack_status(aws: &LocalAws, stack: &str) -> String {
 fn a_rollback_that_keeps_failing_is_tried_once_and_the_skip_names_only_its_failures() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
+    // Standard mode: a failed update rolls back (dev deploys in express mode).
+    project.edit(
+        "environments/dev.yaml",
+        "deploy_mode: express",
+        "deploy_mode: standard",
+    );
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
         "environments/dev.yaml",
@@ -810,6 +960,12 @@ fn a_reserved_concurrency_the_account_cannot_give_is_refused_before_anything_cha
 fn the_watch_follows_its_own_operation_not_the_clock_nor_the_previous_one() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
+    // Standard mode: a failed update rolls back (dev deploys in express mode).
+    project.edit(
+        "environments/dev.yaml",
+        "deploy_mode: express",
+        "deploy_mode: standard",
+    );
     project.deploy(&aws, "dev", &[], 0);
     // The server's clock runs an hour ahead of this machine's, and the update starts
     // only when released, a while after ExecuteChangeSet returns.

@@ -192,6 +192,12 @@ fn rollback_with_nothing_earlier_is_a_clear_error() {
 fn rollback_continues_a_failed_rollback() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
+    // Standard mode: the cancelled or failed update rolls back (dev deploys in express mode).
+    project.edit(
+        "environments/dev.yaml",
+        "deploy_mode: express",
+        "deploy_mode: standard",
+    );
     project.deploy(&aws, "dev", &[], 0);
     project.edit(
         "environments/dev.yaml",
@@ -230,6 +236,12 @@ fn rollback_continues_a_failed_rollback() {
 fn rollback_cancels_an_update_in_progress() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
+    // Standard mode: the cancelled or failed update rolls back (dev deploys in express mode).
+    project.edit(
+        "environments/dev.yaml",
+        "deploy_mode: express",
+        "deploy_mode: standard",
+    );
     project.deploy(&aws, "dev", &[], 0);
     // The update stops before the API function until released: still in progress
     // when rollback comes, however slow the machine.

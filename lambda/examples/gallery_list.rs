@@ -92,7 +92,7 @@ async fn seed(dir: &std::path::Path, count: u64) -> Result<(), String> {
 }
 
 async fn serve(dir: &str) -> ExitCode {
-    let mut options = LocalOptions::new(Environment::Dev, LocalStorage::Folder(dir.into()));
+    let mut options = LocalOptions::new(Environment::dev(), LocalStorage::Folder(dir.into()));
     options.port = 0;
     options.fake_providers = true;
     options.rate_limits = RateLimits {

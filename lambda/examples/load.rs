@@ -177,7 +177,7 @@ async fn serve(args: &Args, dir: &str) -> ExitCode {
     if std::env::var_os("RUST_LOG").is_some() {
         pixel_prompt_api::telemetry::init_json_logs();
     }
-    let mut options = LocalOptions::new(Environment::Dev, LocalStorage::Folder(dir.into()));
+    let mut options = LocalOptions::new(Environment::dev(), LocalStorage::Folder(dir.into()));
     options.port = 0;
     options.fake_providers = true;
     options.models = models(args.models);

@@ -38,34 +38,43 @@ fn invalid(name: &'static str, reason: impl fmt::Display) -> ConfigError {
     }
 }
 
-/// The deployment environment (`ENVIRONMENT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    Dev,
-    Staging,
-    Prod,
+/// The deployment environment (`ENVIRONMENT`): any name the stack was deployed
+/// with (`dev`, `prod`, `qa`, `pr-123`; the template's `EnvironmentName` says which
+/// names a stack accepts). It names the metrics' `Environment` dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Environment(String);
+
+impl Environment {
+    /// `dev`, what local mode runs as unless told otherwise.
+    pub fn dev() -> Self {
+        Self("dev".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl FromStr for Environment {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "dev" => Ok(Self::Dev),
-            "staging" => Ok(Self::Staging),
-            "prod" => Ok(Self::Prod),
-            other => Err(format!("`{other}` is not one of dev, staging, prod")),
+        let well_formed = s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if well_formed {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!(
+                "`{s}` is not an environment name (lower-case letters, digits and hyphens, starting with a letter)"
+            ))
         }
     }
 }
 
 impl fmt::Display for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Dev => "dev",
-            Self::Staging => "staging",
-            Self::Prod => "prod",
-        })
+        f.write_str(&self.0)
     }
 }
 
@@ -476,7 +485,7 @@ mod tests {
     #[test]
     fn reads_the_template_contract() {
         let s = settings(&base_env()).unwrap();
-        assert_eq!(s.environment, Environment::Dev);
+        assert_eq!(s.environment, Environment::dev());
         assert_eq!(s.models.len(), 2);
         assert_eq!(s.models[1].provider, ProviderKind::Bedrock);
         assert_eq!(
@@ -525,10 +534,21 @@ mod tests {
     }
 
     #[test]
+    fn any_environment_name_is_accepted() {
+        for name in ["dev", "prod", "qa", "pr-123"] {
+            let mut env = base_env();
+            env.insert("ENVIRONMENT", name);
+            let settings = settings(&env).unwrap();
+            assert_eq!(settings.environment.as_str(), name);
+            assert_eq!(settings.environment.to_string(), name);
+        }
+    }
+
+    #[test]
     fn rejects_bad_values_naming_the_variable() {
         let cases: [(&'static str, &'static str, &str); 9] = [
             ("MODEL_TIMEOUT_SECONDS", "0", "MODEL_TIMEOUT_SECONDS"),
-            ("ENVIRONMENT", "qa", "ENVIRONMENT"),
+            ("ENVIRONMENT", "QA 1", "ENVIRONMENT"),
             ("MODELS", "[]", "MODELS"),
             (
                 "MODELS",

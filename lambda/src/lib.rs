@@ -135,7 +135,7 @@ impl AppState {
             generator: parts.generator,
             image_base_url: parts.image_base_url.clone(),
             gallery_days: parts.gallery_days,
-            metrics: parts.emit_metrics.then_some(parts.environment),
+            metrics: parts.emit_metrics.then(|| parts.environment.clone()),
         });
         let dispatcher = match parts.dispatch {
             DispatchMode::Lambda {

@@ -9,7 +9,7 @@
 //! # async fn demo() -> Result<(), pixel_prompt_api::local::LocalError> {
 //! use pixel_prompt_api::config::Environment;
 //! use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
-//! let mut options = LocalOptions::new(Environment::Dev, LocalStorage::Folder(".pixelctl/local".into()));
+//! let mut options = LocalOptions::new(Environment::dev(), LocalStorage::Folder(".pixelctl/local".into()));
 //! options.port = 3001;
 //! options.fake_providers = true;
 //! let server = local::bind(options).await?;      // binds 127.0.0.1 only

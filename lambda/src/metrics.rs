@@ -16,7 +16,7 @@ pub const NAMESPACE: &str = "PixelPrompt";
 
 /// The EMF record of one model outcome.
 pub fn model_outcome_line(
-    environment: Environment,
+    environment: &Environment,
     provider: &str,
     failed: bool,
     now: SystemTime,
@@ -42,7 +42,7 @@ pub fn model_outcome_line(
 }
 
 /// Writes the record on stdout, where Lambda sends it to CloudWatch Logs.
-pub fn record_model_outcome(environment: Environment, provider: &str, failed: bool) {
+pub fn record_model_outcome(environment: &Environment, provider: &str, failed: bool) {
     let line = model_outcome_line(environment, provider, failed, SystemTime::now());
     // One write of the whole line, under stdout's lock: never interleaved with a log line.
     let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -57,7 +57,7 @@ mod tests {
     fn one_record_counts_one_generation_and_maybe_one_failure() {
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_671_112_123);
         for (failed, failures) in [(false, 0), (true, 1)] {
-            let line = model_outcome_line(Environment::Prod, "openai", failed, at);
+            let line = model_outcome_line(&"prod".parse().unwrap(), "openai", failed, at);
             assert!(!line.contains('\n'));
             let record: serde_json::Value = serde_json::from_str(&line).unwrap();
             assert_eq!(record["_aws"]["Timestamp"], 1_795_671_112_123_u64);

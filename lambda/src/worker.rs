@@ -141,7 +141,7 @@ impl Worker {
             .await;
         let mut job = shared.lock().await;
         let now = SystemTime::now();
-        if let Some(environment) = self.metrics {
+        if let Some(environment) = &self.metrics {
             let provider = job.results[index].provider.clone();
             crate::metrics::record_model_outcome(environment, &provider, outcome.is_err());
         }

@@ -208,7 +208,7 @@ async fn against_the_local_aws() {
 
     // 3. Local mode on S3 with fake providers, over real HTTP.
     let mut options = LocalOptions::new(
-        Environment::Dev,
+        Environment::dev(),
         LocalStorage::S3 {
             endpoint_url: aws.endpoint.clone(),
             bucket: "local-mode".into(),

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 async fn frontend_loop_against_a_folder() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = LocalOptions::new(
-        Environment::Dev,
+        Environment::dev(),
         LocalStorage::Folder(dir.path().join("data")),
     );
     options.port = 0;

@@ -32,8 +32,8 @@ pub use models::BedrockLifecycle;
 pub use monitoring::AlarmState;
 pub use site::Upload;
 pub use stack::{
-    CHANGE_SET_TIMEOUT, ChangeSetRequest, ChangeSetStatus, ChangeSetSummary, StackDescription,
-    StackEvent, StackResource,
+    CHANGE_SET_TIMEOUT, ChangeSetRequest, ChangeSetStatus, ChangeSetSummary, ReviewedChangeSet,
+    StackDescription, StackEvent, StackResource,
 };
 
 /// How to reach AWS: merged from flags, the environment and the environment file.

@@ -66,6 +66,17 @@ pub struct ChangeSetRequest<'a> {
     pub parameters: &'a BTreeMap<String, String>,
     pub tags: &'a BTreeMap<String, String>,
     pub description: &'a str,
+    /// CloudFormation's express mode (`DeploymentConfig` `Mode: EXPRESS`).
+    pub express: bool,
+}
+
+/// A change set as `pixelctl apply` checks it before executing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewedChangeSet {
+    pub name: String,
+    pub status: String,
+    pub execution_status: String,
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// A change set on a stack, as ListChangeSets shows it.
@@ -255,7 +266,11 @@ impl Aws {
         Ok(())
     }
 
-    pub async fn create_change_set(&self, request: &ChangeSetRequest<'_>) -> anyhow::Result<()> {
+    /// Creates the change set; returns its id (ARN).
+    pub async fn create_change_set(
+        &self,
+        request: &ChangeSetRequest<'_>,
+    ) -> anyhow::Result<String> {
         let parameters = request.parameters.iter().map(|(key, value)| {
             Parameter::builder()
                 .parameter_key(key)
@@ -280,6 +295,11 @@ impl Aws {
             .set_tags(Some(tags.collect()))
             .capabilities(Capability::CapabilityIam)
             .description(request.description)
+            .set_deployment_config(request.express.then(|| {
+                aws_sdk_cloudformation::types::DeploymentConfig::builder()
+                    .mode(aws_sdk_cloudformation::types::DeploymentConfigMode::Express)
+                    .build()
+            }))
             .send()
             .await
             .map_err(|error| {
@@ -290,8 +310,83 @@ impl Aws {
                     ),
                     &error,
                 ))
+            })
+            .map(|answer| answer.id().unwrap_or(request.change_set_name).to_owned())
+    }
+
+    /// A change set as `apply` needs it: its status, execution status and parameter
+    /// values; `None` when CloudFormation no longer has it.
+    pub async fn reviewed_change_set(
+        &self,
+        stack: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<ReviewedChangeSet>> {
+        let answer = match self
+            .cloudformation
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name(id)
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error)
+                if error.as_service_error().is_some_and(|service| {
+                    service.is_change_set_not_found_exception()
+                        || aws_sdk_cloudformation::error::ProvideErrorMetadata::code(service)
+                            == Some("ChangeSetNotFound")
+                }) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => {
+                return Err(AwsError::new(format!("cannot read change set `{id}`"), &error).into());
+            }
+        };
+        Ok(Some(ReviewedChangeSet {
+            name: answer.change_set_name().unwrap_or_default().to_owned(),
+            status: answer
+                .status()
+                .map(|status| status.as_str().to_owned())
+                .unwrap_or_default(),
+            execution_status: answer
+                .execution_status()
+                .map(|status| status.as_str().to_owned())
+                .unwrap_or_default(),
+            parameters: answer
+                .parameters()
+                .iter()
+                .filter_map(|parameter| {
+                    Some((
+                        parameter.parameter_key()?.to_owned(),
+                        parameter.parameter_value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect(),
+        }))
+    }
+
+    /// The template body a change set was made from.
+    pub async fn change_set_template(
+        &self,
+        stack: &str,
+        change_set: &str,
+    ) -> anyhow::Result<String> {
+        let response = self
+            .cloudformation
+            .get_template()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot read the template of change set `{change_set}`"),
+                    &error,
+                ))
             })?;
-        Ok(())
+        Ok(response.template_body().unwrap_or_default().to_owned())
     }
 
     /// Waits until the change set is computed, polling quickly then backing off, for
@@ -388,13 +483,14 @@ impl Aws {
         stack: &str,
         name: &str,
         token: &str,
+        disable_rollback: bool,
     ) -> anyhow::Result<()> {
         self.cloudformation
             .execute_change_set()
             .stack_name(stack)
             .change_set_name(name)
             .client_request_token(token)
-            .disable_rollback(false)
+            .disable_rollback(disable_rollback)
             .send()
             .await
             .map_err(|error| {
@@ -801,6 +897,7 @@ mod tests {
             "pixel-prompt-dev",
             "pixelctl-1-001",
             "pixelctl-execute-1-000000001",
+            false,
         )
         .await
         .unwrap_or_else(|error| panic!("{error:#}"));

@@ -10,8 +10,13 @@ pub fn run(settings: &Settings, args: &crate::cli::BuildArgs) -> CommandResult {
     let environment =
         config::load(&project.environments_dir(), &args.env).map_err(CommandError::usage)?;
     let progress = settings.progress();
-    let artifact = crate::deploy::artifact::build(&project, environment.architecture, &progress)
-        .map_err(|error| CommandError::Failed(error.into()))?;
+    let artifact = crate::deploy::artifact::build(
+        &project,
+        environment.architecture,
+        &environment.build_profile,
+        &progress,
+    )
+    .map_err(|error| CommandError::Failed(error.into()))?;
     ui::emit(settings.output, &artifact)?;
     Ok(())
 }

@@ -35,6 +35,9 @@ impl ApplyArgs {
             write_env_file: !self.no_env_file,
             invalidation_timeout: Duration::from_secs(600),
             interactive: ui::can_prompt(),
+            hotswap: false,
+            deploy_mode: None,
+            allow_replace: Vec::new(),
         }
     }
 }
@@ -82,40 +85,33 @@ pub fn emit_report(settings: &Settings, result: CommandResult<DeployReport>) -> 
 fn package(
     project: &Project,
     args: &ArtifactArgs,
-    architecture: crate::config::Architecture,
+    environment: &Environment,
     progress: &dyn Progress,
 ) -> CommandResult<Artifact> {
+    let architecture = environment.architecture;
     match &args.artifact {
         Some(zip) => {
             artifact::prebuilt(project, zip, architecture, progress).map_err(CommandError::Failed)
         }
-        None => artifact::build(project, architecture, progress)
+        None => artifact::build(project, architecture, &environment.build_profile, progress)
             .map_err(|error| CommandError::Failed(error.into())),
     }
 }
 
 /// The checks made before anything is built: the provider keys, and whether
 /// the providers still serve the environment's models.
-struct Prechecks {
-    keys: KeyPolicy,
-    models: bool,
+pub(super) struct Prechecks {
+    pub keys: KeyPolicy,
+    pub models: bool,
 }
 
-fn run_pipeline(
-    settings: &Settings,
-    env: &str,
-    artifact_args: &ArtifactArgs,
-    options: DeployOptions,
+/// What happens to the web app: `Build` only where there is one and npm can build it.
+pub(super) fn web_app_for(
+    project: &Project,
     web_app: WebApp,
-    tag: bool,
-    checks: Prechecks,
-) -> CommandResult<DeployReport> {
-    let project = settings.project()?;
-    // The artifact's location is filled in once the store is known.
-    let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
-    require_answerable(&rendered.environment, &options)?;
-    let progress = settings.progress();
-    let web_app = match web_app {
+    progress: &dyn Progress,
+) -> CommandResult<WebApp> {
+    Ok(match web_app {
         WebApp::Build if !crate::frontend::build::has_app(&project.root) => {
             progress.warn(
                 "frontend/package.json not found: deploying the stack without publishing a web app \
@@ -129,7 +125,30 @@ fn run_pipeline(
             WebApp::Build
         }
         other => other,
-    };
+    })
+}
+
+pub(super) fn run_pipeline(
+    settings: &Settings,
+    env: &str,
+    artifact_args: &ArtifactArgs,
+    options: DeployOptions,
+    web_app: WebApp,
+    tag: bool,
+    checks: Prechecks,
+) -> CommandResult<DeployReport> {
+    let project = settings.project()?;
+    // The artifact's location is filled in once the store is known.
+    let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
+    require_answerable(&rendered.environment, &options)?;
+    if options.hotswap && !rendered.environment.hotswap {
+        return Err(CommandError::usage(anyhow!(
+            "environment `{env}` does not allow --hotswap (`hotswap: false` in environments/{env}.yaml, the default \
+             where `termination_protection` is on): its functions run only the code its stack declares; deploy without --hotswap"
+        )));
+    }
+    let progress = settings.progress();
+    let web_app = web_app_for(&project, web_app, &progress)?;
     if tag && crate::git::is_dirty(&project.root).map_err(CommandError::usage)? {
         return Err(CommandError::usage(anyhow!(
             "--tag needs a clean git tree: commit or stash your changes, so the tag names what is deployed"
@@ -164,15 +183,11 @@ fn run_pipeline(
         }
         Ok::<_, CommandError>(aws)
     })?;
-    let artifact = package(
-        &project,
-        artifact_args,
-        rendered.environment.architecture,
-        &progress,
-    )?;
+    let artifact = package(&project, artifact_args, &rendered.environment, &progress)?;
     runtime.block_on(async {
         let environment = rendered.environment.clone();
-        let mut report = Deployment {
+        let hotswap = options.hotswap;
+        let deployment = Deployment {
             aws: &aws,
             project: &project,
             environment: rendered.environment,
@@ -186,9 +201,13 @@ fn run_pipeline(
             web_app,
             options,
             progress: &progress,
-        }
-        .run()
-        .await?;
+            prompter: &crate::ui::TerminalPrompter,
+        };
+        let mut report = if hotswap {
+            deployment.hotswap().await?
+        } else {
+            deployment.run().await?
+        };
         if tag {
             let name = super::tag::tag_live(
                 &aws,
@@ -208,7 +227,8 @@ fn run_pipeline(
 }
 
 pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
-    let web_app = if args.web_app.no_frontend || args.apply.no_execute {
+    // A hotswap changes the functions' code only: the web app stays as it is.
+    let web_app = if args.web_app.no_frontend || args.apply.no_execute || args.hotswap {
         WebApp::Keep
     } else {
         WebApp::Build
@@ -217,7 +237,18 @@ pub fn run_deploy(settings: &Settings, args: &DeployArgs) -> CommandResult {
         settings,
         &args.env,
         &args.artifact,
-        args.web_app.apply_to(args.apply.options()),
+        DeployOptions {
+            hotswap: args.hotswap,
+            deploy_mode: if args.express {
+                Some(crate::config::DeployMode::Express)
+            } else if args.standard {
+                Some(crate::config::DeployMode::Standard)
+            } else {
+                None
+            },
+            allow_replace: args.allow_replace.clone(),
+            ..args.web_app.apply_to(args.apply.options())
+        },
         web_app,
         args.tag,
         Prechecks {
@@ -245,6 +276,9 @@ pub fn run_diff(settings: &Settings, args: &DiffArgs) -> CommandResult {
         write_env_file: false,
         invalidation_timeout: Duration::ZERO,
         interactive: false,
+        hotswap: false,
+        deploy_mode: None,
+        allow_replace: Vec::new(),
     };
     // A diff changes nothing: a missing key is worth a warning, not a stop.
     let report = run_pipeline(

@@ -8,7 +8,7 @@ use super::{Settings, runtime};
 use crate::cli::EnvArgs;
 use crate::config;
 use crate::error::{CommandError, CommandResult};
-use crate::release::{self, ReleaseKind, ReleaseRecord, ledger};
+use crate::release::{self, ReleaseRecord, ledger};
 use crate::ui;
 
 #[derive(Debug, Serialize)]
@@ -35,12 +35,7 @@ impl fmt::Display for History {
         )?;
         for entry in &self.releases {
             let record = &entry.record;
-            let kind = match record.kind {
-                ReleaseKind::Deploy => "deploy",
-                ReleaseKind::Rollback => "rollback",
-                ReleaseKind::Promote => "promote",
-                ReleaseKind::Publish => "publish",
-            };
+            let kind = record.kind.to_string();
             let commit = record
                 .git
                 .as_ref()

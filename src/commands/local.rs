@@ -37,10 +37,11 @@ fn options(settings: &Settings, args: &LocalArgs) -> CommandResult<LocalOptions>
                 .unwrap_or_else(|| project.build_dir().join("local")),
         ),
     };
-    let stage = args
-        .env
+    // The environment loaded above (any name its file or base file allows), not dev.
+    let stage = environment
+        .name
         .parse::<api::Environment>()
-        .unwrap_or(api::Environment::Dev);
+        .map_err(|message| CommandError::usage(anyhow!(message)))?;
     let mut options = LocalOptions::new(stage, storage);
     options.port = args.port;
     options.fake_providers = args.fake_providers;

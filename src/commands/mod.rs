@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` turns the command line into settings and dispatches.
 
+mod apply;
 mod build;
 mod completions;
 mod deploy;
@@ -10,6 +11,7 @@ mod history;
 mod local;
 mod logs;
 mod outputs;
+mod plan;
 mod promote;
 mod prune;
 mod publish;
@@ -19,6 +21,7 @@ mod secrets;
 mod status;
 mod tag;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -130,6 +133,9 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Deploy(args) => deploy::run_deploy(&settings, &args),
         Command::Publish(args) => publish::run(&settings, &args),
         Command::Diff(args) => deploy::run_diff(&settings, &args),
+        Command::Plan(args) => plan::run(&settings, &args),
+        Command::Apply(args) => apply::run(&settings, &args),
+        Command::Watch(args) => watch::run(&settings, &args),
         Command::Outputs(args) => outputs::run(&settings, &args),
         Command::History(args) => history::run(&settings, &args),
         Command::Rollback(args) => rollback::run(&settings, &args),

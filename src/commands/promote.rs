@@ -122,6 +122,7 @@ pub fn run(settings: &Settings, args: &PromoteArgs) -> CommandResult {
             web_app: WebApp::Keep,
             options,
             progress: &progress,
+            prompter: &crate::ui::TerminalPrompter,
         }
         .run()
         .await

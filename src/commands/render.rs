@@ -33,10 +33,8 @@ pub fn render(
     let parameters = Parameters::for_environment(&environment, artifact);
     let mut problems = template.problems();
     problems.extend(template.parameter_problems(&parameters, env));
-    problems.extend(parameters.problems(
-        &environment,
-        &project.environments_dir().join(format!("{env}.yaml")),
-    ));
+    problems.extend(template.constraint_problems(&parameters, env, &environment.file));
+    problems.extend(parameters.problems(&environment, &environment.file));
     if !problems.is_empty() {
         return Err(CommandError::usage(config::ConfigError::Invalid(problems)));
     }

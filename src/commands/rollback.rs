@@ -10,7 +10,7 @@ use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent, WebApp};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
 use crate::release::{self, ReleaseKind, ReleaseSource, ledger};
-use crate::stack_state::Settled;
+use crate::stack_state::{self, RollbackAction, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template};
 
 pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
@@ -24,40 +24,48 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
     let result = runtime()?.block_on(async {
         let aws = settings.connect(&environment).await?;
         let stack = aws.describe_stack(&stack_name).await?.ok_or_else(|| {
-            CommandError::Failed(anyhow!("stack `{stack_name}` does not exist: there is nothing to roll back"))
+            CommandError::Failed(anyhow!(
+                "stack `{stack_name}` does not exist: there is nothing to roll back"
+            ))
         })?;
-        match stack.status.as_str() {
-            "UPDATE_IN_PROGRESS" => {
-                progress.step(&format!("{stack_name} is being updated: cancelling the update"));
+        match stack_state::rollback(&stack_name, &stack.status) {
+            RollbackAction::CancelUpdate => {
+                progress.step(&format!(
+                    "{stack_name} is being updated: cancelling the update"
+                ));
                 // The cancelled update rolls back as that same operation: follow it.
                 let mut cursor = EventCursor::join_operation(&aws, &stack_name, &progress).await?;
-                aws.cancel_update(&stack_name, &operation_token("cancel")).await?;
+                aws.cancel_update(&stack_name, &operation_token("cancel"))
+                    .await?;
                 let watched = watch_stack(&aws, &stack_name, 0, &mut cursor, &progress).await?;
                 return finish_repair(&stack_name, &environment.name, &watched);
             }
-            "UPDATE_ROLLBACK_FAILED" => {
-                progress.step(&format!("{stack_name} is in UPDATE_ROLLBACK_FAILED: continuing the rollback"));
+            RollbackAction::ContinueRollback => {
+                progress.step(&format!(
+                    "{stack_name} is in UPDATE_ROLLBACK_FAILED: continuing the rollback"
+                ));
                 if !args.skip.is_empty() {
-                    progress.warn(&format!("skipping {}: CloudFormation leaves them as they are", args.skip.join(", ")));
+                    progress.warn(&format!(
+                        "skipping {}: CloudFormation leaves them as they are",
+                        args.skip.join(", ")
+                    ));
                 }
                 let token = operation_token("continue-rollback");
                 let mut cursor = EventCursor::before_operation(&aws, &stack_name, &token).await?;
-                aws.continue_update_rollback(&stack_name, &args.skip, &token).await?;
+                aws.continue_update_rollback(&stack_name, &args.skip, &token)
+                    .await?;
                 let watched = watch_stack(&aws, &stack_name, 0, &mut cursor, &progress).await?;
                 return finish_repair(&stack_name, &environment.name, &watched);
             }
-            status if status.ends_with("_IN_PROGRESS") => {
-                return Err(CommandError::Failed(anyhow!(
-                    "stack `{stack_name}` is {status}; wait for it to settle (pixelctl deploy waits and shows its events), then roll back"
-                )));
-            }
-            _ => {}
+            RollbackAction::Refuse(message) => return Err(CommandError::Failed(anyhow!(message))),
+            RollbackAction::DeployRelease => {}
         }
 
         require_answerable(&environment, &options)?;
         let bucket = ledger::bucket(&aws).await?;
         let records = ledger::list(&aws, &bucket, &environment.name).await?;
-        let target = release::rollback_target(&environment.name, &records, args.to.as_deref())?.clone();
+        let target =
+            release::rollback_target(&environment.name, &records, args.to.as_deref())?.clone();
         progress.step(&format!(
             "Rolling {} back to release #{} ({}, artifact {})",
             environment.name,
@@ -67,8 +75,12 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
         ));
         let body = ledger::load_template(&aws, &target.template).await?;
         // The ledger's template not parsing is corrupt remote state, not the user's input.
-        let template = Template::parse(std::path::Path::new(&target.template.key), body)
-            .map_err(|error| CommandError::Failed(anyhow::Error::new(error).context("the release's recorded template is corrupt")))?;
+        let template =
+            Template::parse(std::path::Path::new(&target.template.key), body).map_err(|error| {
+                CommandError::Failed(
+                    anyhow::Error::new(error).context("the release's recorded template is corrupt"),
+                )
+            })?;
         // Secret values are never in the ledger: they come from where they live now.
         let current = Parameters::for_environment(
             &environment,
@@ -89,7 +101,11 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
         let web_app = if args.web_app.no_frontend || options.no_execute {
             WebApp::Keep
         } else {
-            WebApp::Restore(release::page_at(&records, target.sequence).cloned().map(Box::new))
+            WebApp::Restore(
+                release::page_at(&records, target.sequence)
+                    .cloned()
+                    .map(Box::new),
+            )
         };
         Deployment {
             aws: &aws,
@@ -108,6 +124,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
             web_app,
             options,
             progress: &progress,
+            prompter: &crate::ui::TerminalPrompter,
         }
         .run()
         .await
@@ -127,16 +144,14 @@ fn finish_repair(
     watched: &crate::deploy::watch::Watched,
 ) -> CommandResult<Option<crate::deploy::DeployReport>> {
     let status = watched.stack.status.as_str();
-    if crate::stack_state::settled(status) == Settled::RolledBack {
+    if stack_state::settled(status) == Settled::RolledBack {
         eprintln!("{stack} is back on its previous version ({status})");
         return Ok(None);
     }
     let mut message = format!("{stack} is {status} after the rollback");
     if status == "UPDATE_ROLLBACK_FAILED" {
-        let failures = crate::stack_state::rollback_failures(&watched.events);
-        message.push_str(&crate::stack_state::rollback_failed_advice(
-            stack, env, &failures,
-        ));
+        let failures = stack_state::rollback_failures(&watched.events);
+        message.push_str(&stack_state::rollback_failed_advice(stack, env, &failures));
     } else {
         for failure in &watched.failures {
             message.push_str(&format!(

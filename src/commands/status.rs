@@ -93,6 +93,9 @@ struct EnvironmentStatus {
     release: Option<LiveRelease>,
     #[serde(skip_serializing_if = "Option::is_none")]
     drift: Option<Drifts>,
+    /// Functions running other code than the stack declares (a hotswap's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hotswapped: Vec<crate::hotswap::CodeDrift>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cloudfront: Option<String>,
     alarms: Vec<AlarmState>,
@@ -143,12 +146,7 @@ impl EnvironmentStatus {
         match &self.release {
             Some(live) => {
                 let who = live.who.rsplit('/').next().unwrap_or(&live.who);
-                let kind = match live.kind {
-                    release::ReleaseKind::Deploy => "deploy",
-                    release::ReleaseKind::Rollback => "rollback",
-                    release::ReleaseKind::Promote => "promote",
-                    release::ReleaseKind::Publish => "publish",
-                };
+                let kind = live.kind;
                 rows.push((
                     "release",
                     format!("#{} {kind}, {} by {who}", live.sequence, live.time),
@@ -180,6 +178,24 @@ impl EnvironmentStatus {
             rows.push(("template", drift.template.to_string()));
             rows.push(("parameters", drift.parameters.to_string()));
             rows.push(("lambda code", drift.code.to_string()));
+        }
+        if self.stack_status.is_some() {
+            rows.push((
+                "running code",
+                if self.hotswapped.is_empty() {
+                    "as the stack declares".to_owned()
+                } else {
+                    format!(
+                        "HOTSWAPPED: {} run other code than the stack declares; `pixelctl deploy {}` restores it",
+                        self.hotswapped
+                            .iter()
+                            .map(|drift| drift.function.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        self.environment
+                    )
+                },
+            ));
         }
         rows.push((
             "cloudfront",
@@ -328,6 +344,27 @@ fn parameter_drift(live: &BTreeMap<String, String>, wanted: &BTreeMap<String, St
     }
 }
 
+/// The functions whose running code is not the artifact the stack declares.
+async fn running_code_drift(
+    aws: &Aws,
+    stack: &crate::aws::StackDescription,
+) -> CommandResult<Vec<crate::hotswap::CodeDrift>> {
+    let Some(declared) = crate::hotswap::declared_sha256(&stack.parameters) else {
+        return Ok(Vec::new());
+    };
+    let mut running = Vec::new();
+    for function in crate::hotswap::function_names(&stack.name) {
+        if let Some(sha) = aws
+            .function_code_sha256(&function)
+            .await
+            .map_err(CommandError::Failed)?
+        {
+            running.push((function, sha));
+        }
+    }
+    Ok(crate::hotswap::code_drift(declared, &running))
+}
+
 async fn inspect(
     settings: &Settings,
     project: &Project,
@@ -351,6 +388,7 @@ async fn inspect(
         last_changed: None,
         release: None,
         drift: None,
+        hotswapped: Vec::new(),
         cloudfront: None,
         alarms: Vec::new(),
         api: None,
@@ -424,6 +462,7 @@ async fn inspect(
             parameters,
             code: code_drift(project, live),
         });
+        status.hotswapped = running_code_drift(&aws, stack).await?;
 
         if let Some(distribution) = stack.outputs.get("DistributionId") {
             let state = aws

@@ -46,6 +46,14 @@ pub enum ConfigError {
         dir: String,
         available: Vec<String>,
     },
+    #[error(
+        "`{name}` is a base file for environments named `{pattern}`, not an environment of its own\n  hint: name one of them, e.g. `{example}`"
+    )]
+    BaseFile {
+        name: String,
+        pattern: String,
+        example: String,
+    },
     #[error("cannot read `{path}`")]
     Read {
         path: PathBuf,

@@ -36,8 +36,19 @@ pub const BEDROCK_MODELS: [&str; 3] = [
     "stability.sd3-5-large-v1:0",
 ];
 
-/// The names of the environments in `dir`: every `*.yaml` except the defaults.
+/// The names of the environments in `dir`: every `*.yaml` except the defaults and
+/// the base files (those declaring `instances:`, which are no environment themselves).
 pub fn environment_names(dir: &Path) -> Result<Vec<String>, ConfigError> {
+    let mut names: Vec<String> = yaml_files(dir)?
+        .into_iter()
+        .filter(|name| instances_of(dir, name).is_none())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Every `*.yaml` in `dir` but the defaults, by name without the extension.
+fn yaml_files(dir: &Path) -> Result<Vec<String>, ConfigError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
         path: dir.to_path_buf(),
         source,
@@ -51,6 +62,60 @@ pub fn environment_names(dir: &Path) -> Result<Vec<String>, ConfigError> {
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// The `instances:` pattern of `dir/<name>.yaml`, if it is a base file.
+fn instances_of(dir: &Path, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.yaml"))).ok()?;
+    let value: Value = serde_norway::from_str(&text).ok()?;
+    value.get("instances")?.as_str().map(str::to_owned)
+}
+
+/// Whether `name` matches `pattern`, where `*` stands for any text (one or more
+/// characters). Pure.
+pub fn instance_matches(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || name.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &name[first.len()..];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.get(1..).and_then(|tail| tail.find(part)) {
+            Some(at) => rest = &rest[at + 1 + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() > last.len() && rest.ends_with(last)
+}
+
+/// The file environment `name` comes from: `<name>.yaml`, or the base file whose
+/// `instances:` pattern matches `name`.
+fn environment_file(dir: &Path, name: &str) -> Result<String, ConfigError> {
+    let files = yaml_files(dir)?;
+    if files.iter().any(|file| file == name) {
+        if let Some(pattern) = instances_of(dir, name) {
+            return Err(ConfigError::BaseFile {
+                name: name.to_owned(),
+                example: pattern.replacen('*', "1", 1).replace('*', ""),
+                pattern,
+            });
+        }
+        return Ok(format!("{name}.yaml"));
+    }
+    for file in &files {
+        if instances_of(dir, file).is_some_and(|pattern| instance_matches(&pattern, name)) {
+            return Ok(format!("{file}.yaml"));
+        }
+    }
+    Err(ConfigError::UnknownEnvironment {
+        name: name.to_owned(),
+        dir: dir.display().to_string(),
+        available: environment_names(dir)?,
+    })
 }
 
 /// One source file: its path as shown to users, its text, and what it parsed to.
@@ -93,7 +158,13 @@ impl Source {
         }
         serde_norway::from_str::<EnvFile>(&self.text)
             .map_err(|error| self.serde_problem(&error))?;
-        serde_norway::from_str(&self.text).map_err(|error| self.serde_problem(&error))
+        let value: Value =
+            serde_norway::from_str(&self.text).map_err(|error| self.serde_problem(&error))?;
+        // A file of comments only states nothing: it must not blank the layers under it.
+        Ok(match value {
+            Value::Null => Value::Mapping(Mapping::new()),
+            value => value,
+        })
     }
 
     fn serde_problem(&self, error: &serde_norway::Error) -> Problem {
@@ -195,36 +266,72 @@ fn merge(base: &mut Value, over: Value) {
     }
 }
 
-/// Loads, layers and checks one environment, reporting every problem at once.
+/// Loads, layers and checks one environment, reporting every problem at once:
+/// `defaults.yaml`, then each file the environment's `extends:` chain names, then
+/// its own file (or the base file it is an instance of).
 pub fn load(dir: &Path, name: &str) -> Result<Environment, ConfigError> {
-    let available = environment_names(dir)?;
-    if !available.iter().any(|known| known == name) {
-        return Err(ConfigError::UnknownEnvironment {
-            name: name.to_owned(),
-            dir: dir.display().to_string(),
-            available,
-        });
-    }
+    let own_file = environment_file(dir, name)?;
     let defaults = Source::read(dir, DEFAULTS_FILE)?;
-    let own = Source::read(dir, &format!("{name}.yaml"))?;
-
     let mut problems = Vec::new();
-    let mut merged = Value::Mapping(Mapping::new());
-    for source in [&defaults, &own] {
-        match source.parse() {
-            Ok(value) => merge(&mut merged, value),
-            Err(problem) => problems.push(problem),
+    // Own file first, then what it extends, and so on.
+    let mut chain: Vec<(Source, Value)> = Vec::new();
+    let mut next = Some(own_file);
+    while let Some(file) = next.take() {
+        let source = Source::read(dir, &file)?;
+        let value = match source.parse() {
+            Ok(value) => value,
+            Err(problem) => {
+                problems.push(problem);
+                break;
+            }
+        };
+        if let Some(parent) = value.get("extends").and_then(Value::as_str) {
+            let parent_file = format!("{parent}.yaml");
+            if parent_file == DEFAULTS_FILE
+                || chain
+                    .iter()
+                    .any(|(seen, _)| seen.path.ends_with(&parent_file))
+                || source.path.ends_with(&parent_file)
+            {
+                problems.push(source.problem(
+                    "extends",
+                    format!("`{parent}` makes a loop of `extends:`"),
+                    Some("every environment already layers over defaults.yaml; extend another environment file".to_owned()),
+                ));
+            } else if !dir.join(&parent_file).is_file() {
+                problems.push(
+                    source.problem(
+                        "extends",
+                        format!("there is no environments/{parent_file} to extend"),
+                        did_you_mean(parent, yaml_files(dir)?.iter().map(String::as_str))
+                            .map(|suggestion| format!("did you mean `{suggestion}`?")),
+                    ),
+                );
+            } else {
+                next = Some(parent_file);
+            }
         }
+        chain.push((source, value));
+    }
+    let mut merged = Value::Mapping(Mapping::new());
+    match defaults.parse() {
+        Ok(value) => merge(&mut merged, value),
+        Err(problem) => problems.push(problem),
+    }
+    for (_, value) in chain.iter().rev() {
+        merge(&mut merged, value.clone());
     }
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
+    let mut layers: Vec<&Source> = vec![&defaults];
+    layers.extend(chain.iter().rev().map(|(source, _)| source));
+    let own = layers[layers.len() - 1];
     let file: EnvFile = serde_norway::from_value(merged)
         .map_err(|error| ConfigError::Invalid(vec![own.problem("", error.to_string(), None)]))?;
     Resolver {
         name,
-        defaults: &defaults,
-        own: &own,
+        layers,
         problems: Vec::new(),
     }
     .resolve(file)
@@ -233,25 +340,30 @@ pub fn load(dir: &Path, name: &str) -> Result<Environment, ConfigError> {
 /// Turns a layered [`EnvFile`] into an [`Environment`], collecting problems.
 struct Resolver<'a> {
     name: &'a str,
-    defaults: &'a Source,
-    own: &'a Source,
+    /// `defaults.yaml` first, the environment's own file last.
+    layers: Vec<&'a Source>,
     problems: Vec<Problem>,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
     /// The file a key was set in: the environment's own file wins; a list
     /// item counts as set where its list is, since lists replace whole.
-    fn source_of(&self, key: &str) -> &Source {
+    fn source_of(&self, key: &str) -> &'a Source {
         let list = key.split('[').next().unwrap_or(key);
-        if locate::contains(&self.own.text, key)
-            || (list != key && locate::contains(&self.own.text, list))
-        {
-            self.own
-        } else if locate::contains(&self.defaults.text, key) {
-            self.defaults
-        } else {
-            self.own
-        }
+        self.layers
+            .iter()
+            .rev()
+            .find(|source| {
+                locate::contains(&source.text, key)
+                    || (list != key && locate::contains(&source.text, list))
+            })
+            .copied()
+            .unwrap_or_else(|| self.own())
+    }
+
+    /// The environment's own file (or the base file it is an instance of).
+    fn own(&self) -> &'a Source {
+        self.layers[self.layers.len() - 1]
     }
 
     fn report(&mut self, key: &str, message: impl Into<String>, hint: impl Into<Option<String>>) {
@@ -262,14 +374,14 @@ impl Resolver<'_> {
     fn required<T>(&mut self, key: &str, value: Option<T>) -> Option<T> {
         if value.is_none() {
             let problem = Problem {
-                file: self.own.path.clone(),
+                file: self.own().path.clone(),
                 line: None,
                 key: key.to_owned(),
                 message: "is not set".to_owned(),
                 hint: Some(format!(
                     "set it in `{}` (for every environment) or in `{}`",
-                    self.defaults.path.display(),
-                    self.own.path.display()
+                    self.layers[0].path.display(),
+                    self.own().path.display()
                 )),
             };
             self.problems.push(problem);
@@ -330,6 +442,15 @@ impl Resolver<'_> {
                     .to_owned(),
             );
         }
+        if let Some(pattern) = &file.instances
+            && (!pattern.contains('*') || pattern.starts_with('*'))
+        {
+            self.report(
+                "instances",
+                format!("`{pattern}` names no family of environments"),
+                "use a prefix and `*`, such as `pr-*`".to_owned(),
+            );
+        }
         let region = self.required("region", file.region).unwrap_or_default();
         if !region.is_empty() && !is_region(&region) {
             self.report(
@@ -347,6 +468,22 @@ impl Resolver<'_> {
         let termination_protection = self
             .required("termination_protection", file.termination_protection)
             .unwrap_or(false);
+        // A protected environment only ever runs what its stack declares.
+        let hotswap = file.hotswap.unwrap_or(!termination_protection);
+        let deploy_mode = file.deploy_mode.unwrap_or(DeployMode::Standard);
+        let build_profile = file
+            .build_profile
+            .unwrap_or_else(|| crate::package::LAMBDA_PROFILE.to_owned());
+        if !crate::package::LAMBDA_PROFILES.contains(&build_profile.as_str()) {
+            self.report(
+                "build_profile",
+                format!("`{build_profile}` is not a Lambda build profile"),
+                format!(
+                    "use one of {} (defined in the workspace Cargo.toml)",
+                    crate::package::LAMBDA_PROFILES.join(", ")
+                ),
+            );
+        }
 
         let lambda_file = file.lambda.unwrap_or_default();
         let lambda = LambdaSettings {
@@ -619,11 +756,15 @@ impl Resolver<'_> {
         }
         Ok(Environment {
             name,
+            file: self.own().path.clone(),
             stack_name,
             region,
             architecture,
             confirm_changes,
             termination_protection,
+            hotswap,
+            deploy_mode,
+            build_profile,
             lambda,
             worker,
             rate_limits,
@@ -814,5 +955,32 @@ fn is_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((user, domain)) => !user.is_empty() && domain.contains('.') && !email.contains(' '),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instance_matches;
+
+    #[test]
+    fn instance_patterns_match_whole_names() {
+        let cases = [
+            ("pr-*", "pr-123", true),
+            ("pr-*", "pr-", false),
+            ("pr-*", "qa", false),
+            ("pr-*", "xpr-1", false),
+            ("pr-*-eu", "pr-7-eu", true),
+            ("pr-*-eu", "pr-7-us", false),
+            ("pr-*-eu", "pr--eu", false),
+            ("qa", "qa", true),
+            ("qa", "qa2", false),
+        ];
+        for (pattern, name, expected) in cases {
+            assert_eq!(
+                instance_matches(pattern, name),
+                expected,
+                "{pattern} {name}"
+            );
+        }
     }
 }

@@ -5,15 +5,37 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// How CloudFormation applies a change set: `express` finishes once the
+/// configuration is applied (no stabilisation wait, no automatic rollback),
+/// `standard` waits and rolls back a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployMode {
+    Express,
+    Standard,
+}
+
 /// One environment file as written: every key optional, unknown keys refused.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvFile {
+    /// Another environment file (its name, without `.yaml`) this one layers over.
+    #[expect(
+        dead_code,
+        reason = "followed while layering (from the YAML value); declared so unknown keys are still refused"
+    )]
+    pub extends: Option<String>,
+    /// Makes this file a base that is no environment of its own: any name matching
+    /// this pattern (`*` for any text, e.g. `pr-*`) is an environment made from it.
+    pub instances: Option<String>,
     pub stack_name: Option<String>,
     pub region: Option<String>,
     pub architecture: Option<Architecture>,
     pub confirm_changes: Option<bool>,
     pub termination_protection: Option<bool>,
+    pub hotswap: Option<bool>,
+    pub deploy_mode: Option<DeployMode>,
+    pub build_profile: Option<String>,
     pub lambda: Option<LambdaFile>,
     pub worker: Option<WorkerFile>,
     pub rate_limits: Option<RateLimitsFile>,
@@ -126,11 +148,20 @@ impl ApiKeyFile {
 #[derive(Debug, Clone, Serialize)]
 pub struct Environment {
     pub name: String,
+    /// The file the environment comes from, as a user sees it (`environments/qa.yaml`;
+    /// for an instance of a base file, the base file).
+    pub file: std::path::PathBuf,
     pub stack_name: String,
     pub region: String,
     pub architecture: Architecture,
     pub confirm_changes: bool,
     pub termination_protection: bool,
+    /// Whether `deploy --hotswap` may replace the functions' code outside CloudFormation.
+    pub hotswap: bool,
+    /// How CloudFormation applies this environment's change sets.
+    pub deploy_mode: DeployMode,
+    /// The Cargo profile the Lambda is built with for this environment.
+    pub build_profile: String,
     pub lambda: LambdaSettings,
     pub worker: WorkerSettings,
     pub rate_limits: RateLimits,

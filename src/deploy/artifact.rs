@@ -28,14 +28,21 @@ fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
     }
 }
 
-/// Builds `lambda/` for `architecture` and packages it (`pixelctl build`, deploy step 1).
+/// Builds `lambda/` for `architecture` with the Cargo `profile` and packages it
+/// (`pixelctl build`, deploy step 1).
 pub fn build(
     project: &Project,
     architecture: Architecture,
+    profile: &str,
     progress: &dyn Progress,
 ) -> Result<Artifact, PackageError> {
     progress.step("Packaging the Lambda");
-    let request = BuildRequest::new(&project.root, architecture);
+    let request = BuildRequest {
+        profile: profile.to_owned(),
+        // Cargo's own target directory, whatever CARGO_TARGET_DIR or build.target-dir say.
+        target_dir: crate::package::cargo_build::cargo_target_dir(&project.root)?,
+        ..BuildRequest::new(&project.root, architecture)
+    };
     package::package(&request, &mut report_build(progress))
 }
 

@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod cdn;
 pub mod dotenv;
 pub mod health;
+pub mod hotswap;
 pub mod keys;
 pub mod model_check;
 pub mod watch;
@@ -19,20 +20,24 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::aws::{Aws, ChangeSetRequest, ChangeSetStatus, StackDescription, StoredHash, tampered};
-use crate::config::Environment;
+use crate::config::{DeployMode, Environment};
 use crate::error::CommandError;
 use crate::frontend::publish::PublishReport;
 use crate::local_hosts::LocalAws;
 use crate::package::Artifact;
 use crate::plan::{ChangeSetPlan, parameter_diff};
-use crate::progress::Progress;
+use crate::progress::{Progress, Prompter};
 use crate::project::Project;
 use crate::release::{self, ArtifactRef, ReleaseKind, ReleaseRecord, ReleaseSource};
+use crate::reviewed_plan::{ReviewedPlan, StackMarker};
 use crate::stack_state::{self, Preflight, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
 use health::HealthReport;
 use watch::{EventCursor, operation_token, watch_stack};
 pub use web_app::WebApp;
+
+/// How long a function may take to apply new code before the run gives up.
+pub const FUNCTION_UPDATE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Every change set pixelctl makes is named with this prefix, so a later run
 /// can recognise and remove the ones it left behind.
@@ -56,6 +61,12 @@ pub struct DeployOptions {
     pub invalidation_timeout: Duration,
     /// Whether a question can be asked (a terminal on stdin and stderr).
     pub interactive: bool,
+    /// `deploy --hotswap`: swap the functions' code when only it differs.
+    pub hotswap: bool,
+    /// `--express` / `--standard`; `None`: the environment's `deploy_mode`.
+    pub deploy_mode: Option<DeployMode>,
+    /// `--allow-replace`: stateful resources a protected environment may replace or remove.
+    pub allow_replace: Vec<String>,
 }
 
 /// What a deploy did.
@@ -67,6 +78,10 @@ pub enum Outcome {
     NoChanges,
     /// Planned only (`diff`, `--no-execute`).
     Planned,
+    /// The stack was unchanged, but its functions ran hotswapped code: restored.
+    Healed,
+    /// `--hotswap`: the functions' code replaced directly.
+    Hotswapped,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,6 +97,8 @@ pub struct DeployReport {
     pub environment: String,
     pub stack_name: String,
     pub outcome: Outcome,
+    /// `express` or `standard`: how CloudFormation ran the change set.
+    pub deploy_mode: DeployMode,
     pub stack_status: Option<String>,
     pub duration_seconds: f64,
     pub artifact: ArtifactSummary,
@@ -104,6 +121,9 @@ pub struct DeployReport {
     pub release: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub git_tag: Option<String>,
+    /// What a kept change set was made from (`--no-execute`, `plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewedPlan>,
 }
 
 impl fmt::Display for DeployReport {
@@ -113,6 +133,10 @@ impl fmt::Display for DeployReport {
             Outcome::Updated => "updated",
             Outcome::NoChanges => "no changes",
             Outcome::Planned => "planned, not applied",
+            Outcome::Healed => "functions restored to the stack's declared code",
+            Outcome::Hotswapped => {
+                "hotswapped (code only; the stack still declares the previous code)"
+            }
         };
         if let (Outcome::Planned, Some(plan)) = (self.outcome, &self.plan) {
             writeln!(f, "{plan}")?;
@@ -138,8 +162,9 @@ impl fmt::Display for DeployReport {
             writeln!(f, "change set {change_set} (kept for review)")?;
             writeln!(
                 f,
-                "          apply it with: aws cloudformation execute-change-set --stack-name {} --change-set-name {change_set}",
-                self.stack_name
+                "          apply it with: aws cloudformation execute-change-set --stack-name {} --change-set-name {change_set}\n          \
+                 (for a plan file `pixelctl apply` checks first: `pixelctl plan {} --out plan.json`)",
+                self.stack_name, self.environment
             )?;
         }
         if let Some(status) = &self.cloudfront {
@@ -218,6 +243,20 @@ pub struct Deployment<'a> {
     pub web_app: WebApp,
     pub options: DeployOptions,
     pub progress: &'a dyn Progress,
+    /// Asks the questions (confirm the plan, approve a repair).
+    pub prompter: &'a dyn Prompter,
+}
+
+/// What the plan step found.
+enum Planned {
+    /// The stack already runs what this deploy asks for.
+    Nothing(StackDescription),
+    /// A change set ready to show, confirm and apply.
+    ChangeSet {
+        name: String,
+        id: String,
+        changes: Vec<crate::plan::ResourceChange>,
+    },
 }
 
 /// What preflight found: the stack to update, or that one must be created.
@@ -262,10 +301,12 @@ impl Deployment<'_> {
                 }
             )));
         }
-        crate::ui::confirm(question).map_err(CommandError::Failed)
+        self.prompter
+            .confirm(question)
+            .map_err(CommandError::Failed)
     }
 
-    /// Step 3: read the stack's state and get it to one a change set can apply to.
+    /// Preflight: read the stack's state and get it to one a change set can apply to.
     async fn preflight(&self, cursor: &mut EventCursor) -> Result<Target, CommandError> {
         let stack = self.stack_name().to_owned();
         let env = self.environment.name.clone();
@@ -422,6 +463,11 @@ impl Deployment<'_> {
         parameters: &Parameters,
     ) -> anyhow::Result<bool> {
         let template = &self.template;
+        if !stack_state::runs_what_it_declares(&existing.status) {
+            // A failed express update declares the new template and parameters while
+            // some resources still run the old ones: only a change set tells.
+            return Ok(false);
+        }
         if !template.secret_parameters().is_empty() {
             // NoEcho values come back masked and can't be compared.
             return Ok(false);
@@ -447,60 +493,125 @@ impl Deployment<'_> {
         Ok(())
     }
 
-    /// Runs the whole pipeline.
+    /// Runs the whole pipeline, one step a line.
     pub async fn run(self) -> Result<DeployReport, CommandError> {
         let started = Instant::now();
-        let stack = self.stack_name().to_owned();
         let mut cursor = EventCursor::default();
+        let target = self.read_stack(&mut cursor).await?;
+        let location = self.store_artifact(&target).await?;
+        let parameters = self.parameters_for(&location);
+        let mut report = self.empty_report(&target, &location);
+        let (name, changes) = match self.change_set(&target, &parameters).await? {
+            Planned::Nothing(stack) => {
+                report.outputs = stack.outputs.clone();
+                if self.heal_code(&location).await? {
+                    report.outcome = Outcome::Healed;
+                    report.release = self.record_healed(&stack, &parameters, &location).await;
+                }
+                return self.finish(report, stack, started, false).await;
+            }
+            Planned::ChangeSet { name, id, changes } => (name, (id, changes)),
+        };
+        let (id, changes) = changes;
+        let plan = self.show(&target, &parameters, &name, changes);
+        let total = plan.resources.len();
+        report.plan = Some(plan);
+        if self.options.diff_only || self.options.no_execute {
+            report.review = (!self.options.diff_only)
+                .then(|| self.review(&target, &location, &parameters, &name, &id));
+            return self.stop_after_plan(report, &name, &target, started).await;
+        }
+        if let Some(plan) = &report.plan {
+            self.guard_stateful(plan, &name, &target).await?;
+        }
+        self.confirm(&name, &target).await?;
+        let watched = self.apply(&name, total, target.create, &mut cursor).await?;
+        if watched.settled == Settled::Succeeded {
+            self.heal_code(&location).await?;
+        }
+        report.release = self
+            .record_release(&watched.stack, &parameters, &location, &watched)
+            .await;
+        self.check_applied(&watched)?;
+        report.outcome = if target.create {
+            Outcome::Created
+        } else {
+            Outcome::Updated
+        };
+        report.outputs = watched.stack.outputs.clone();
+        self.finish(report, watched.stack, started, true).await
+    }
 
-        self.progress
-            .step(&format!("Reading stack {stack} in {}", self.aws.region));
-        let target = self.preflight(&mut cursor).await?;
+    /// Steps 1-2, preflight: read the stack, get it to a state a change set applies to, and
+    /// check the account can give the functions their reserved concurrency.
+    async fn read_stack(&self, cursor: &mut EventCursor) -> Result<Target, CommandError> {
+        self.progress.step(&format!(
+            "Reading stack {} in {}",
+            self.stack_name(),
+            self.aws.region
+        ));
+        let target = self.preflight(cursor).await?;
         self.check_concurrency(&target).await?;
+        Ok(target)
+    }
 
-        let location = match &self.artifact {
+    /// Step 3: the artifact in the store, stored if new or checked if a release's.
+    async fn store_artifact(&self, target: &Target) -> Result<ArtifactLocation, CommandError> {
+        let stored = match &self.artifact {
             ArtifactSource::Local(local) => {
-                artifact::store(self.aws, local, target.existing.as_ref(), self.progress).await?
+                return Ok(artifact::store(
+                    self.aws,
+                    local,
+                    target.existing.as_ref(),
+                    self.progress,
+                )
+                .await?);
             }
-            ArtifactSource::Stored(stored) => {
-                // The exact bytes the release ran, checked before the stack may use them.
-                match self
-                    .aws
-                    .stored_hash(&stored.bucket, &stored.key, &stored.sha256)
-                    .await?
-                {
-                    StoredHash::Matches => {}
-                    StoredHash::Missing => {
-                        return Err(CommandError::Failed(anyhow!(
-                            "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
-                            stored.bucket,
-                            stored.key
-                        )));
-                    }
-                    StoredHash::Differs { found } => {
-                        return Err(CommandError::Failed(tampered(
-                            &stored.bucket,
-                            &stored.key,
-                            &stored.sha256,
-                            &found,
-                        )));
-                    }
-                }
-                ArtifactLocation {
-                    bucket: stored.bucket.clone(),
-                    key: stored.key.clone(),
-                }
-            }
+            ArtifactSource::Stored(stored) => stored,
         };
-        let parameters = match &self.parameters {
+        // The exact bytes the release ran, checked before the stack may use them.
+        match self
+            .aws
+            .stored_hash(&stored.bucket, &stored.key, &stored.sha256)
+            .await?
+        {
+            StoredHash::Matches => Ok(ArtifactLocation {
+                bucket: stored.bucket.clone(),
+                key: stored.key.clone(),
+            }),
+            StoredHash::Missing => Err(CommandError::Failed(anyhow!(
+                "the artifact s3://{}/{} is no longer in the store (pruned?); it cannot be deployed again",
+                stored.bucket,
+                stored.key
+            ))),
+            StoredHash::Differs { found } => Err(CommandError::Failed(tampered(
+                &stored.bucket,
+                &stored.key,
+                &stored.sha256,
+                &found,
+            ))),
+        }
+    }
+
+    /// The parameter values to deploy: a rollback's as they are, or the environment's.
+    fn parameters_for(&self, location: &ArtifactLocation) -> Parameters {
+        match &self.parameters {
             Some(parameters) => parameters.clone(),
-            None => Parameters::for_environment(&self.environment, &location),
-        };
-        let tags = stack_tags(&self.environment);
-        let mut report = DeployReport {
+            None => Parameters::for_environment(&self.environment, location),
+        }
+    }
+
+    /// The report before anything is planned: "no changes" until a step says otherwise.
+    fn empty_report(&self, target: &Target, location: &ArtifactLocation) -> DeployReport {
+        DeployReport {
             environment: self.environment.name.clone(),
-            stack_name: stack.clone(),
+            stack_name: self.stack_name().to_owned(),
             outcome: Outcome::NoChanges,
+            deploy_mode: if self.express() {
+                DeployMode::Express
+            } else {
+                DeployMode::Standard
+            },
             stack_status: target.existing.as_ref().map(|stack| stack.status.clone()),
             duration_seconds: 0.0,
             artifact: ArtifactSummary {
@@ -517,35 +628,43 @@ impl Deployment<'_> {
             health: None,
             release: None,
             git_tag: None,
-        };
+            review: None,
+        }
+    }
 
-        // Step 4: plan.
+    /// Step 4: plan. A couple of reads when nothing changed, else a change set.
+    async fn change_set(
+        &self,
+        target: &Target,
+        parameters: &Parameters,
+    ) -> Result<Planned, CommandError> {
+        let stack = self.stack_name();
         self.progress.step("Planning");
         if let Some(existing) = &target.existing
-            && self.already_deployed(existing, &parameters).await?
+            && self.already_deployed(existing, parameters).await?
         {
             self.progress.note("no changes: the stack already runs this template, these parameters and this artifact");
-            report.outputs = existing.outputs.clone();
-            return self.finish(report, existing.clone(), started, false).await;
+            return Ok(Planned::Nothing(existing.clone()));
         }
         if target.existing.is_some() {
-            let change_sets = self.aws.pixelctl_change_sets(&stack).await?;
+            let change_sets = self.aws.pixelctl_change_sets(stack).await?;
             for stale in stack_state::stale_change_sets(&change_sets) {
                 self.progress.note(&format!(
                     "removing change set {stale} left by an earlier run"
                 ));
-                self.aws.delete_change_set(&stack, stale).await?;
+                self.aws.delete_change_set(stack, stale).await?;
             }
         }
         let name = change_set_name();
-        self.aws
+        let id = self
+            .aws
             .create_change_set(&ChangeSetRequest {
-                stack_name: &stack,
+                stack_name: stack,
                 change_set_name: &name,
                 create: target.create,
                 template_body: &self.template.body,
                 parameters: &parameters.values,
-                tags: &tags,
+                tags: &stack_tags(&self.environment),
                 description: &format!(
                     "pixelctl {} deploy of {}{}",
                     env!("CARGO_PKG_VERSION"),
@@ -556,31 +675,40 @@ impl Deployment<'_> {
                         ""
                     }
                 ),
+                express: self.express(),
             })
             .await?;
-        let changes = match self
+        match self
             .aws
-            .wait_for_change_set(&stack, &name, crate::aws::CHANGE_SET_TIMEOUT)
+            .wait_for_change_set(stack, &name, crate::aws::CHANGE_SET_TIMEOUT)
             .await?
         {
-            ChangeSetStatus::Ready(changes) => changes,
+            ChangeSetStatus::Ready(changes) => Ok(Planned::ChangeSet { name, id, changes }),
             ChangeSetStatus::Empty => {
                 self.progress
                     .note("no changes: CloudFormation found nothing to change");
-                self.aws.delete_change_set(&stack, &name).await?;
-                let existing = target.existing.clone().unwrap_or_default();
-                report.outputs = existing.outputs.clone();
-                return self.finish(report, existing, started, false).await;
+                self.aws.delete_change_set(stack, &name).await?;
+                Ok(Planned::Nothing(
+                    target.existing.clone().unwrap_or_default(),
+                ))
             }
             ChangeSetStatus::Failed(reason) => {
                 self.discard(&name, target.create).await?;
-                return Err(CommandError::Failed(anyhow!(
+                Err(CommandError::Failed(anyhow!(
                     "CloudFormation could not plan the change: {reason}"
-                )));
+                )))
             }
-        };
+        }
+    }
 
-        // Step 5: show.
+    /// Step 5: show the plan (before the question, even with `--quiet`).
+    fn show(
+        &self,
+        target: &Target,
+        parameters: &Parameters,
+        name: &str,
+        changes: Vec<crate::plan::ResourceChange>,
+    ) -> ChangeSetPlan {
         let secret = self.template.secret_parameters();
         let old_parameters = target
             .existing
@@ -588,8 +716,8 @@ impl Deployment<'_> {
             .map(|stack| stack.parameters.clone())
             .unwrap_or_default();
         let plan = ChangeSetPlan {
-            stack_name: stack.clone(),
-            change_set_name: name.clone(),
+            stack_name: self.stack_name().to_owned(),
+            change_set_name: name.to_owned(),
             change_set_type: if target.create { "create" } else { "update" }.to_owned(),
             resources: changes,
             // A new stack's parameters are all in `pixelctl render`; the diff is for updates.
@@ -600,9 +728,7 @@ impl Deployment<'_> {
             },
         };
         if !self.options.diff_only {
-            let will_ask =
-                self.environment.confirm_changes && !self.options.yes && !self.options.no_execute;
-            if will_ask {
+            if self.will_ask() {
                 // Always shown before the question, even with --quiet.
                 eprint!("{plan}");
             } else {
@@ -610,116 +736,363 @@ impl Deployment<'_> {
                     .report(crate::progress::Event::Plan(&plan.to_string()));
             }
         }
-        let total = plan.resources.len();
-        report.plan = Some(plan);
+        plan
+    }
 
-        if self.options.diff_only {
-            self.discard(&name, target.create).await?;
-            report.outcome = Outcome::Planned;
-            report.duration_seconds = started.elapsed().as_secs_f64();
-            return Ok(report);
+    /// What a kept change set was made from, for `pixelctl plan --out` and `apply`.
+    fn review(
+        &self,
+        target: &Target,
+        location: &ArtifactLocation,
+        parameters: &Parameters,
+        name: &str,
+        id: &str,
+    ) -> ReviewedPlan {
+        ReviewedPlan {
+            format: crate::reviewed_plan::FORMAT,
+            environment: self.environment.name.clone(),
+            stack_name: self.stack_name().to_owned(),
+            region: self.aws.region.clone(),
+            change_set_name: name.to_owned(),
+            change_set_id: id.to_owned(),
+            create: target.create,
+            artifact: ArtifactRef {
+                bucket: location.bucket.clone(),
+                key: location.key.clone(),
+                sha256: self.artifact.sha256().to_owned(),
+            },
+            template_sha256: crate::reviewed_plan::sha256_hex(self.template.body.as_bytes()),
+            parameters_sha256: crate::reviewed_plan::parameters_sha256(
+                &parameters.values,
+                &self.template.secret_parameters(),
+            ),
+            stack: target.existing.as_ref().map(StackMarker::of),
+            plan: None,
         }
-        if self.options.no_execute {
-            report.outcome = Outcome::Planned;
-            report.change_set = Some(name);
-            report.duration_seconds = started.elapsed().as_secs_f64();
-            return Ok(report);
-        }
+    }
 
-        // Step 6: confirm.
-        if self.environment.confirm_changes && !self.options.yes {
-            let question = format!("Apply these changes to {stack}?");
-            let approved = self.options.interactive
-                && crate::ui::confirm(&question).map_err(CommandError::Failed)?;
-            if !approved {
-                self.discard(&name, target.create).await?;
-                return Err(CommandError::Rejected(format!(
-                    "not applied: the change set was deleted and {stack} is unchanged"
-                )));
-            }
-        }
-
-        // Step 7: apply and watch.
-        self.progress.step(&format!("Applying change set {name}"));
-        let token = operation_token("execute");
-        cursor = EventCursor::before_operation(self.aws, &stack, &token)
-            .await?
-            .for_change_set(&name);
-        self.aws.execute_change_set(&stack, &name, &token).await?;
-        let watched = tokio::select! {
-            watched = watch_stack(self.aws, &stack, total, &mut cursor, self.progress) => watched?,
-            _ = tokio::signal::ctrl_c() => {
-                self.progress.report(crate::progress::Event::WatchFinished);
-                return Err(CommandError::Interrupted(format!(
-                    "interrupted: the stack operation continues in AWS (it is not recorded as a release).\n  \
-                     follow it:    pixelctl deploy {env} (waits for it to settle, showing its events)\n  \
-                     or:           aws cloudformation describe-stack-events --stack-name {stack}\n  \
-                     roll it back: pixelctl rollback {env} (cancels an update in progress)",
-                    env = self.environment.name
-                )));
-            }
+    /// Executes exactly the change set of a reviewed plan, then everything a deploy does
+    /// after it (heal, ledger, CloudFront, `.env`, web app, health); refuses when the
+    /// stack changed since the plan or the change set is gone.
+    pub async fn apply_reviewed(self, review: &ReviewedPlan) -> Result<DeployReport, CommandError> {
+        let started = Instant::now();
+        let stack = self.stack_name();
+        self.progress.step(&format!(
+            "Checking stack {stack} and change set {} against the plan",
+            review.change_set_name
+        ));
+        let existing = self.aws.describe_stack(stack).await?;
+        let live = existing.as_ref().map(StackMarker::of);
+        let change_set = self
+            .aws
+            .reviewed_change_set(stack, &review.change_set_id)
+            .await?;
+        crate::reviewed_plan::check(review, live.as_ref(), change_set.as_ref())
+            .map_err(|message| CommandError::Failed(anyhow!(message)))?;
+        let target = Target {
+            existing: existing.filter(|_| !review.create),
+            create: review.create,
         };
-        let recorded = self
-            .record(
-                &watched.stack,
-                &parameters,
-                &location,
-                watched.settled == Settled::Succeeded,
-            )
+        let location = self.store_artifact(&target).await?;
+        let parameters = self.parameters_for(&location);
+        let mut report = self.empty_report(&target, &location);
+        let mut cursor = EventCursor::default();
+        let total = review
+            .plan
+            .as_ref()
+            .and_then(|plan| plan["resources"].as_array())
+            .map_or(0, Vec::len);
+        let watched = self
+            .apply(&review.change_set_name, total, review.create, &mut cursor)
+            .await?;
+        if watched.settled == Settled::Succeeded {
+            self.heal_code(&location).await?;
+        }
+        report.release = self
+            .record_release(&watched.stack, &parameters, &location, &watched)
             .await;
-        match recorded {
-            Ok(record) => report.release = Some(record.sequence),
-            Err(error) => self.progress.warn(&format!(
-                "the release could not be recorded in the ledger: {error:#}"
-            )),
-        }
-        if watched.settled != Settled::Succeeded {
-            let mut message = format!(
-                "the deploy of {stack} failed; the stack is now {}",
-                watched.stack.status
-            );
-            if let Some(reason) = watched
-                .stack
-                .status_reason
-                .as_deref()
-                .filter(|reason| !reason.is_empty())
-            {
-                message.push_str(&format!(" ({reason})"));
-            }
-            for failure in &watched.failures {
-                message.push_str(&format!(
-                    "\n  {} {} ({}): {}",
-                    failure.status,
-                    failure.logical_id,
-                    failure.resource_type,
-                    failure.reason.as_deref().unwrap_or("no reason given")
-                ));
-            }
-            match watched.stack.status.as_str() {
-                "ROLLBACK_COMPLETE" => message.push_str(
-                    "\n  the stack holds nothing; fix the cause and run `pixelctl deploy` again: it deletes and recreates the stack",
-                ),
-                "UPDATE_ROLLBACK_COMPLETE" => message.push_str("\n  the previous version is still running"),
-                "UPDATE_ROLLBACK_FAILED" => {
-                    let failures = stack_state::rollback_failures(&watched.events);
-                    message.push_str("\n  the rollback failed too:");
-                    message.push_str(&stack_state::rollback_failed_advice(
-                        &stack,
-                        &self.environment.name,
-                        &failures,
-                    ));
-                }
-                _ => {}
-            }
-            return Err(CommandError::Failed(anyhow!(message)));
-        }
-        report.outcome = if target.create {
+        self.check_applied(&watched)?;
+        report.outcome = if review.create {
             Outcome::Created
         } else {
             Outcome::Updated
         };
         report.outputs = watched.stack.outputs.clone();
         self.finish(report, watched.stack, started, true).await
+    }
+
+    /// Whether this run uses CloudFormation's express mode (the environment's
+    /// `deploy_mode`, or `--express` / `--standard`).
+    fn express(&self) -> bool {
+        self.options
+            .deploy_mode
+            .unwrap_or(self.environment.deploy_mode)
+            == DeployMode::Express
+    }
+
+    /// Whether this run asks before applying.
+    fn will_ask(&self) -> bool {
+        self.environment.confirm_changes && !self.options.yes && !self.options.no_execute
+    }
+
+    /// Ends a run that only plans: `diff` drops the change set, `--no-execute` keeps it.
+    async fn stop_after_plan(
+        &self,
+        mut report: DeployReport,
+        name: &str,
+        target: &Target,
+        started: Instant,
+    ) -> Result<DeployReport, CommandError> {
+        if self.options.diff_only {
+            self.discard(name, target.create).await?;
+        } else {
+            report.change_set = Some(name.to_owned());
+        }
+        report.outcome = Outcome::Planned;
+        report.duration_seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Step 6a, guard: a protected environment (`termination_protection`) never replaces
+    /// or removes its images bucket, distribution or log groups unless `--allow-replace`
+    /// names them; a refused change set is deleted and nothing changes.
+    async fn guard_stateful(
+        &self,
+        plan: &ChangeSetPlan,
+        name: &str,
+        target: &Target,
+    ) -> Result<(), CommandError> {
+        if !self.is_protected() {
+            return Ok(());
+        }
+        let losses = plan.unallowed_losses(&self.options.allow_replace);
+        if losses.is_empty() {
+            return Ok(());
+        }
+        self.discard(name, target.create).await?;
+        let named: Vec<String> = losses
+            .iter()
+            .map(|change| {
+                format!(
+                    "{} ({}, {})",
+                    change.logical_id,
+                    change.resource_type,
+                    if change.action == crate::plan::Action::Remove {
+                        "removed"
+                    } else {
+                        "replaced: a new resource, its data or history gone"
+                    }
+                )
+            })
+            .collect();
+        let flags: Vec<String> = losses
+            .iter()
+            .map(|change| format!("--allow-replace {}", change.logical_id))
+            .collect();
+        Err(CommandError::Failed(anyhow!(
+            "refused: this change would lose stateful resources of {} (termination_protection is on): {}; \
+             the change set was deleted and nothing changed. If that is intended, deploy again with {}",
+            self.environment.name,
+            named.join(", "),
+            flags.join(" ")
+        )))
+    }
+
+    /// Step 6: confirm, where the environment asks to; a "no" deletes the change set.
+    async fn confirm(&self, name: &str, target: &Target) -> Result<(), CommandError> {
+        if !self.will_ask() {
+            return Ok(());
+        }
+        let stack = self.stack_name();
+        let question = format!("Apply these changes to {stack}?");
+        let approved = self.options.interactive
+            && self
+                .prompter
+                .confirm(&question)
+                .map_err(CommandError::Failed)?;
+        if approved {
+            return Ok(());
+        }
+        self.discard(name, target.create).await?;
+        Err(CommandError::Rejected(format!(
+            "not applied: the change set was deleted and {stack} is unchanged"
+        )))
+    }
+
+    /// Step 7: execute the change set and watch it settle (Ctrl-C leaves it running).
+    async fn apply(
+        &self,
+        name: &str,
+        total: usize,
+        create: bool,
+        cursor: &mut EventCursor,
+    ) -> Result<watch::Watched, CommandError> {
+        let stack = self.stack_name();
+        self.progress.step(&format!("Applying change set {name}"));
+        let token = operation_token("execute");
+        *cursor = EventCursor::before_operation(self.aws, stack, &token)
+            .await?
+            .for_change_set(name);
+        // Express mode's default, stated: a failed update is left as it failed. A first
+        // create still rolls back, so a failure never leaves a half-made stack.
+        self.aws
+            .execute_change_set(stack, name, &token, self.express() && !create)
+            .await?;
+        tokio::select! {
+            watched = watch_stack(self.aws, stack, total, cursor, self.progress) => Ok(watched?),
+            _ = tokio::signal::ctrl_c() => {
+                self.progress.report(crate::progress::Event::WatchFinished);
+                Err(CommandError::Interrupted(format!(
+                    "interrupted: the stack operation continues in AWS (it is not recorded as a release).\n  \
+                     follow it:    pixelctl deploy {env} (waits for it to settle, showing its events)\n  \
+                     or:           aws cloudformation describe-stack-events --stack-name {stack}\n  \
+                     roll it back: pixelctl rollback {env} (cancels an update in progress)",
+                    env = self.environment.name
+                )))
+            }
+        }
+    }
+
+    /// Step 7b, heal: make the functions run the code the stack declares. CloudFormation
+    /// leaves code swapped in by `deploy --hotswap` in place when the template and the
+    /// parameters did not change; returns whether a function had to be restored.
+    async fn heal_code(&self, location: &ArtifactLocation) -> Result<bool, CommandError> {
+        if self.options.diff_only || self.options.no_execute {
+            return Ok(false);
+        }
+        let mut running = Vec::new();
+        for function in crate::hotswap::function_names(self.stack_name()) {
+            if let Some(sha) = self.aws.function_code_sha256(&function).await? {
+                running.push((function, sha));
+            }
+        }
+        let drift = crate::hotswap::code_drift(self.artifact.sha256(), &running);
+        for swapped in &drift {
+            self.progress.note(&format!(
+                "{} runs code swapped in outside CloudFormation ({}): restoring the declared artifact",
+                swapped.function, swapped.running
+            ));
+            self.aws
+                .update_function_code(
+                    &swapped.function,
+                    &location.bucket,
+                    &location.key,
+                    FUNCTION_UPDATE_TIMEOUT,
+                )
+                .await?;
+        }
+        Ok(!drift.is_empty())
+    }
+
+    /// The release a heal made: the stack's own code running again.
+    async fn record_healed(
+        &self,
+        stack: &StackDescription,
+        parameters: &Parameters,
+        location: &ArtifactLocation,
+    ) -> Option<u64> {
+        let recorded = self
+            .record(
+                stack,
+                parameters,
+                location,
+                true,
+                self.release.kind,
+                BTreeMap::new(),
+            )
+            .await;
+        match recorded {
+            Ok(record) => Some(record.sequence),
+            Err(error) => {
+                self.progress.warn(&format!(
+                    "the release could not be recorded in the ledger: {error:#}"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Step 8: the release in the ledger, failed or not; a ledger that can't be
+    /// written is a warning, not a failed deploy.
+    async fn record_release(
+        &self,
+        stack: &StackDescription,
+        parameters: &Parameters,
+        location: &ArtifactLocation,
+        watched: &watch::Watched,
+    ) -> Option<u64> {
+        let succeeded = watched.settled == Settled::Succeeded;
+        match self
+            .record(
+                stack,
+                parameters,
+                location,
+                succeeded,
+                self.release.kind,
+                BTreeMap::new(),
+            )
+            .await
+        {
+            Ok(record) => Some(record.sequence),
+            Err(error) => {
+                self.progress.warn(&format!(
+                    "the release could not be recorded in the ledger: {error:#}"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Whether the applied operation succeeded; if not, what failed and what to do.
+    fn check_applied(&self, watched: &watch::Watched) -> Result<(), CommandError> {
+        if watched.settled == Settled::Succeeded {
+            return Ok(());
+        }
+        let stack = self.stack_name();
+        let mut message = format!(
+            "the deploy of {stack} failed; the stack is now {}",
+            watched.stack.status
+        );
+        if let Some(reason) = watched
+            .stack
+            .status_reason
+            .as_deref()
+            .filter(|reason| !reason.is_empty())
+        {
+            message.push_str(&format!(" ({reason})"));
+        }
+        for failure in &watched.failures {
+            message.push_str(&format!(
+                "\n  {} {} ({}): {}",
+                failure.status,
+                failure.logical_id,
+                failure.resource_type,
+                failure.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        match watched.stack.status.as_str() {
+            "ROLLBACK_COMPLETE" => message.push_str(
+                "\n  the stack holds nothing; fix the cause and run `pixelctl deploy` again: it deletes and recreates the stack",
+            ),
+            "UPDATE_ROLLBACK_COMPLETE" => message.push_str("\n  the previous version is still running"),
+            "UPDATE_FAILED" => message.push_str(&format!(
+                "\n  express mode rolls nothing back: the resources that updated keep their new settings, the failed ones their old; \
+                 fix the cause and run `pixelctl deploy {env}` again (it updates over the failed stack), \
+                 or `pixelctl rollback {env}` to redeploy the previous release",
+                env = self.environment.name
+            )),
+            "UPDATE_ROLLBACK_FAILED" => {
+                let failures = stack_state::rollback_failures(&watched.events);
+                message.push_str("\n  the rollback failed too:");
+                message.push_str(&stack_state::rollback_failed_advice(
+                    stack,
+                    &self.environment.name,
+                    &failures,
+                ));
+            }
+            _ => {}
+        }
+        Err(CommandError::Failed(anyhow!(message)))
     }
 
     /// Writes this run's release to the ledger, failed or not.
@@ -729,6 +1102,8 @@ impl Deployment<'_> {
         parameters: &Parameters,
         location: &ArtifactLocation,
         succeeded: bool,
+        kind: ReleaseKind,
+        functions: BTreeMap<String, String>,
     ) -> anyhow::Result<ReleaseRecord> {
         let (_, who) = self.aws.caller_identity().await?;
         let template =
@@ -740,7 +1115,7 @@ impl Deployment<'_> {
             sequence: 0,
             time: release::ledger::now_rfc3339(),
             who,
-            kind: self.release.kind,
+            kind,
             source: self.release.source.clone(),
             git: crate::git::state(&self.project.root),
             artifact: ArtifactRef {
@@ -764,6 +1139,7 @@ impl Deployment<'_> {
             git_tags: Vec::new(),
             // Set once the web app is published (see web_app.rs).
             frontend: None,
+            functions,
         };
         let record = release::ledger::append(self.aws, &location.bucket, record).await?;
         self.progress.note(&format!(
@@ -773,7 +1149,7 @@ impl Deployment<'_> {
         Ok(record)
     }
 
-    /// Steps 8 to 12: protection, outputs, frontend/.env, CloudFront, web app, health.
+    /// Step 9, finish: protection, outputs, frontend/.env, CloudFront, web app, health.
     async fn finish(
         &self,
         mut report: DeployReport,
@@ -849,7 +1225,9 @@ impl Deployment<'_> {
         let unhealthy = health.checked && !health.healthy;
         report.health = Some(health);
         report.duration_seconds = started.elapsed().as_secs_f64();
-        if unhealthy && self.options.require_healthy {
+        // Express mode ends the stack operation before the resources stabilise:
+        // pixelctl's own health check is the readiness gate, so it decides the exit.
+        if unhealthy && (self.options.require_healthy || (changed && self.express())) {
             return Err(CommandError::Unhealthy(Box::new(report)));
         }
         Ok(report)

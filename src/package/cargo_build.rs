@@ -16,10 +16,14 @@ use super::{BuildEvent, PackageError, PackageWarning};
 
 /// The Lambda workspace member pixelctl builds by default.
 pub const LAMBDA_PACKAGE: &str = "pixel-prompt-api";
-/// The Cargo profile the Lambda is built with: release, tuned for size (see
-/// the workspace `Cargo.toml`: half the binary and less than half the build
+/// The Cargo profile the Lambda is built with by default: release, tuned for size
+/// (see the workspace `Cargo.toml`: half the binary and less than half the build
 /// time of the default release profile, measured in docs/PERFORMANCE.md).
 pub const LAMBDA_PROFILE: &str = "lambda";
+/// The profile for fast rebuilds (dev's): no LTO, incremental.
+pub const LAMBDA_DEV_PROFILE: &str = "lambda-dev";
+/// The profiles an environment's `build_profile` may name (defined in the workspace `Cargo.toml`).
+pub const LAMBDA_PROFILES: [&str; 2] = [LAMBDA_PROFILE, LAMBDA_DEV_PROFILE];
 
 /// The binary the `provided.*` runtimes start.
 pub const LAMBDA_BINARY: &str = "bootstrap";
@@ -36,6 +40,8 @@ pub struct BuildRequest {
     pub architecture: Architecture,
     /// The newest glibc the binary may need (the runtime's).
     pub glibc_max: GlibcVersion,
+    /// The Cargo profile (one of [`LAMBDA_PROFILES`]).
+    pub profile: String,
 }
 
 impl BuildRequest {
@@ -50,6 +56,7 @@ impl BuildRequest {
             binary: LAMBDA_BINARY.to_owned(),
             architecture,
             glibc_max: GlibcVersion::PROVIDED_AL2023,
+            profile: LAMBDA_PROFILE.to_owned(),
         }
     }
 }
@@ -117,7 +124,7 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
     let args = [
         subcommand,
         "--profile",
-        LAMBDA_PROFILE,
+        &req.profile,
         "-p",
         &req.package,
         "--bin",
@@ -138,9 +145,75 @@ pub fn build_command(req: &BuildRequest, zigbuild_on_path: bool) -> BuildCommand
         output: req
             .target_dir
             .join(triple)
-            .join(LAMBDA_PROFILE)
+            .join(&req.profile)
             .join(&req.binary),
     }
+}
+
+#[cfg(test)]
+mod target_dir_tests {
+    use super::*;
+
+    #[test]
+    fn the_target_directory_is_read_from_cargo_metadata() {
+        let cases: [(&[u8], Option<&str>); 4] = [
+            (
+                br#"{"packages":[],"target_directory":"/cache/shared-target","version":1}"#,
+                Some("/cache/shared-target"),
+            ),
+            (br#"{"packages":[]}"#, None),
+            (b"not json", None),
+            (br#"{"target_directory":7}"#, None),
+        ];
+        for (metadata, expected) in cases {
+            let found = target_directory(metadata).ok();
+            assert_eq!(found.as_deref(), expected.map(Path::new));
+        }
+    }
+}
+
+/// Cargo's own target directory for the workspace at `workspace_root`, as cargo resolves
+/// it (`CARGO_TARGET_DIR`, `build.target-dir` in a `.cargo/config.toml`, else
+/// `<workspace>/target`), so the Lambda build shares the cache the user's builds use.
+pub fn cargo_target_dir(workspace_root: &Path) -> Result<PathBuf, PackageError> {
+    let command = "cargo metadata --format-version 1 --no-deps --offline";
+    let output = Command::new("cargo")
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace_root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|source| PackageError::SpawnBuild {
+            program: "cargo".to_owned(),
+            command: command.to_owned(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(PackageError::TargetDir {
+            reason: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    target_directory(&output.stdout)
+}
+
+/// The `target_directory` of `cargo metadata`'s JSON. Pure.
+pub fn target_directory(metadata: &[u8]) -> Result<PathBuf, PackageError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(metadata).map_err(|error| PackageError::TargetDir {
+            reason: format!("its output is not JSON: {error}"),
+        })?;
+    value["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| PackageError::TargetDir {
+            reason: "its output has no `target_directory`".to_owned(),
+        })
 }
 
 /// `RUSTFLAGS` for a reproducible binary: the user's own flags plus path

@@ -28,6 +28,9 @@ pub enum PackageError {
         source: std::io::Error,
     },
 
+    #[error("`cargo metadata` did not name the target directory: {reason}")]
+    TargetDir { reason: String },
+
     #[error("`{command}` failed ({status}); its errors are printed above. {hint}")]
     BuildFailed {
         command: String,

@@ -31,7 +31,7 @@ use elf::{ElfReport, check_elf};
 use size::{SizeReport, SizeVerdict, size_report};
 
 pub use archive::{ENTRY_NAME, zip_bootstrap};
-pub use cargo_build::BuildRequest;
+pub use cargo_build::{BuildRequest, LAMBDA_PROFILE, LAMBDA_PROFILES};
 pub use error::PackageError;
 pub use target::{Architecture, GlibcVersion};
 

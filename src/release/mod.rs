@@ -22,6 +22,21 @@ pub enum ReleaseKind {
     /// Only the web app changed (`pixelctl publish`, or a deploy that found
     /// the stack unchanged): the stack's side is the live release's.
     Publish,
+    /// `deploy --hotswap`: the functions' code replaced outside CloudFormation;
+    /// the stack still declares the code of the release before.
+    Hotswap,
+}
+
+impl fmt::Display for ReleaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Deploy => "deploy",
+            Self::Rollback => "rollback",
+            Self::Promote => "promote",
+            Self::Publish => "publish",
+            Self::Hotswap => "hotswap",
+        })
+    }
 }
 
 /// The release a rollback restored or a promotion carried over.
@@ -99,6 +114,9 @@ pub struct ReleaseRecord {
     /// was (see [`page_at`]), or it predates pages in the ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontend: Option<FrontendRecord>,
+    /// A hotswap's functions and the `CodeSha256` Lambda reported for each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub functions: BTreeMap<String, String>,
 }
 
 impl ReleaseRecord {
@@ -445,6 +463,7 @@ mod tests {
             pixelctl_version: "0.1.0".to_owned(),
             git_tags: Vec::new(),
             frontend: None,
+            functions: BTreeMap::new(),
         }
     }
 

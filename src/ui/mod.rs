@@ -57,7 +57,7 @@ pub fn when(time: std::time::SystemTime) -> String {
 }
 
 pub use progress::{Mode, TerminalProgress};
-pub use prompt::{can_prompt, confirm, confirm_by_typing, secret};
+pub use prompt::{TerminalPrompter, can_prompt, confirm, confirm_by_typing, secret};
 
 #[cfg(test)]
 mod tests {

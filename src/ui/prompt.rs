@@ -36,3 +36,12 @@ pub fn secret(question: &str) -> anyhow::Result<Option<String>> {
         .context("cannot read the key from the terminal")?;
     Ok((!typed.trim().is_empty()).then_some(typed))
 }
+
+/// Asks on the terminal (callers check `can_prompt` first).
+pub struct TerminalPrompter;
+
+impl crate::progress::Prompter for TerminalPrompter {
+    fn confirm(&self, question: &str) -> anyhow::Result<bool> {
+        confirm(question)
+    }
+}

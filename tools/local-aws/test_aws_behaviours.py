@@ -80,6 +80,36 @@ def test_disable_rollback_leaves_a_failed_update_unrolled(aws: Any, endpoint: st
     assert described["StackStatus"] == "UPDATE_FAILED" and described["DisableRollback"] is True
 
 
+def test_express_mode_is_reported_back_and_leaves_a_failed_update_unrolled(aws: Any, endpoint: str) -> None:
+    cfn = aws("cloudformation")
+    stack = f"express-{uuid.uuid4().hex[:6]}"
+    create(cfn, stack)
+    # Express, nothing said about rollback: a failure leaves the stack UPDATE_FAILED.
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "Topic", "reason": "boom"})
+    cfn.create_change_set(StackName=stack, ChangeSetName="cs-express", ChangeSetType="UPDATE",
+                          TemplateBody=TOPIC_TEMPLATE, Parameters=[{"ParameterKey": "Name", "ParameterValue": "b"}],
+                          DeploymentConfig={"Mode": "EXPRESS"})
+    described = cfn.describe_change_set(StackName=stack, ChangeSetName="cs-express")
+    assert described["DeploymentConfig"] == {"Mode": "EXPRESS"}
+    cfn.execute_change_set(StackName=stack, ChangeSetName="cs-express")
+    stack_now = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    assert stack_now["StackStatus"] == "UPDATE_FAILED" and stack_now["DisableRollback"] is True
+    # The next update applies over it; express with rollback asked for rolls back.
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "Topic", "reason": "boom"})
+    cfn.create_change_set(StackName=stack, ChangeSetName="cs-express-2", ChangeSetType="UPDATE",
+                          TemplateBody=TOPIC_TEMPLATE, Parameters=[{"ParameterKey": "Name", "ParameterValue": "c"}],
+                          DeploymentConfig={"Mode": "EXPRESS", "DisableRollback": False})
+    cfn.execute_change_set(StackName=stack, ChangeSetName="cs-express-2")
+    assert status(cfn, stack) == "UPDATE_ROLLBACK_COMPLETE"
+    # Standard (no DeploymentConfig) keeps rolling back by default.
+    control(endpoint, "fail", {"stack_name": stack, "logical_id": "Topic", "reason": "boom"})
+    cfn.create_change_set(StackName=stack, ChangeSetName="cs-standard", ChangeSetType="UPDATE",
+                          TemplateBody=TOPIC_TEMPLATE, Parameters=[{"ParameterKey": "Name", "ParameterValue": "d"}])
+    assert "DeploymentConfig" not in cfn.describe_change_set(StackName=stack, ChangeSetName="cs-standard")
+    cfn.execute_change_set(StackName=stack, ChangeSetName="cs-standard")
+    assert status(cfn, stack) == "UPDATE_ROLLBACK_COMPLETE"
+
+
 def test_reserved_concurrency_must_leave_ten_unreserved(aws: Any, endpoint: str) -> None:
     control(endpoint, "config", {"lambda_account_concurrency": 50})
     try:

@@ -33,7 +33,7 @@ pub struct TestApp {
 
 pub fn parts(dir: &std::path::Path, generator: Generator, enhancer: Enhancer) -> StateParts {
     StateParts {
-        environment: Environment::Dev,
+        environment: Environment::dev(),
         allowed_origins: vec!["*".into()],
         image_base_url: "https://cdn.example.test".into(),
         store: ObjectStore::Folder(FolderStore::new(dir)),

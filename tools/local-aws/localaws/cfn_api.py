@@ -92,7 +92,22 @@ def _change_set_request(r: CloudFormationResponse, change_set_type: str, name: s
         tags=_tags(r),
         description=r._get_param("Description"),
         notification_arns=r._get_param("NotificationARNs", []),
+        deployment_config=_deployment_config(r),
     )
+
+
+def _deployment_config(r: CloudFormationResponse) -> dict[str, Any] | None:
+    """CreateChangeSet's DeploymentConfig, as AWS reports it back (Mode upper-case)."""
+    config = r._get_param("DeploymentConfig")
+    if not config:
+        return None
+    mode = str(config.get("Mode", "STANDARD")).upper()
+    if mode not in ("EXPRESS", "STANDARD"):
+        raise CfnError("ValidationError", f"DeploymentConfig.Mode '{mode}' must be EXPRESS or STANDARD")
+    out: dict[str, Any] = {"Mode": mode}
+    if "DisableRollback" in config:
+        out["DisableRollback"] = str(config["DisableRollback"]).lower() == "true"
+    return out
 
 
 @action
@@ -115,8 +130,10 @@ def describe_change_set(r: CloudFormationResponse) -> ActionResult:
 @action
 def execute_change_set(r: CloudFormationResponse) -> ActionResult:
     change_set = ENGINE.find_change_set(*_scope(r), r._get_param("ChangeSetName"), r._get_param("StackName"))
+    # Not stated: the change set's deployment mode decides (express: no rollback).
+    stated = r._get_param("DisableRollback")
     ENGINE.execute_change_set(change_set, r._get_param("ClientRequestToken"),
-                              r._get_bool_param("DisableRollback", False))
+                              None if stated is None else r._get_bool_param("DisableRollback", False))
     return EmptyResult()
 
 

@@ -113,6 +113,7 @@ class ChangeSetRequest:
     tags: dict[str, str] | None
     description: str | None
     notification_arns: list[str]
+    deployment_config: dict[str, Any] | None = None
 
 
 @dataclass
@@ -288,6 +289,7 @@ class Engine:
             changes=changes,
             status="CREATE_COMPLETE",
             execution_status="AVAILABLE",
+            deployment_config=request.deployment_config,
         )
         if request.change_set_type == "UPDATE" and self._is_no_op(stack, change_set):
             change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
@@ -369,7 +371,7 @@ class Engine:
         self.change_sets.pop(change_set.change_set_id, None)
 
     def execute_change_set(self, change_set: ChangeSet, token: str | None = None,
-                           disable_rollback: bool = False) -> None:
+                           disable_rollback: bool | None = None) -> None:
         """Start the change set's create or update (inline, or in the background)."""
         stack = change_set.stack
         if change_set.execution_status != "AVAILABLE":
@@ -382,6 +384,9 @@ class Engine:
         for other in [c for c in self.change_sets.values() if c.stack is stack and c is not change_set]:
             self.change_sets.pop(other.change_set_id)
         change_set.execution_status = "EXECUTE_IN_PROGRESS"
+
+        if disable_rollback is None:
+            disable_rollback = change_set.default_disable_rollback()
 
         def start() -> None:
             stack.operation_token = token

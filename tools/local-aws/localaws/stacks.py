@@ -15,7 +15,9 @@ from typing import Any
 from .template import ResolvedParameters
 
 IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
-UPDATABLE_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
+# UPDATE_FAILED: an update that failed without rolling back (DisableRollback, or
+# express mode) can be updated again, as on AWS.
+UPDATABLE_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_FAILED"}
 
 
 class Clock:
@@ -146,6 +148,16 @@ class ChangeSet:
     execution_status: str
     status_reason: str | None = None
     creation_time: datetime = field(default_factory=CLOCK.now)
+    # CreateChangeSet's DeploymentConfig ({"Mode": "EXPRESS"|"STANDARD", "DisableRollback": bool}).
+    deployment_config: dict[str, Any] | None = None
+
+    def default_disable_rollback(self) -> bool:
+        """Rollback when ExecuteChangeSet does not say: off in express mode (unless the
+        DeploymentConfig says otherwise), on in standard mode."""
+        config = self.deployment_config or {}
+        if "DisableRollback" in config:
+            return str(config["DisableRollback"]).lower() == "true"
+        return str(config.get("Mode", "STANDARD")).upper() == "EXPRESS"
 
 
 def stack_description(stack: Stack) -> dict[str, Any]:
@@ -229,6 +241,8 @@ def change_set_description(change_set: ChangeSet, include_values: bool = True) -
             "Changes": change_set.changes if include_values else _without_values(change_set.changes),
         }
     )
+    if change_set.deployment_config:
+        out["DeploymentConfig"] = change_set.deployment_config
     return out
 
 
