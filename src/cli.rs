@@ -500,6 +500,12 @@ pub struct ApplyPlanArgs {
     /// The plan file `pixelctl plan --out` wrote
     pub plan: PathBuf,
 
+    /// In a protected environment, allow the plan to replace or remove this stateful
+    /// resource (the images bucket, the distribution, a log group) by its logical id;
+    /// repeatable
+    #[arg(long, value_name = "LOGICAL_ID")]
+    pub allow_replace: Vec<String>,
+
     /// Don't wait for CloudFront to report Deployed
     #[arg(long)]
     pub no_wait_cdn: bool,

@@ -176,3 +176,65 @@ fn a_plan_is_refused_when_the_stack_changed_or_its_change_set_is_gone() {
         refused.stderr
     );
 }
+
+#[test]
+fn a_reviewed_plan_does_not_get_around_prods_guard_on_stateful_resources() {
+    let aws = LocalAws::with_keys();
+    let project = Project::copy();
+    project.deploy(&aws, "prod", &["--no-wait-cdn"], 0);
+    // A new log group name replaces the access log group (its history is lost).
+    project.edit(
+        "templates/pixel-prompt.yaml",
+        "${AWS::StackName}-access\"",
+        "${AWS::StackName}-access-v2\"",
+    );
+    let artifact = bootstrap().to_str().unwrap().to_owned();
+    let out = project.path("plan.json").to_str().unwrap().to_owned();
+    project.expect(
+        &aws,
+        &["plan", "prod", "--artifact", &artifact, "--out", &out],
+        0,
+    );
+    let refused = project.expect(&aws, &["apply", &out, "--no-wait-cdn"], 1);
+    assert!(
+        refused.stderr.contains(
+            "refused: this plan would lose stateful resources of prod (termination_protection is on): \
+             ApiAccessLogGroup (AWS::Logs::LogGroup, replaced: a new resource, its data or history gone)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("apply again with --allow-replace ApiAccessLogGroup"),
+        "{}",
+        refused.stderr
+    );
+    let outputs = project.expect(&aws, &["outputs", "prod", "--output", "json"], 0);
+    assert_eq!(
+        outputs.json()["outputs"]["AccessLogGroup"],
+        "/aws/apigateway/pixel-prompt-prod-access",
+        "nothing changed"
+    );
+    // The change set was kept: naming the resource applies the same plan.
+    let applied = project.expect(
+        &aws,
+        &[
+            "apply",
+            &out,
+            "--no-wait-cdn",
+            "--allow-replace",
+            "ApiAccessLogGroup",
+            "--output",
+            "json",
+        ],
+        0,
+    );
+    assert_eq!(
+        applied.json()["outputs"]["AccessLogGroup"],
+        "/aws/apigateway/pixel-prompt-prod-access-v2",
+        "{}",
+        applied.stderr
+    );
+}

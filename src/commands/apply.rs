@@ -77,7 +77,7 @@ pub fn run(settings: &Settings, args: &ApplyPlanArgs) -> CommandResult {
         interactive: false,
         hotswap: false,
         deploy_mode: None,
-        allow_replace: Vec::new(),
+        allow_replace: args.allow_replace.clone(),
     };
     let result = runtime()?.block_on(async {
         let aws = settings.connect(&rendered.environment).await?;

@@ -789,6 +789,32 @@ impl Deployment<'_> {
             .await?;
         crate::reviewed_plan::check(review, live.as_ref(), change_set.as_ref())
             .map_err(|message| CommandError::Failed(anyhow!(message)))?;
+        // The same guard as a deploy's: a reviewed plan is no way around it.
+        if self.is_protected()
+            && let crate::aws::ChangeSetStatus::Ready(resources) = self
+                .aws
+                .wait_for_change_set(
+                    stack,
+                    &review.change_set_name,
+                    crate::aws::CHANGE_SET_TIMEOUT,
+                )
+                .await?
+        {
+            let plan = ChangeSetPlan {
+                stack_name: stack.to_owned(),
+                change_set_name: review.change_set_name.clone(),
+                change_set_type: if review.create { "create" } else { "update" }.to_owned(),
+                resources,
+                parameters: Vec::new(),
+            };
+            if let Some((named, flags)) = self.stateful_losses(&plan) {
+                return Err(CommandError::Failed(anyhow!(
+                    "refused: this plan would lose stateful resources of {} (termination_protection is on): {named}; \
+                     nothing changed and the change set is kept. If that is intended, apply again with {flags}",
+                    self.environment.name,
+                )));
+            }
+        }
         let target = Target {
             existing: existing.filter(|_| !review.create),
             create: review.create,
@@ -862,14 +888,28 @@ impl Deployment<'_> {
         name: &str,
         target: &Target,
     ) -> Result<(), CommandError> {
-        if !self.is_protected() {
+        let Some((named, flags)) = self.stateful_losses(plan) else {
             return Ok(());
+        };
+        self.discard(name, target.create).await?;
+        Err(CommandError::Failed(anyhow!(
+            "refused: this change would lose stateful resources of {} (termination_protection is on): {named}; \
+             the change set was deleted and nothing changed. If that is intended, deploy again with {flags}",
+            self.environment.name,
+        )))
+    }
+
+    /// In a protected environment, the stateful resources `plan` would replace or
+    /// remove that `--allow-replace` does not name (described), and the flags that
+    /// would allow them; `None` when there are none.
+    fn stateful_losses(&self, plan: &ChangeSetPlan) -> Option<(String, String)> {
+        if !self.is_protected() {
+            return None;
         }
         let losses = plan.unallowed_losses(&self.options.allow_replace);
         if losses.is_empty() {
-            return Ok(());
+            return None;
         }
-        self.discard(name, target.create).await?;
         let named: Vec<String> = losses
             .iter()
             .map(|change| {
@@ -889,13 +929,7 @@ impl Deployment<'_> {
             .iter()
             .map(|change| format!("--allow-replace {}", change.logical_id))
             .collect();
-        Err(CommandError::Failed(anyhow!(
-            "refused: this change would lose stateful resources of {} (termination_protection is on): {}; \
-             the change set was deleted and nothing changed. If that is intended, deploy again with {}",
-            self.environment.name,
-            named.join(", "),
-            flags.join(" ")
-        )))
+        Some((named.join(", "), flags.join(" ")))
     }
 
     /// Step 6: confirm, where the environment asks to; a "no" deletes the change set.
