@@ -1,6 +1,10 @@
 //! The command line: clap types only. Everything here is turned into
 //! settings before any command runs.
 
+// These doc comments are the `--help` text, where `<env>` is a placeholder the
+// reader fills in, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
