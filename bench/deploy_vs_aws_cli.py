@@ -255,12 +255,12 @@ class Flows:
         self.cli_flow(self.memory["cli"])
 
     def _tiny_bootstrap_zip(self) -> Path:
-        """A tiny gcc-built `bootstrap` that serves the Runtime API (bench/runtime_stub.c:
+        """A tiny gcc-built `bootstrap` that serves the Runtime API (tools/runtime_stub.c:
         the deploy's health check passes at once), needs only GLIBC_2.34, zipped."""
         gcc = shutil.which("gcc") or shutil.which("cc")
         if gcc is None:
             raise BenchError("gcc is needed to build the tiny bootstrap (apt-get install gcc)")
-        source = REPO / "bench" / "runtime_stub.c"
+        source = REPO / "tools" / "runtime_stub.c"
         binary = self.workdir / "bootstrap"
         run([gcc, "-O2", "-s", "-o", str(binary), str(source)], self.env, "gcc bootstrap")
         archive = self.workdir / "bootstrap.zip"

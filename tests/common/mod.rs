@@ -567,93 +567,28 @@ pub fn http(
     body.to_owned()
 }
 
-/// Compiles a tiny C Lambda runtime into a `bootstrap`: a real executable that
-/// passes the glibc check like the Lambda does, built in milliseconds, and that
-/// the local AWS runs like the real one. It answers every event (an API
-/// Gateway request included) with `200 {"status":"ok","stub":CODE}`, so a deploy's
-/// health check passes; `code` makes each variant's bytes (and sha256) differ.
+/// Compiles the stub Lambda runtime (`tools/runtime_stub.c`) into a `bootstrap`:
+/// a real executable that passes the glibc check like the Lambda does, built in
+/// milliseconds, and that the local AWS runs like the real one. It answers every
+/// event (an API Gateway request included) with `200 {"status":"ok","stub":CODE}`,
+/// so a deploy's health check passes; `code` makes each variant's bytes (and
+/// sha256) differ.
 pub fn compile_bootstrap(code: u8) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "pixelctl-test-bootstrap-{}-{code}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let source = dir.join("bootstrap.c");
-    std::fs::write(
-        &source,
-        STUB_RUNTIME.replace("STUB_CODE", &code.to_string()),
-    )
-    .unwrap();
     let binary = dir.join("bootstrap");
     let status = Process::new("gcc")
-        .args(["-O2", "-o"])
+        .args(["-O2", &format!("-DSTUB_CODE={code}"), "-o"])
         .arg(&binary)
-        .arg(&source)
+        .arg(repo_root().join("tools/runtime_stub.c"))
         .status()
         .expect("gcc builds the test bootstrap (apt-get install gcc)");
     assert!(status.success());
     binary
 }
-
-/// The Lambda Runtime API loop of the stub bootstrap, in C.
-const STUB_RUNTIME: &str = r#"#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-static char response[1 << 20];
-
-/* One HTTP/1.1 exchange with the runtime API; the whole answer lands in `response`. */
-static int exchange(const char *api, const char *method, const char *path, const char *body) {
-    char host[256];
-    snprintf(host, sizeof host, "%s", api);
-    char *colon = strchr(host, ':');
-    if (!colon) return -1;
-    *colon = 0;
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_port = htons((unsigned short)atoi(colon + 1));
-    inet_pton(AF_INET, host, &address.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) < 0) return -1;
-    char request[4096];
-    int n = snprintf(request, sizeof request,
-        "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-        method, path, api, strlen(body), body);
-    if (write(fd, request, (size_t)n) != n) return -1;
-    size_t used = 0;
-    ssize_t got;
-    while (used < sizeof response - 1 && (got = read(fd, response + used, sizeof response - 1 - used)) > 0) used += (size_t)got;
-    response[used] = 0;
-    close(fd);
-    return 0;
-}
-
-int main(void) {
-    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
-    if (!api) return STUB_CODE;
-    for (;;) {
-        if (exchange(api, "GET", "/2018-06-01/runtime/invocation/next", "") < 0) return 1;
-        char *header = strcasestr(response, "Lambda-Runtime-Aws-Request-Id:");
-        if (!header) return 1;
-        header += strlen("Lambda-Runtime-Aws-Request-Id:");
-        while (*header == ' ') header++;
-        char id[128];
-        size_t len = strcspn(header, "\r\n");
-        if (len >= sizeof id) return 1;
-        memcpy(id, header, len);
-        id[len] = 0;
-        char path[256];
-        snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
-        exchange(api, "POST", path,
-            "{\"statusCode\":200,\"headers\":{\"content-type\":\"application/json\"},\"body\":\"{\\\"status\\\":\\\"ok\\\",\\\"stub\\\":STUB_CODE}\"}");
-    }
-}
-"#;
 
 /// The test bootstrap most tests deploy.
 pub fn bootstrap() -> &'static Path {

@@ -1,8 +1,10 @@
-/* The benchmark's Lambda `bootstrap`: a Lambda Runtime API loop (the same as the
- * tests' stub in tests/common/mod.rs) answering every invocation, API Gateway
- * requests included, with 200 {"status":"ok","stub":0}, so the deploy's health
- * check passes at once instead of waiting out --health-timeout on a bootstrap
- * that exits. Needs only GLIBC_2.34. */
+/* A stub Lambda `bootstrap`: a Lambda Runtime API loop answering every
+ * invocation, API Gateway requests included, with
+ * 200 {"status":"ok","stub":STUB_CODE}, so a deploy's health check passes at
+ * once. Built with gcc in milliseconds, it needs only GLIBC_2.34, passes the
+ * glibc check like the real Lambda, and the local AWS runs it like the real one.
+ * The tests (tests/common/mod.rs) and the benchmarks (bench/) build it;
+ * -DSTUB_CODE=N makes each variant's bytes (and sha256) differ. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,6 +13,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef STUB_CODE
+#define STUB_CODE 0
+#endif
+#define TEXT(x) #x
+#define NUMBER(x) TEXT(x)
 
 static char response[1 << 20];
 
@@ -42,7 +50,7 @@ static int exchange(const char *api, const char *method, const char *path, const
 
 int main(void) {
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
-    if (!api) return 0;
+    if (!api) return STUB_CODE;
     for (;;) {
         if (exchange(api, "GET", "/2018-06-01/runtime/invocation/next", "") < 0) return 1;
         char *header = strcasestr(response, "Lambda-Runtime-Aws-Request-Id:");
@@ -57,6 +65,6 @@ int main(void) {
         char path[256];
         snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
         exchange(api, "POST", path,
-            "{\"statusCode\":200,\"headers\":{\"content-type\":\"application/json\"},\"body\":\"{\\\"status\\\":\\\"ok\\\",\\\"stub\\\":0}\"}");
+            "{\"statusCode\":200,\"headers\":{\"content-type\":\"application/json\"},\"body\":\"{\\\"status\\\":\\\"ok\\\",\\\"stub\\\":" NUMBER(STUB_CODE) "}\"}");
     }
 }
