@@ -533,7 +533,8 @@ pub fn http_status(
     (status, body.to_owned())
 }
 
-/// A minimal HTTP/1.1 request to 127.0.0.1 (tests only talk to this machine).
+/// A minimal HTTP/1.1 request to 127.0.0.1 (tests only talk to this machine)
+/// that must answer 200; its body.
 pub fn http(
     endpoint: &str,
     method: &str,
@@ -541,30 +542,9 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> String {
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    assert!(
-        address.starts_with("127.0.0.1:"),
-        "tests only talk to 127.0.0.1, not {address}"
-    );
-    let mut stream = TcpStream::connect(address).expect("connect to the local AWS");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("receive");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    assert!(
-        head.contains(" 200 "),
-        "{method} {path} failed:\n{response}"
-    );
-    body.to_owned()
+    let (status, answer) = http_status(endpoint, method, path, headers, body);
+    assert_eq!(status, 200, "{method} {path} failed:\n{answer}");
+    answer
 }
 
 /// Compiles the stub Lambda runtime (`tools/runtime_stub.c`) into a `bootstrap`:
