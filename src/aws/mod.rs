@@ -139,27 +139,41 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
         .await
         .map_err(|_| no_credentials())?;
 
-    let s3_config = aws_sdk_s3::config::Builder::from(&config)
-        .force_path_style(settings.endpoint_url.is_some())
-        .build();
-    Ok(Aws {
-        region: settings.region.clone(),
-        endpoint_url: settings.endpoint_url.clone(),
-        cloudformation: aws_sdk_cloudformation::Client::new(&config),
-        s3: aws_sdk_s3::Client::from_conf(s3_config),
-        cloudfront: aws_sdk_cloudfront::Client::new(&config),
-        sts: aws_sdk_sts::Client::new(&config),
-        ssm: aws_sdk_ssm::Client::new(&config),
-        secrets: aws_sdk_secretsmanager::Client::new(&config),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-        lambda: aws_sdk_lambda::Client::new(&config),
-        identity: Arc::default(),
-        sdk: config,
-    })
+    Ok(Aws::from_config(
+        config,
+        settings.region.clone(),
+        settings.endpoint_url.clone(),
+    ))
 }
 
 impl Aws {
+    /// Every client from one SDK configuration; S3 addresses buckets by path when
+    /// an endpoint other than AWS's is given (the local AWS).
+    fn from_config(
+        config: aws_config::SdkConfig,
+        region: String,
+        endpoint_url: Option<String>,
+    ) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(endpoint_url.is_some())
+            .build();
+        Self {
+            region,
+            endpoint_url,
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            cloudfront: aws_sdk_cloudfront::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            identity: Arc::default(),
+            sdk: config,
+        }
+    }
+
     /// Clients for a local AWS at `endpoint` with dummy credentials (tests).
     #[cfg(test)]
     pub fn for_tests(endpoint: &str) -> Self {
@@ -175,24 +189,7 @@ impl Aws {
                 ),
             )
             .build();
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build();
-        Self {
-            region: "us-west-2".to_owned(),
-            endpoint_url: Some(endpoint.to_owned()),
-            cloudformation: aws_sdk_cloudformation::Client::new(&config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            cloudfront: aws_sdk_cloudfront::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            secrets: aws_sdk_secretsmanager::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            identity: Arc::default(),
-            sdk: config,
-        }
+        Self::from_config(config, "us-west-2".to_owned(), Some(endpoint.to_owned()))
     }
 
     /// Clients whose every HTTP exchange goes to `http_client` (recorded AWS answers,
@@ -214,21 +211,7 @@ impl Aws {
                 ),
             )
             .build();
-        Self {
-            region: "us-west-2".to_owned(),
-            endpoint_url: None,
-            cloudformation: aws_sdk_cloudformation::Client::new(&config),
-            s3: aws_sdk_s3::Client::new(&config),
-            cloudfront: aws_sdk_cloudfront::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            secrets: aws_sdk_secretsmanager::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            identity: Arc::default(),
-            sdk: config,
-        }
+        Self::from_config(config, "us-west-2".to_owned(), None)
     }
 
     /// The account the credentials belong to, and who they are. Asked once:
