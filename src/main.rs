@@ -24,6 +24,7 @@ mod provider_keys;
 mod redact;
 mod release;
 mod reviewed_plan;
+mod stack_policy;
 mod stack_state;
 mod template;
 #[cfg(test)]

@@ -379,7 +379,27 @@ fn an_express_deploy_says_so_and_a_failed_one_is_left_for_the_next_deploy() {
 fn prod_refuses_to_replace_a_stateful_resource_unless_allow_replace_names_it() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
-    project.deploy(&aws, "prod", &["--no-wait-cdn"], 0);
+    let created = project.deploy(&aws, "prod", &["--no-wait-cdn"], 0);
+    assert!(
+        created
+            .stderr
+            .contains("a stack policy that denies replacing or removing stateful resources"),
+        "{}",
+        created.stderr
+    );
+    let policy = || -> serde_json::Value {
+        let body = block_on(
+            aws.cloudformation()
+                .get_stack_policy()
+                .stack_name("pixel-prompt-prod")
+                .send(),
+        )
+        .unwrap();
+        serde_json::from_str(body.stack_policy_body().unwrap()).unwrap()
+    };
+    let guard = policy();
+    assert_eq!(guard["Statement"][1]["Effect"], "Deny", "{guard}");
+    assert_eq!(guard["Statement"][1]["Resource"], "*", "{guard}");
     // A new log group name replaces the access log group (its history is lost).
     project.edit(
         "templates/pixel-prompt.yaml",
@@ -408,6 +428,61 @@ fn prod_refuses_to_replace_a_stateful_resource_unless_allow_replace_names_it() {
         "/aws/apigateway/pixel-prompt-prod-access",
         "nothing changed"
     );
+    // The stack policy backs the guard: the same change executed outside pixelctl
+    // (a reviewed change set run from the console) is denied and rolled back.
+    let artifact = common::bootstrap().to_str().unwrap().to_owned();
+    let planned = project.expect(
+        &aws,
+        &["plan", "prod", "--artifact", &artifact, "--output", "json"],
+        0,
+    );
+    let change_set = planned.json()["change_set"].as_str().unwrap().to_owned();
+    block_on(
+        aws.cloudformation()
+            .execute_change_set()
+            .stack_name("pixel-prompt-prod")
+            .change_set_name(&change_set)
+            .send(),
+    )
+    .unwrap();
+    // The local AWS applies at once: the stack has settled when the call returns.
+    let denied = block_on(
+        aws.cloudformation()
+            .describe_stacks()
+            .stack_name("pixel-prompt-prod")
+            .send(),
+    )
+    .unwrap();
+    let denied = &denied.stacks()[0];
+    assert_eq!(
+        denied.stack_status().unwrap().as_str(),
+        "UPDATE_ROLLBACK_COMPLETE"
+    );
+    let events = block_on(
+        aws.cloudformation()
+            .describe_stack_events()
+            .stack_name("pixel-prompt-prod")
+            .send(),
+    )
+    .unwrap();
+    let reasons: Vec<&str> = events
+        .stack_events()
+        .iter()
+        .filter_map(|event| event.resource_status_reason())
+        .collect();
+    assert!(
+        reasons.iter().any(|reason| reason.contains(
+            "Action denied by stack policy: Statement [#2] does not allow [Update:Replace] \
+             for resource [LogicalResourceId/ApiAccessLogGroup]"
+        )),
+        "{reasons:?}"
+    );
+    let outputs = project.expect(&aws, &["outputs", "prod", "--output", "json"], 0);
+    assert_eq!(
+        outputs.json()["outputs"]["AccessLogGroup"],
+        "/aws/apigateway/pixel-prompt-prod-access",
+        "the stack policy kept the log group"
+    );
     let allowed = project.deploy(
         &aws,
         "prod",
@@ -415,6 +490,19 @@ fn prod_refuses_to_replace_a_stateful_resource_unless_allow_replace_names_it() {
         0,
     );
     assert_eq!(allowed.json()["outcome"], "updated", "{}", allowed.stderr);
+    assert!(
+        allowed
+            .stderr
+            .contains("stack policy lifted for ApiAccessLogGroup for this update"),
+        "{}",
+        allowed.stderr
+    );
+    assert!(
+        allowed.stderr.contains("stack policy restored"),
+        "{}",
+        allowed.stderr
+    );
+    assert_eq!(policy(), guard, "the whole guard again after the update");
     assert_eq!(
         allowed.json()["outputs"]["AccessLogGroup"],
         "/aws/apigateway/pixel-prompt-prod-access-v2"

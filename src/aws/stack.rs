@@ -654,6 +654,23 @@ impl Aws {
             .collect())
     }
 
+    /// Sets the stack's policy (`stack_policy::guard` or `allow_all`).
+    pub async fn set_stack_policy(&self, stack: &str, body: &str) -> anyhow::Result<()> {
+        self.cloudformation
+            .set_stack_policy()
+            .stack_name(stack)
+            .stack_policy_body(body)
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot set the stack policy of `{stack}`"),
+                    &error,
+                ))
+            })?;
+        Ok(())
+    }
+
     pub async fn set_termination_protection(
         &self,
         stack: &str,

@@ -30,6 +30,7 @@ use crate::progress::{Progress, Prompter};
 use crate::project::Project;
 use crate::release::{self, ArtifactRef, ReleaseKind, ReleaseRecord, ReleaseSource};
 use crate::reviewed_plan::{ReviewedPlan, StackMarker};
+use crate::stack_policy;
 use crate::stack_state::{self, Preflight, Settled};
 use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
 use health::HealthReport;
@@ -967,13 +968,20 @@ impl Deployment<'_> {
         *cursor = EventCursor::before_operation(self.aws, stack, &token)
             .await?
             .for_change_set(name);
+        let lifted = self.lift_stack_policy(create).await?;
         // Express mode's default, stated: a failed update is left as it failed. A first
         // create still rolls back, so a failure never leaves a half-made stack.
         self.aws
             .execute_change_set(stack, name, &token, self.express() && !create)
             .await?;
         tokio::select! {
-            watched = watch_stack(self.aws, stack, total, cursor, self.progress) => Ok(watched?),
+            watched = watch_stack(self.aws, stack, total, cursor, self.progress) => {
+                let watched = watched?;
+                if lifted {
+                    self.restore_stack_policy().await;
+                }
+                Ok(watched)
+            }
             _ = tokio::signal::ctrl_c() => {
                 self.progress.report(crate::progress::Event::WatchFinished);
                 Err(CommandError::Interrupted(format!(
@@ -984,6 +992,43 @@ impl Deployment<'_> {
                     env = self.environment.name
                 )))
             }
+        }
+    }
+
+    /// Before a protected stack's update: its stack policy, lifted for the resources
+    /// `--allow-replace` names, for this update alone (set on every update, so a stack
+    /// made before pixelctl set policies gets one too); whether anything was lifted.
+    async fn lift_stack_policy(&self, create: bool) -> Result<bool, CommandError> {
+        if !self.is_protected() || create {
+            return Ok(false);
+        }
+        let lifted = &self.options.allow_replace;
+        self.aws
+            .set_stack_policy(self.stack_name(), &stack_policy::guard(lifted))
+            .await?;
+        if !lifted.is_empty() {
+            self.progress.note(&format!(
+                "stack policy lifted for {} for this update",
+                lifted.join(", ")
+            ));
+        }
+        Ok(!lifted.is_empty())
+    }
+
+    /// After an update with `--allow-replace`: the whole guard again. A failure is
+    /// warned about; the next update of the stack sets the policy anyway.
+    async fn restore_stack_policy(&self) {
+        let restored = self
+            .aws
+            .set_stack_policy(self.stack_name(), &stack_policy::guard(&[]))
+            .await;
+        match restored {
+            Ok(()) => self.progress.note("stack policy restored"),
+            Err(error) => self.progress.warn(&format!(
+                "the stack policy is still lifted for {} ({error:#}); the next deploy of {} restores it",
+                self.options.allow_replace.join(", "),
+                self.environment.name
+            )),
         }
     }
 
@@ -1197,9 +1242,21 @@ impl Deployment<'_> {
             self.aws
                 .set_termination_protection(self.stack_name(), wanted)
                 .await?;
+            let policy = if wanted {
+                stack_policy::guard(&[])
+            } else {
+                stack_policy::allow_all()
+            };
+            self.aws
+                .set_stack_policy(self.stack_name(), &policy)
+                .await?;
             self.progress.note(&format!(
-                "termination protection {}",
-                if wanted { "enabled" } else { "disabled" }
+                "{}",
+                if wanted {
+                    "termination protection enabled, and a stack policy that denies replacing or removing stateful resources"
+                } else {
+                    "termination protection disabled, and the stack policy allows every update"
+                }
             ));
         }
         if self.options.write_env_file {

@@ -22,6 +22,7 @@ from moto.core.responses import ActionResult, EmptyResult
 
 from .engine import ENGINE, CfnError, ChangeSetRequest
 from .paging import InvalidToken, page
+from .stack_policy import PolicyError, parse
 from .stacks import (
     change_set_description,
     change_set_summary,
@@ -275,6 +276,28 @@ def update_termination_protection(r: CloudFormationResponse) -> ActionResult:
     stack = ENGINE.find_stack(*_scope(r), r._get_param("StackName"))
     stack.termination_protection = r._get_bool_param("EnableTerminationProtection", False)
     return ActionResult({"StackId": stack.stack_id})
+
+
+@action
+def set_stack_policy(r: CloudFormationResponse) -> ActionResult:
+    stack = ENGINE.find_stack(*_scope(r), r._get_param("StackName"))
+    if r._get_param("StackPolicyURL"):
+        raise CfnError("ValidationError", "StackPolicyURL is not supported by the local AWS: send StackPolicyBody")
+    body = r._get_param("StackPolicyBody")
+    if not body:
+        raise CfnError("ValidationError", "Either StackPolicyBody or StackPolicyURL must be specified")
+    try:
+        parse(body)
+    except PolicyError as err:
+        raise CfnError("ValidationError", str(err)) from err
+    stack.policy_body = body
+    return EmptyResult()
+
+
+@action
+def get_stack_policy(r: CloudFormationResponse) -> ActionResult:
+    stack = ENGINE.find_stack(*_scope(r), r._get_param("StackName"))
+    return ActionResult({} if stack.policy_body is None else {"StackPolicyBody": stack.policy_body})
 
 
 @action

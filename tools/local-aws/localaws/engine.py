@@ -33,6 +33,7 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 
+from . import stack_policy
 from .plan import (
     check_attribute,
     check_types,
@@ -602,6 +603,15 @@ class Engine:
     # ---- update ----------------------------------------------------------
 
     def _update(self, stack: Stack, change_set: ChangeSet, snapshot: Snapshot) -> bool:
+        if stack.policy_body is not None:
+            denied = stack_policy.denials(stack_policy.parse(stack.policy_body), change_set.changes)
+            if denied:
+                # Checked before anything changes: the update rolls back at once.
+                stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", stack_policy.reason(denied))
+                stack.set_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+                stack.last_updated_time = CLOCK.now()
+                stack.set_status("UPDATE_ROLLBACK_COMPLETE")
+                return False
         old_template = stack.template
         stack.template_body, stack.template = change_set.template_body, change_set.template
         stack.parameters, stack.capabilities = change_set.parameters, change_set.capabilities

@@ -90,6 +90,8 @@ class Stack:
     # Resources whose rollback is set to fail (logical id -> (reason, until fixed)),
     # collected during an update and handed to its rollback plan.
     rollback_traps: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # SetStackPolicy's body, checked before each update (localaws.stack_policy).
+    policy_body: str | None = None
 
     @property
     def live_resources(self) -> dict[str, StackResource]:
