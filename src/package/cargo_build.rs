@@ -216,23 +216,22 @@ pub fn target_directory(metadata: &[u8]) -> Result<PathBuf, PackageError> {
         })
 }
 
-/// `RUSTFLAGS` for a reproducible binary: the user's own flags plus path
-/// remaps, so the absolute paths compiled into panic locations (the cargo
-/// registry, the checkout) read the same on every machine and the zip's hash
-/// depends on the source alone.
-pub fn reproducible_rustflags(
-    existing: Option<&str>,
-    cargo_home: &Path,
-    workspace_root: &Path,
-) -> String {
-    let remaps = format!(
-        "--remap-path-prefix={}=/cargo --remap-path-prefix={}=/build",
-        cargo_home.display(),
-        workspace_root.display()
-    );
+/// `RUSTFLAGS` for a reproducible binary: the user's own flags plus the cargo
+/// home's remap, so the absolute paths compiled into panic locations of the
+/// registry's crates read the same on every machine and the zip's hash depends
+/// on the source alone.
+///
+/// The checkout's own path needs no remap: cargo compiles workspace members
+/// with paths relative to the workspace root, and the Lambda profiles strip
+/// debug information. Leaving it out keeps `RUSTFLAGS`, which is part of every
+/// dependency's fingerprint, the same in every checkout, so a second checkout
+/// sharing a target directory reuses the dependencies instead of rebuilding
+/// them (docs/PERFORMANCE.md, "Builds from a second checkout").
+pub fn reproducible_rustflags(existing: Option<&str>, cargo_home: &Path) -> String {
+    let remap = format!("--remap-path-prefix={}=/cargo", cargo_home.display());
     match existing.map(str::trim).filter(|flags| !flags.is_empty()) {
-        Some(flags) => format!("{flags} {remaps}"),
-        None => remaps,
+        Some(flags) => format!("{flags} {remap}"),
+        None => remap,
     }
 }
 
@@ -285,15 +284,8 @@ pub fn build_lambda(
 
     let shown = command.to_string();
     let started = Instant::now();
-    let workspace_root = req
-        .workspace_root
-        .canonicalize()
-        .unwrap_or_else(|_| req.workspace_root.clone());
-    let rustflags = reproducible_rustflags(
-        std::env::var("RUSTFLAGS").ok().as_deref(),
-        &cargo_home(),
-        &workspace_root,
-    );
+    let rustflags =
+        reproducible_rustflags(std::env::var("RUSTFLAGS").ok().as_deref(), &cargo_home());
     let status = Command::new(&command.program)
         .args(&command.args)
         .current_dir(&command.current_dir)

@@ -127,24 +127,25 @@ fn size_and_warning_messages_say_what_to_do() {
 }
 
 #[test]
-fn rustflags_remap_machine_paths_and_keep_the_users_flags() {
+fn rustflags_remap_the_cargo_home_alone_and_keep_the_users_flags() {
     use std::path::Path;
-    let flags = cargo_build::reproducible_rustflags(
-        None,
-        Path::new("/home/a/.cargo"),
-        Path::new("/src/pixelctl"),
-    );
-    assert_eq!(
-        flags,
-        "--remap-path-prefix=/home/a/.cargo=/cargo --remap-path-prefix=/src/pixelctl=/build"
-    );
-    let flags = cargo_build::reproducible_rustflags(
-        Some(" -C target-cpu=x86-64-v2 "),
-        Path::new("/c"),
-        Path::new("/w"),
-    );
-    assert_eq!(
-        flags,
-        "-C target-cpu=x86-64-v2 --remap-path-prefix=/c=/cargo --remap-path-prefix=/w=/build"
-    );
+    let cases = [
+        (
+            None,
+            "/home/a/.cargo",
+            "--remap-path-prefix=/home/a/.cargo=/cargo",
+        ),
+        (Some("  "), "/c", "--remap-path-prefix=/c=/cargo"),
+        (
+            Some(" -C target-cpu=x86-64-v2 "),
+            "/c",
+            "-C target-cpu=x86-64-v2 --remap-path-prefix=/c=/cargo",
+        ),
+    ];
+    for (existing, cargo_home, expected) in cases {
+        assert_eq!(
+            cargo_build::reproducible_rustflags(existing, Path::new(cargo_home)),
+            expected
+        );
+    }
 }
