@@ -15,7 +15,8 @@ use crate::template::ArtifactLocation;
 
 /// Shows packaging events as progress lines.
 fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
-    move |event| match event {
+    move |event| {
+        match event {
         BuildEvent::BuildStarted { command } => progress.note(&format!("running {command}")),
         BuildEvent::BuildFinished { elapsed, .. } => {
             progress.note(&format!("built in {:.1}s", elapsed.as_secs_f64()));
@@ -24,7 +25,13 @@ fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
         BuildEvent::Packaged { artifact } => {
             progress.note(&format!("{} ({})", artifact.key(), artifact.size_report()))
         }
+        BuildEvent::Reused { artifact } => progress.note(&format!(
+            "{} ({}): the binary is unchanged since it was packaged, so it was not read, checked or zipped again",
+            artifact.key(),
+            artifact.size_report()
+        )),
         BuildEvent::Warning(warning) => progress.warn(&warning.to_string()),
+    }
     }
 }
 
@@ -56,6 +63,23 @@ pub fn prebuilt(
     progress: &dyn Progress,
 ) -> anyhow::Result<Artifact> {
     progress.step(&format!("Using the prebuilt artifact {}", path.display()));
+    let out_dir = project.build_dir();
+    package::packaged_once(
+        path,
+        (architecture, GlibcVersion::PROVIDED_AL2023),
+        &out_dir,
+        &mut report_build(progress),
+        |reporter| package_prebuilt(path, architecture, &out_dir, reporter),
+    )
+}
+
+/// Reads a prebuilt `bootstrap` or zip, checks the binary and zips it anew.
+fn package_prebuilt(
+    path: &Path,
+    architecture: Architecture,
+    out_dir: &Path,
+    reporter: &mut dyn FnMut(BuildEvent),
+) -> anyhow::Result<Artifact> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let binary = if bytes.starts_with(b"\x7fELF") {
         bytes
@@ -76,14 +100,13 @@ pub fn prebuilt(
             .with_context(|| format!("cannot read `bootstrap` from `{}`", path.display()))?;
         binary
     };
-    let artifact = package::package_bootstrap(
+    Ok(package::package_bootstrap(
         &binary,
         architecture,
         GlibcVersion::PROVIDED_AL2023,
-        &project.build_dir(),
-        &mut report_build(progress),
-    )?;
-    Ok(artifact)
+        out_dir,
+        reporter,
+    )?)
 }
 
 /// Where the artifact lives in the store, uploading it if needed. When the

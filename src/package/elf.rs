@@ -29,7 +29,7 @@ const GLIBC_ABI_MARKERS: &[(&str, GlibcVersion)] = &[
 ];
 
 /// What the ELF check found in an acceptable `bootstrap`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ElfReport {
     pub architecture: Architecture,
     /// The dynamic loader (`PT_INTERP`); `None` for a statically linked binary.

@@ -13,6 +13,7 @@ pub mod archive;
 pub mod cargo_build;
 pub mod elf;
 mod error;
+pub mod known;
 pub mod size;
 pub mod target;
 
@@ -23,7 +24,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use archive::sha256_hex;
 use cargo_build::{BuildCommand, build_lambda};
@@ -50,6 +51,11 @@ pub enum BuildEvent {
     },
     /// The zip is written (or was already there, byte-identical).
     Packaged {
+        artifact: Artifact,
+    },
+    /// The input is the same file it was when this artifact was made from it: not
+    /// read, checked or zipped again ([`known`]).
+    Reused {
         artifact: Artifact,
     },
     Warning(PackageWarning),
@@ -83,7 +89,7 @@ impl fmt::Display for PackageWarning {
 }
 
 /// A packaged Lambda: a zip under `target/pixelctl/`, named by its content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Artifact {
     /// Lowercase hex sha256 of the zip bytes.
     pub sha256: String,
@@ -127,17 +133,48 @@ pub fn package(
     reporter: &mut dyn FnMut(BuildEvent),
 ) -> Result<Artifact, PackageError> {
     let binary_path = build_lambda(req, reporter)?;
-    let binary = std::fs::read(&binary_path).map_err(|source| PackageError::ReadBinary {
-        path: binary_path.clone(),
-        source,
-    })?;
-    package_bootstrap(
-        &binary,
-        req.architecture,
-        req.glibc_max,
-        &req.target_dir.join("pixelctl"),
+    let out_dir = req.target_dir.join("pixelctl");
+    packaged_once(
+        &binary_path,
+        (req.architecture, req.glibc_max),
+        &out_dir,
         reporter,
+        |reporter| {
+            let binary =
+                std::fs::read(&binary_path).map_err(|source| PackageError::ReadBinary {
+                    path: binary_path.clone(),
+                    source,
+                })?;
+            package_bootstrap(&binary, req.architecture, req.glibc_max, &out_dir, reporter)
+        },
     )
+}
+
+/// The artifact made from `input` before, if it is the same file it was then;
+/// else what `make` packages, remembered for next time.
+pub fn packaged_once<E>(
+    input: &Path,
+    (architecture, glibc_max): (Architecture, GlibcVersion),
+    out_dir: &Path,
+    reporter: &mut dyn FnMut(BuildEvent),
+    make: impl FnOnce(&mut dyn FnMut(BuildEvent)) -> Result<Artifact, E>,
+) -> Result<Artifact, E> {
+    // Taken before the input is read: a file that changes meanwhile misses next time.
+    let source = known::fingerprint(input, architecture, glibc_max);
+    if let Some(artifact) = source
+        .as_ref()
+        .and_then(|source| known::lookup(out_dir, source))
+    {
+        reporter(BuildEvent::Reused {
+            artifact: artifact.clone(),
+        });
+        return Ok(artifact);
+    }
+    let artifact = make(reporter)?;
+    if let Some(source) = &source {
+        known::remember(out_dir, source, &artifact);
+    }
+    Ok(artifact)
 }
 
 /// Checks and zips an already built `bootstrap` into `out_dir/<sha256>.zip`.
