@@ -1250,14 +1250,11 @@ impl Deployment<'_> {
             self.aws
                 .set_stack_policy(self.stack_name(), &policy)
                 .await?;
-            self.progress.note(&format!(
-                "{}",
-                if wanted {
-                    "termination protection enabled, and a stack policy that denies replacing or removing stateful resources"
-                } else {
-                    "termination protection disabled, and the stack policy allows every update"
-                }
-            ));
+            self.progress.note(if wanted {
+                "termination protection enabled, and a stack policy that denies replacing or removing stateful resources"
+            } else {
+                "termination protection disabled, and the stack policy allows every update"
+            });
         }
         if self.options.write_env_file {
             let path = self.project.frontend_env_path();
