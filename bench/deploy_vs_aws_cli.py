@@ -12,12 +12,20 @@ Scenarios, each run --runs times (default 5), medians reported:
             does: here the AWS CLI's waiters, which poll every 30 s, show
   no-change nothing changed; every AWS call counted through the local AWS's
             /_local-aws/requests log
+  as-typed  `pixelctl deploy dev --yes --no-frontend` as a user types it, from a
+            second checkout of this commit (`git clone --shared`) that shares this
+            checkout's cargo target directory: cargo's up-to-date check and the
+            Lambda's packaging included. Its first, unmeasured deploy is the
+            second checkout's first build (reported); then no-change runs and
+            update runs (lambda.memory_mb alternated in the checkout's dev.yaml)
   startup   `pixelctl --help` (hyperfine if installed, else a timing loop)
 
 pixelctl deploys stack `pixel-prompt-dev` from a temporary project directory
-(copies of environments/ and templates/, PIXELCTL_PROJECT_DIR); the AWS CLI
-deploys `pixel-prompt-dev-cli` from `pixelctl render dev`'s template.yaml and
-parameters.json. Both use the same zip. Nothing leaves 127.0.0.1.
+(copies of environments/ and templates/, PIXELCTL_PROJECT_DIR) with `--artifact`;
+the AWS CLI deploys `pixel-prompt-dev-cli` from `pixelctl render dev`'s
+template.yaml and parameters.json. Both use the same zip: the real Lambda
+(`--bootstrap`, by default the `lambda` profile's build, made if missing) or,
+with `--stub`, a tiny gcc-built Runtime API stub. Nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -143,7 +151,8 @@ class LocalAws:
         return self.control("requests")["requests"]
 
 
-def run(cmd: list[str], env: dict[str, str], what: str) -> subprocess.CompletedProcess[str]:
+def run(cmd: list[str], env: dict[str, str], what: str, cwd: Path | None = None,
+        timeout: int = STEP_TIMEOUT) -> subprocess.CompletedProcess[str]:
     try:
         done = subprocess.run(
             cmd,
@@ -151,11 +160,11 @@ def run(cmd: list[str], env: dict[str, str], what: str) -> subprocess.CompletedP
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=STEP_TIMEOUT,
-            cwd=REPO,
+            timeout=timeout,
+            cwd=cwd or REPO,
         )
     except subprocess.TimeoutExpired as err:
-        raise BenchError(f"{what}: timed out after {STEP_TIMEOUT}s: {' '.join(cmd)}") from err
+        raise BenchError(f"{what}: timed out after {timeout}s: {' '.join(cmd)}") from err
     if done.returncode != 0:
         raise BenchError(
             f"{what}: exit {done.returncode}: {' '.join(cmd)}\n{done.stderr[-3000:]}{done.stdout[-1000:]}"
@@ -181,11 +190,16 @@ class Flows:
         self.project = workdir / "project"
         self.cli = str(VENV_BIN / "aws")
         self.env = self._environment(workdir, aws.endpoint)
+        self.env_typed: dict[str, str] = {}
         self.dev_yaml_original = ""
         self.artifact: Path | None = None
         self.template = workdir / "render" / "template.yaml"
         self.base_parameters: dict[str, str] = {}
         self.memory = {"pixelctl": MEMORY_VALUES[1], "cli": MEMORY_VALUES[1]}
+        self.bootstrap: Path | None = None if args.stub else resolve_bootstrap(args)
+        self.checkout = workdir / "checkout"
+        self.typed_memory = MEMORY_VALUES[1]
+        self.first_typed: dict[str, Any] = {}
 
     @staticmethod
     def _environment(workdir: Path, endpoint: str) -> dict[str, str]:
@@ -216,7 +230,7 @@ class Flows:
         shutil.copytree(REPO / "templates", self.project / "templates")
         self.dev_yaml_original = (self.project / "environments" / "dev.yaml").read_text()
         self.set_pixelctl_memory(self.memory["pixelctl"])
-        bootstrap_zip = self._tiny_bootstrap_zip()
+        bootstrap_zip = self._tiny_bootstrap_zip() if self.bootstrap is None else self._zip(self.bootstrap)
         run([str(self.pixelctl), "render", "dev", "--out", str(self.workdir / "render")], self.env, "pixelctl render")
         rendered = json.loads((self.workdir / "render" / "parameters.json").read_text())
         self.base_parameters = {item["ParameterKey"]: item["ParameterValue"] for item in rendered}
@@ -263,6 +277,9 @@ class Flows:
         source = REPO / "tools" / "runtime_stub.c"
         binary = self.workdir / "bootstrap"
         run([gcc, "-O2", "-s", "-o", str(binary), str(source)], self.env, "gcc bootstrap")
+        return self._zip(binary)
+
+    def _zip(self, binary: Path) -> Path:
         archive = self.workdir / "bootstrap.zip"
         info = zipfile.ZipInfo("bootstrap", (1980, 1, 1, 0, 0, 0))
         info.external_attr = 0o100755 << 16
@@ -302,6 +319,51 @@ class Flows:
         if report["stack_status"] not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
             raise BenchError(f"pixelctl left {PIXELCTL_STACK} in {report['stack_status']}")
         return Sample(seconds, calls)
+
+    # ---- pixelctl as typed, from a second checkout
+
+    def prepare_checkout(self) -> None:
+        """A second checkout of HEAD sharing this checkout's cargo target directory;
+        its first deploy (measured once) builds the Lambda there."""
+        run(["git", "clone", "--quiet", "--shared", str(REPO), str(self.checkout)], self.env, "git clone --shared")
+        target = json.loads(
+            run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"], {**self.env, "PWD": str(REPO)},
+                "cargo metadata", cwd=REPO).stdout
+        )["target_directory"]
+        self.env_typed = {**self.env, "PIXELCTL_PROJECT_DIR": str(self.checkout), "CARGO_TARGET_DIR": target}
+        log(f"second checkout at {self.checkout}, target directory {target}: first deploy (builds the Lambda)")
+        started = time.perf_counter()
+        # A cold shared target directory means a whole Lambda build: allow an hour.
+        report = self._typed_deploy(expect={"updated", "no_changes"}, timeout=3600)
+        self.first_typed = {"seconds": time.perf_counter() - started, "artifact": report["artifact"]["key"]}
+        log(f"  first deploy from the second checkout: {self.first_typed['seconds']:.1f} s")
+        # One unmeasured no-change run: the page cache, as for the other flows.
+        self._typed_deploy(expect={"no_changes"})
+
+    def set_typed_memory(self, memory_mb: int) -> None:
+        path = self.checkout / "environments" / "dev.yaml"
+        original = run(["git", "show", "HEAD:environments/dev.yaml"], self.env, "git show", cwd=self.checkout).stdout
+        text = re.sub(r"(?m)^  memory_mb:.*\n", "", original)
+        if re.search(r"(?m)^lambda:[ \t]*$", text):
+            text = re.sub(r"(?m)^lambda:[ \t]*\n", f"lambda:\n  memory_mb: {memory_mb}\n", text, count=1)
+        else:
+            text += f"\nlambda:\n  memory_mb: {memory_mb}\n"
+        path.write_text(text)
+
+    def _typed_deploy(self, expect: set[str], timeout: int = STEP_TIMEOUT) -> dict[str, Any]:
+        done = run([str(self.pixelctl), "deploy", "dev", "--yes", "--no-frontend", "--output", "json"], self.env_typed,
+                   "pixelctl deploy (as typed)", cwd=self.checkout, timeout=timeout)
+        report = json.loads(done.stdout)
+        if report.get("outcome") not in expect:
+            raise BenchError(f"pixelctl deploy as typed: outcome {report.get('outcome')!r}, expected {sorted(expect)}")
+        return report
+
+    def typed_flow(self, expect: set[str]) -> Sample:
+        self.aws.clear_requests()
+        started = time.perf_counter()
+        self._typed_deploy(expect)
+        seconds = time.perf_counter() - started
+        return Sample(seconds, [f"{c['service']}:{c['operation']}" for c in self.aws.requests()])
 
     # ---- the AWS CLI
 
@@ -401,6 +463,31 @@ def no_change_scenario(flows: Flows, runs: int) -> dict[str, list[Sample]]:
     return samples
 
 
+def typed_scenario(flows: Flows, runs: int) -> dict[str, dict[str, list[Sample]]]:
+    """No-change and update deploys as typed, each beside the AWS CLI flow."""
+    out: dict[str, dict[str, list[Sample]]] = {}
+    for kind in ("no_change", "update"):
+        samples: dict[str, list[Sample]] = {"pixelctl": [], "cli": []}
+        for i in range(runs):
+            order = ("pixelctl", "cli") if i % 2 == 0 else ("cli", "pixelctl")
+            for flow in order:
+                if flow == "pixelctl":
+                    if kind == "update":
+                        flows.typed_memory = MEMORY_VALUES[0] if flows.typed_memory == MEMORY_VALUES[1] else MEMORY_VALUES[1]
+                        flows.set_typed_memory(flows.typed_memory)
+                        sample = flows.typed_flow(expect={"updated"})
+                    else:
+                        sample = flows.typed_flow(expect={"no_changes"})
+                else:
+                    if kind == "update":
+                        flows.memory["cli"] = MEMORY_VALUES[0] if flows.memory["cli"] == MEMORY_VALUES[1] else MEMORY_VALUES[1]
+                    sample = flows.cli_flow(flows.memory["cli"])
+                samples[flow].append(sample)
+                log(f"  {kind} run {i + 1}/{runs} {flow:8} {sample.seconds:7.3f} s  {len(sample.calls)} AWS calls")
+        out[kind] = samples
+    return out
+
+
 def startup_scenario(pixelctl: Path, runs: int, workdir: Path) -> dict[str, Any]:
     """Median wall time of `pixelctl --help` (and, for scale, `aws --version`), in ms."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PIXELCTL_"))}
@@ -468,21 +555,27 @@ def render_report(results: dict[str, Any]) -> str:
     lines.append(f"commit {meta['commit']}; {meta['awscli']}; moto {meta['moto']}  ")
     lines.append(f"machine: {meta['nproc']} CPUs, {meta['cpu_model']}, {meta['platform']}  ")
     lines.append(f"load average (1 min) at start {meta['loadavg_start']}, at end {meta.get('loadavg_end', '?')}  ")
-    lines.append(f"runs per scenario: {meta['runs']} (medians; range in brackets)")
+    lines.append(f"runs per scenario: {meta['runs']} (medians; range in brackets)  ")
+    lines.append(f"deployed Lambda: {meta['bootstrap']}")
+    if "second_checkout_first_deploy_s" in meta:
+        lines.append(f"  \nfirst deploy from a second checkout sharing the target directory (builds the Lambda): "
+                     f"{meta['second_checkout_first_deploy_s']:.1f} s")
     lines.append("")
     lines.append("| scenario | pixelctl | AWS CLI flow | ratio | target | met |")
     lines.append("| --- | ---: | ---: | ---: | --- | --- |")
     for key, title in (
         ("update", "update deploy, one parameter changed (local AWS applies at once)"),
         ("update_async", f"update deploy, one parameter changed (local AWS applies in the background, {meta['async_delay_ms']} ms per resource)"),
-        ("no_change", "no-change deploy"),
+        ("no_change", "no-change deploy, `--artifact`"),
+        ("typed_no_change", "no-change deploy as typed (`pixelctl deploy dev --yes --no-frontend`, cargo included)"),
+        ("typed_update", "update deploy as typed, one parameter changed"),
     ):
         if key not in results:
             continue
         scenario = results[key]
         p, c = scenario["pixelctl"], scenario["cli"]
         ratio = p["median_s"] / c["median_s"]
-        target = 0.1 if key == "no_change" else 0.3
+        target = {"no_change": 0.1, "typed_no_change": 0.2}.get(key, 0.3)
         lines.append(
             f"| {title} | {p['median_s']:.3f} s ({p['range_s']}) | {c['median_s']:.3f} s ({c['range_s']}) | "
             f"{ratio:.2f}x | ≤ {target}x | {verdict(ratio <= target)} |"
@@ -506,7 +599,8 @@ def render_report(results: dict[str, Any]) -> str:
             f"{s['aws']['median_ms']:.0f} ms (`aws --version`) | | < 10 ms | {verdict(s['pixelctl']['median_ms'] < 10)} |"
         )
     lines.append("")
-    calls_rows = [(k, t) for k, t in (("no_change", "no-change"), ("update", "update")) if k in results]
+    calls_rows = [(k, t) for k, t in (("no_change", "no-change"), ("update", "update"),
+                                       ("typed_no_change", "no-change as typed")) if k in results]
     if calls_rows:
         lines.append("AWS calls of a typical run:")
         lines.append("")
@@ -569,6 +663,35 @@ def resolve_pixelctl(args: argparse.Namespace) -> tuple[Path, str]:
     return release, "release"
 
 
+def resolve_bootstrap(args: argparse.Namespace) -> Path:
+    """The real Lambda binary: --bootstrap, or the `lambda` profile's build (made if missing)."""
+    if args.bootstrap:
+        if not args.bootstrap.is_file():
+            raise BenchError(f"--bootstrap {args.bootstrap}: no such file")
+        return args.bootstrap.resolve()
+    target = json.loads(subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"], cwd=REPO, check=True,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    ).stdout)["target_directory"]
+    binary = Path(target) / "x86_64-unknown-linux-gnu" / "lambda" / "bootstrap"
+    if not binary.is_file():
+        log("the Lambda's `lambda` build is missing: building it (~7 min from clean on 2 cores)")
+        subprocess.run(["cargo", "build", "--locked", "--profile", "lambda", "-p", "pixel-prompt-api", "--bin", "bootstrap",
+                        "--target", "x86_64-unknown-linux-gnu"], cwd=REPO, check=True, stdin=subprocess.DEVNULL)
+    return binary
+
+
+def describe_bootstrap(binary: Path) -> str:
+    data = binary.read_bytes()
+    zipped = len(zipfile_deflate(data))
+    return f"`{binary}` ({len(data):,} B, {zipped:,} B deflated)"
+
+
+def zipfile_deflate(data: bytes) -> bytes:
+    import zlib
+    return zlib.compress(data, 9)
+
+
 def loadavg() -> str:
     """The 1-minute load average: other work on the machine skews every number."""
     try:
@@ -610,6 +733,7 @@ def metadata(args: argparse.Namespace, pixelctl: Path, profile: str) -> dict[str
         "loadavg_start": loadavg(),
         "runs": args.runs,
         "async_delay_ms": args.async_delay_ms,
+        "bootstrap": "a tiny gcc-built Runtime API stub (--stub)" if args.stub else describe_bootstrap(resolve_bootstrap(args)),
     }
 
 
@@ -626,6 +750,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--debug", action="store_true", help="measure target/debug/pixelctl (built incrementally) instead")
     parser.add_argument("--commit", help="the commit the measured binary was built from, for the report "
                         "(default: this checkout's HEAD, flagged when src/ has uncommitted changes)")
+    parser.add_argument("--bootstrap", type=Path, help="the Lambda binary both flows deploy (default: the `lambda` "
+                        "profile's build in cargo's target directory, built if missing)")
+    parser.add_argument("--stub", action="store_true", help="deploy a tiny gcc-built Runtime API stub instead of the real Lambda")
+    parser.add_argument("--no-as-typed", action="store_true", help="skip the as-typed scenario (second checkout, cargo build)")
     parser.add_argument("--json", type=Path, help="also write every sample here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
@@ -662,6 +790,13 @@ def main(argv: list[str]) -> int:
                 results["update_async"] = summarize(update_scenario(flows, args.runs))
             finally:
                 aws.control("config", {"resource_delay_ms": 0})
+        if not args.no_as_typed:
+            log(f"scenario as-typed: {args.runs} no-change and {args.runs} update runs per flow")
+            flows.prepare_checkout()
+            typed = typed_scenario(flows, args.runs)
+            results["typed_no_change"] = summarize(typed["no_change"])
+            results["typed_update"] = summarize(typed["update"])
+            results["meta"]["second_checkout_first_deploy_s"] = flows.first_typed["seconds"]
         log(f"scenario startup: {args.startup_runs} runs of pixelctl --help")
         results["startup"] = startup_scenario(pixelctl, args.startup_runs, workdir)
     except BenchError as err:

@@ -1039,12 +1039,17 @@ impl Deployment<'_> {
         if self.options.diff_only || self.options.no_execute {
             return Ok(false);
         }
-        let mut running = Vec::new();
-        for function in crate::hotswap::function_names(self.stack_name()) {
-            if let Some(sha) = self.aws.function_code_sha256(&function).await? {
-                running.push((function, sha));
-            }
-        }
+        // Both functions read at once: this is on every deploy's path, no-change included.
+        let names = crate::hotswap::function_names(self.stack_name());
+        let reads = names
+            .iter()
+            .map(|function| self.aws.function_code_sha256(function));
+        let running: Vec<(String, String)> = futures_util::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .zip(names)
+            .filter_map(|(sha, function)| sha.map(|sha| (function, sha)))
+            .collect();
         let drift = crate::hotswap::code_drift(self.artifact.sha256(), &running);
         for swapped in &drift {
             self.progress.note(&format!(
