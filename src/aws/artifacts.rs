@@ -471,19 +471,17 @@ impl Aws {
     pub async fn list_keys(&self, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
         let owner = self.bucket_owner().await?;
         let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let response = self
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .expected_bucket_owner(&owner)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await;
-            let response = match response {
-                Ok(response) => response,
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .expected_bucket_owner(&owner)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
                 // No store yet (nothing was ever deployed here): nothing under any prefix.
                 Err(error)
                     if error
@@ -501,17 +499,10 @@ impl Aws {
                 }
             };
             keys.extend(
-                response
-                    .contents()
+                page.contents()
                     .iter()
                     .filter_map(|object| object.key().map(str::to_owned)),
             );
-            match response.next_continuation_token() {
-                Some(next) if response.is_truncated() == Some(true) => {
-                    token = Some(next.to_owned())
-                }
-                _ => break,
-            }
         }
         Ok(keys)
     }

@@ -34,23 +34,21 @@ impl Aws {
         prefix: &str,
     ) -> anyhow::Result<Vec<ListedObject>> {
         let mut objects = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let response = self
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|error| {
-                    anyhow::Error::from(AwsError::new(
-                        format!("cannot list `s3://{bucket}/{prefix}`"),
-                        &error,
-                    ))
-                })?;
-            objects.extend(response.contents().iter().filter_map(|object| {
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot list `s3://{bucket}/{prefix}`"),
+                    &error,
+                ))
+            })?;
+            objects.extend(page.contents().iter().filter_map(|object| {
                 Some(ListedObject {
                     key: object.key()?.to_owned(),
                     etag: object
@@ -60,12 +58,6 @@ impl Aws {
                         .to_owned(),
                 })
             }));
-            match response.next_continuation_token() {
-                Some(next) if response.is_truncated() == Some(true) => {
-                    token = Some(next.to_owned())
-                }
-                _ => break,
-            }
         }
         Ok(objects)
     }

@@ -207,24 +207,21 @@ impl Aws {
     /// Change sets pixelctl made on the stack, every page, with their state.
     pub async fn pixelctl_change_sets(&self, stack: &str) -> anyhow::Result<Vec<ChangeSetSummary>> {
         let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let response = self
-                .cloudformation
-                .list_change_sets()
-                .stack_name(stack)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|error| {
-                    anyhow::Error::from(AwsError::new(
-                        format!("cannot list change sets of `{stack}`"),
-                        &error,
-                    ))
-                })?;
+        let mut pages = self
+            .cloudformation
+            .list_change_sets()
+            .stack_name(stack)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| {
+                anyhow::Error::from(AwsError::new(
+                    format!("cannot list change sets of `{stack}`"),
+                    &error,
+                ))
+            })?;
             found.extend(
-                response
-                    .summaries()
+                page.summaries()
                     .iter()
                     .filter_map(|summary| {
                         Some(ChangeSetSummary {
@@ -242,10 +239,6 @@ impl Aws {
                     })
                     .filter(|summary| summary.name.starts_with(crate::deploy::CHANGE_SET_PREFIX)),
             );
-            match response.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
-            }
         }
         Ok(found)
     }
@@ -512,17 +505,20 @@ impl Aws {
         max_pages: usize,
     ) -> anyhow::Result<Option<Vec<StackEvent>>> {
         let mut fresh = Vec::new();
-        let mut token: Option<String> = None;
-        'pages: for _ in 0..max_pages.max(1) {
-            let response = self
-                .cloudformation
-                .describe_stack_events()
-                .stack_name(stack)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let response = match response {
-                Ok(response) => response,
+        let mut pages = self
+            .cloudformation
+            .describe_stack_events()
+            .stack_name(stack)
+            .into_paginator()
+            .send();
+        let mut read = 0;
+        'pages: while read < max_pages.max(1) {
+            let Some(page) = pages.next().await else {
+                break;
+            };
+            read += 1;
+            let page = match page {
+                Ok(page) => page,
                 Err(error) => {
                     if missing_stack(&error) {
                         return Ok(None);
@@ -533,7 +529,7 @@ impl Aws {
                     )));
                 }
             };
-            for event in response.stack_events() {
+            for event in page.stack_events() {
                 let id = event.event_id().unwrap_or_default().to_owned();
                 // Events come newest first: anything seen ends the read.
                 if seen.contains(&id) {
@@ -555,10 +551,6 @@ impl Aws {
                     reason: event.resource_status_reason().map(str::to_owned),
                     client_request_token: event.client_request_token().map(str::to_owned),
                 });
-            }
-            match response.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
             }
         }
         fresh.reverse();
