@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{LocalAws, Project, Run, block_on};
+use common::{LocalAws, Project, Run, Transcript, block_on};
 use serde_json::{Value, json};
 
 /// Real-looking keys: the shapes OpenAI and Google issue.
@@ -359,45 +359,6 @@ fn a_deploy_without_its_keys_stops_before_building_or_planning() {
         promote.stderr
     );
     assert!(!format!("{}{}{}", run.stderr, deployed.stdout, deployed.stderr).contains(OPENAI_KEY));
-}
-
-/// Reads a terminal transcript as it grows.
-struct Transcript {
-    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl Transcript {
-    fn follow(mut from: impl std::io::Read + Send + 'static) -> Self {
-        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = std::sync::Arc::clone(&text);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(read) = from.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buffer[..read]);
-            }
-        });
-        Self { text }
-    }
-
-    fn now(&self) -> String {
-        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until `what` shows (the deadline only catches a hang).
-    fn wait_for(&self, what: &str) {
-        let started = std::time::Instant::now();
-        while !self.now().contains(what) {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(60),
-                "never showed {what:?}:\n{}",
-                self.now()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
 }
 
 #[test]

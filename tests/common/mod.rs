@@ -661,6 +661,20 @@ impl Project {
             .unwrap()
     }
 
+    /// Starts pixelctl in the background and reads its output as it comes, so a
+    /// test can wait for a line (a state, not a time) before it releases a hold.
+    pub fn start(&self, aws: &LocalAws, args: &[&str]) -> Running {
+        let mut child = self.spawn_piped(aws, args);
+        let stdout = Transcript::follow(child.stdout.take().unwrap());
+        let stderr = Transcript::follow(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+        }
+    }
+
     /// Starts pixelctl in the background (output discarded), e.g. a deploy to race.
     pub fn spawn(&self, aws: &LocalAws, args: &[&str]) -> Child {
         self.process(aws)
@@ -887,4 +901,101 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(future)
+}
+
+/// A pixelctl run in the background whose output the test reads as it grows.
+pub struct Running {
+    child: Child,
+    stdout: Transcript,
+    stderr: Transcript,
+    args: Vec<String>,
+}
+
+impl Running {
+    /// Waits until stderr shows `text`.
+    pub fn wait_for_stderr(&self, text: &str) {
+        self.stderr.wait_for(text);
+    }
+
+    /// Waits for the end and asserts the exit code, showing everything on a mismatch.
+    pub fn finish(mut self, code: i32) -> Run {
+        let status = self.child.wait().unwrap();
+        let run = Run {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout.finish(),
+            stderr: self.stderr.finish(),
+        };
+        assert_eq!(
+            run.code, code,
+            "pixelctl {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.args, run.stdout, run.stderr
+        );
+        run
+    }
+}
+
+/// Output of a child process (or a terminal), read into memory by a thread as it grows.
+pub struct Transcript {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Transcript {
+    pub fn follow(mut from: impl Read + Send + 'static) -> Self {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&text);
+        let reader = std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = from.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
+        Self {
+            text,
+            reader: Some(reader),
+        }
+    }
+
+    /// What has been read so far.
+    pub fn now(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `what` shows; fails at once if the other end closes first
+    /// (the deadline only turns a hang into a failure).
+    pub fn wait_for(&self, what: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            // Read `closed` first: text read before the close is then in `now`.
+            let closed = self.closed();
+            let text = self.now();
+            if text.contains(what) {
+                return;
+            }
+            assert!(!closed, "it ended without showing {what:?}:\n{text}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never showed {what:?}:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// True once the other end closed (the process ended).
+    pub fn closed(&self) -> bool {
+        self.reader
+            .as_ref()
+            .is_none_or(|reader| reader.is_finished())
+    }
+
+    /// Everything, once the other end has closed.
+    pub fn finish(mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.now()
+    }
 }
