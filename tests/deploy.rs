@@ -119,11 +119,7 @@ fn second_deploy_with_nothing_changed_makes_five_read_calls_and_no_change_set() 
         ],
         0,
     );
-    assert!(
-        text.stdout.contains("result    no changes"),
-        "{}",
-        text.stdout
-    );
+    common::assert_whole_run!("deploy_no_changes_text", project.dir.path(), &text);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Shared harness for tests that run pixelctl against the local AWS: a fresh
 //! local AWS per test, a throwaway copy of the project, a real bootstrap.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports, unused_macros, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -687,6 +687,32 @@ impl Project {
 
     /// The pixelctl process `pixelctl` runs, to spawn with pipes of one's own.
     pub fn process(&self, aws: &LocalAws) -> Process {
+        self.process_at(&aws.endpoint)
+    }
+
+    /// Runs a command that needs no AWS (`validate`, `render`, usage errors) and
+    /// asserts its exit code. AWS is an address where nothing listens: a call
+    /// would fail, never reach anything.
+    pub fn offline(&self, args: &[&str], code: i32) -> Run {
+        let output = self
+            .process_at("http://127.0.0.1:9")
+            .args(args)
+            .output()
+            .unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        };
+        assert_eq!(
+            run.code, code,
+            "pixelctl {args:?}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    fn process_at(&self, endpoint: &str) -> Process {
         let mut command = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"));
         command
             .current_dir(self.dir.path())
@@ -695,7 +721,7 @@ impl Project {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", &aws.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
             .env("GIT_AUTHOR_NAME", "Test")
@@ -999,3 +1025,88 @@ impl Transcript {
         self.now()
     }
 }
+
+/// The whole of a run as one text for a snapshot: exit code, stdout and stderr,
+/// so a change anywhere in what the user sees shows in review.
+pub fn whole_run(run: &Run) -> String {
+    let section = |text: &str| {
+        if text.is_empty() || text.ends_with('\n') {
+            text.to_owned()
+        } else {
+            format!("{text}\n[no newline at the end]\n")
+        }
+    };
+    format!(
+        "exit code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+        run.code,
+        section(&run.stdout),
+        section(&run.stderr)
+    )
+}
+
+/// Snapshot settings that replace what changes from run to run: the project's
+/// path, temporary paths, times, durations, ports, ids and hashes. Hold the guard
+/// while asserting.
+pub fn whole_run_filters(project: &Path) -> insta::internals::SettingsBindDropGuard {
+    let mut settings = insta::Settings::clone_current();
+    let mut paths = vec![project.to_path_buf()];
+    if let Ok(canonical) = project.canonicalize() {
+        paths.push(canonical);
+    }
+    for path in paths {
+        settings.add_filter(&regex_lite::escape(&path.to_string_lossy()), "[project]");
+    }
+    // The bootstraps the tests build live under the repository's target/.
+    settings.add_filter(
+        &regex_lite::escape(&repo_root().to_string_lossy()),
+        "[repo]",
+    );
+    for (pattern, replacement) in [
+        (r"/tmp/\.tmp[A-Za-z0-9]+", "[tmp]"),
+        (
+            r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d| UTC)?",
+            "[time]",
+        ),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
+        (r"\b[0-9a-f]{64}\b", "[sha256]"),
+        (r"\b[0-9a-f]{40}\b", "[git-sha]"),
+        // A hash cut short for a table (`artifacts/094c8f…`).
+        (r"\b[0-9a-f]{32,63}…", "[hash]…"),
+        (r"/tmp/pixelctl-test-bootstrap-\d+-(\d)", "[bootstrap-${1}]"),
+        (r"localhost:\d+", "localhost:[port]"),
+        (r"pixelctl-\d{10}-\d+", "pixelctl-[change-set]"),
+        // Names the local AWS makes up, as AWS does: API ids, distribution
+        // domains and ids, CloudFormation's physical-name suffixes.
+        (r"\b[a-z0-9]{6,12}\.execute-api\.", "[api-id].execute-api."),
+        (
+            r"\b[a-z0-9]{12,16}\.cloudfront\.",
+            "[distribution].cloudfront.",
+        ),
+        (
+            r"(DistributionId\s+)[A-Z0-9]{12,16}\b",
+            "${1}[distribution-id]",
+        ),
+        (r"-[A-Z0-9]{12,13}\b", "-[suffix]"),
+        (r"(bucket)-[a-z0-9]{12}\b", "${1}-[suffix]"),
+        // Measured durations (`in 2.4s`, `after 130 ms`); whole seconds are
+        // settings (`after 30 s`) and stay.
+        (r"\b\d+\.\d+ ?s\b|\b\d+ ?ms\b", "[duration]"),
+    ] {
+        settings.add_filter(pattern, replacement);
+    }
+    settings.bind_to_scope()
+}
+
+/// Asserts a named snapshot of a whole run (see `whole_run`) with volatile values
+/// filtered (see `whole_run_filters`); the snapshot lives with the calling test.
+macro_rules! assert_whole_run {
+    ($name:expr, $project:expr, $run:expr) => {{
+        let _filters = $crate::common::whole_run_filters($project);
+        insta::assert_snapshot!($name, $crate::common::whole_run($run));
+    }};
+}
+pub(crate) use assert_whole_run;
