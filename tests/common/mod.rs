@@ -1074,6 +1074,10 @@ pub fn whole_run_filters(project: &Path) -> insta::internals::SettingsBindDropGu
         ),
         (r"\b[0-9a-f]{64}\b", "[sha256]"),
         (r"\b[0-9a-f]{40}\b", "[git-sha]"),
+        // The local AWS's account (12 digits: not a short hash below).
+        (r"\b123456789012\b", "[account]"),
+        // Short hashes: a commit, an artifact in a table.
+        (r"\b[0-9a-f]{12,16}\b", "[short-hash]"),
         // A hash cut short for a table (`artifacts/094c8f…`).
         (r"\b[0-9a-f]{32,63}…", "[hash]…"),
         (r"/tmp/pixelctl-test-bootstrap-\d+-(\d)", "[bootstrap-${1}]"),
@@ -1086,12 +1090,12 @@ pub fn whole_run_filters(project: &Path) -> insta::internals::SettingsBindDropGu
             r"\b[a-z0-9]{12,16}\.cloudfront\.",
             "[distribution].cloudfront.",
         ),
-        (
-            r"(DistributionId\s+)[A-Z0-9]{12,16}\b",
-            "${1}[distribution-id]",
-        ),
+        (r"\b[A-Z0-9]{13,14}\b", "[distribution-id]"),
         (r"-[A-Z0-9]{12,13}\b", "-[suffix]"),
         (r"(bucket)-[a-z0-9]{12}\b", "${1}-[suffix]"),
+        (r"\(\d+[smhd] ago\)", "([age] ago)"),
+        // A column as wide as the longest cell (a list of generated alarm names).
+        (r" {20,}", " [padding] "),
         // Measured durations (`in 2.4s`, `after 130 ms`); whole seconds are
         // settings (`after 30 s`) and stay.
         (r"\b\d+\.\d+ ?s\b|\b\d+ ?ms\b", "[duration]"),
