@@ -1095,7 +1095,7 @@ pub fn whole_run_filters(project: &Path) -> insta::internals::SettingsBindDropGu
         (r"(bucket)-[a-z0-9]{12}\b", "${1}-[suffix]"),
         (r"\(\d+[smhd] ago\)", "([age] ago)"),
         // A column as wide as the longest cell (a list of generated alarm names).
-        (r" {20,}", " [padding] "),
+        (r" {60,}", " [padding] "),
         // Measured durations (`in 2.4s`, `after 130 ms`); whole seconds are
         // settings (`after 30 s`) and stay.
         (r"\b\d+\.\d+ ?s\b|\b\d+ ?ms\b", "[duration]"),
