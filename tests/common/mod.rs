@@ -17,9 +17,7 @@ pub fn repo_root() -> PathBuf {
 
 /// One local AWS server on a free port, stopped when dropped.
 pub struct LocalAws {
-    child: Child,
-    // Kept open so the server never writes into a closed pipe.
-    _stdout: BufReader<std::process::ChildStdout>,
+    _server: test_support::LocalAws,
     pub endpoint: String,
     /// With `--fake-providers`: their base URLs, as `PIXELCTL_PROVIDER_BASE_URLS` wants them.
     pub fake_providers: Option<String>,
@@ -63,42 +61,11 @@ impl LocalAws {
 
     /// Starts it with extra launcher options (e.g. `--fake-providers`).
     pub fn start_with(options: &[&str]) -> Self {
-        let python = repo_root().join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "the local AWS needs its venv: run tools/local-aws/setup.sh (the README's test command does)"
-        );
-        let mut child = Process::new(python)
-            .arg(repo_root().join("tools/local-aws/local_aws.py"))
-            .args(["--port", "0"])
-            .args(options)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the local AWS");
-        let mut stdout = BufReader::new(child.stdout.take().expect("local AWS stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the endpoint line");
-        let endpoint = line
-            .trim()
-            .strip_prefix("LOCAL_AWS_ENDPOINT=")
-            .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
-            .to_owned();
-        let fake_providers = options.contains(&"--fake-providers").then(|| {
-            let mut line = String::new();
-            stdout
-                .read_line(&mut line)
-                .expect("read the fake providers line");
-            line.trim()
-                .strip_prefix("FAKE_PROVIDERS=")
-                .unwrap_or_else(|| panic!("unexpected second line from the local AWS: {line:?}"))
-                .to_owned()
-        });
+        let server = test_support::LocalAws::start(options);
         Self {
-            child,
-            _stdout: stdout,
-            endpoint,
-            fake_providers,
+            endpoint: server.endpoint.clone(),
+            fake_providers: server.fake_providers.clone(),
+            _server: server,
         }
     }
 
@@ -147,14 +114,9 @@ impl LocalAws {
 
     /// Polls `check` until it holds, for at most a minute.
     pub fn wait_until(&self, what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !check() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        test_support::poll::until(what, std::time::Duration::from_secs(60), || {
+            check().then_some(())
+        });
     }
 
     /// The AWS operations pixelctl (signed with the tests' `testing` key, not a
@@ -367,39 +329,10 @@ impl LocalAws {
             host.ends_with(".localhost"),
             "not a local host name: {host}"
         );
-        let address = format!("127.0.0.1:{}", self.port());
-        let mut stream = TcpStream::connect(&address).expect("connect to the local AWS");
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n",
-            self.port()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).expect("receive");
-        let split = response
-            .windows(4)
-            .position(|window| window == b"\r\n\r\n")
-            .expect("an HTTP answer");
-        let head = String::from_utf8_lossy(&response[..split]).into_owned();
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|code| code.parse().ok())
-            .expect("a status line");
-        let headers = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-            .collect();
-        Fetched {
-            status,
-            headers,
-            body: response[split + 4..].to_vec(),
-        }
+        let host = format!("{host}:{}", self.port());
+        let mut all = vec![("host", host.as_str())];
+        all.extend_from_slice(headers);
+        test_support::http::request(&self.endpoint, method, path, &all, b"")
     }
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
@@ -416,33 +349,8 @@ impl LocalAws {
     }
 }
 
-impl Drop for LocalAws {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An answer from [`LocalAws::fetch`].
-#[derive(Debug)]
-pub struct Fetched {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Fetched {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+pub use test_support::http::Response as Fetched;
 
 /// The repository's web app packages, installed once per test run (`npm ci`
 /// when `frontend/node_modules` is missing or older than the lock file), for
@@ -506,31 +414,8 @@ pub fn http_status(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    assert!(
-        address.starts_with("127.0.0.1:"),
-        "tests only talk to 127.0.0.1, not {address}"
-    );
-    let mut stream = TcpStream::connect(address).expect("connect to the local AWS");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("receive");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_owned())
+    let answer = test_support::http::request(endpoint, method, path, headers, body.as_bytes());
+    (answer.status, answer.text())
 }
 
 /// A minimal HTTP/1.1 request to 127.0.0.1 (tests only talk to this machine)
