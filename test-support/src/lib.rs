@@ -20,3 +20,20 @@ pub fn repo_root() -> std::path::PathBuf {
 pub fn job_finished(status: &str) -> bool {
     ["completed", "partial", "failed"].contains(&status)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_job_is_finished_only_in_a_final_status() {
+        for (status, finished) in [
+            ("completed", true),
+            ("partial", true),
+            ("failed", true),
+            ("in_progress", false),
+            ("pending", false),
+            ("", false),
+        ] {
+            assert_eq!(super::job_finished(status), finished, "{status:?}");
+        }
+    }
+}
