@@ -119,11 +119,7 @@ fn second_deploy_with_nothing_changed_makes_five_read_calls_and_no_change_set() 
         ],
         0,
     );
-    assert!(
-        text.stdout.contains("result    no changes"),
-        "{}",
-        text.stdout
-    );
+    common::assert_whole_run!("deploy_no_changes_text", project.dir.path(), &text);
 }
 
 #[test]
@@ -522,14 +518,26 @@ fn prod_refuses_to_replace_a_stateful_resource_unless_allow_replace_names_it() {
 fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
-    aws.control("/_local-aws/config", r#"{"cloudfront_deploy_seconds": 2}"#);
-
-    let run = project.deploy(&aws, "dev", &[], 0);
-    assert!(
-        run.stderr.contains("Waiting for CloudFront"),
-        "{}",
-        run.stderr
+    // Every distribution stays InProgress until released: the deploy is surely
+    // waiting when the test lets it go, however fast or slow the machine.
+    let hold = r#"{"what": "cloudfront-distributions"}"#;
+    aws.control("/_local-aws/hold", hold);
+    let artifact = common::bootstrap().to_str().unwrap().to_owned();
+    let waiting = project.start(
+        &aws,
+        &[
+            "deploy",
+            "dev",
+            "--yes",
+            "--output",
+            "json",
+            "--artifact",
+            &artifact,
+        ],
     );
+    waiting.wait_for_stderr("Waiting for CloudFront");
+    aws.control("/_local-aws/release", hold);
+    let run = waiting.finish(0);
     assert!(run.stderr.contains("deployed after"), "{}", run.stderr);
     assert!(
         run.json()["cloudfront"]
@@ -538,7 +546,8 @@ fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
             .ends_with("Deployed")
     );
 
-    aws.control("/_local-aws/config", r#"{"cloudfront_deploy_seconds": 30}"#);
+    // Held and never released: the wait ends at --cdn-timeout.
+    aws.control("/_local-aws/hold", hold);
     project.edit(
         "environments/defaults.yaml",
         "price_class: PriceClass_100",
@@ -778,7 +787,10 @@ fn a_deploy_waits_for_an_operation_in_progress_then_goes_on() {
     let aws = LocalAws::with_keys();
     let project = Project::copy();
     project.deploy(&aws, "dev", &[], 0);
-    aws.control("/_local-aws/config", r#"{"resource_delay_ms": 300}"#);
+    // The first update stops before the API function until released: still in
+    // progress when the second deploy looks, however slow the machine.
+    let hold = r#"{"what": "stack-resource", "stack_name": "pixel-prompt-dev", "logical_id": "ApiFunction"}"#;
+    aws.control("/_local-aws/hold", hold);
     project.edit(
         "environments/dev.yaml",
         "lambda:\n",
@@ -786,34 +798,24 @@ fn a_deploy_waits_for_an_operation_in_progress_then_goes_on() {
     );
     let artifact = common::bootstrap().to_str().unwrap().to_owned();
     let mut first = project.spawn(&aws, &["deploy", "dev", "--yes", "--artifact", &artifact]);
-    let started = std::time::Instant::now();
-    loop {
-        let stacks = block_on(
-            aws.cloudformation()
-                .describe_stacks()
-                .stack_name("pixel-prompt-dev")
-                .send(),
-        )
-        .unwrap();
-        if stacks.stacks()[0].stack_status().unwrap().as_str() == "UPDATE_IN_PROGRESS" {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the first update never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    aws.wait_held("pixel-prompt-dev", "ApiFunction");
 
     // The second deploy of the same configuration waits, shows the events, then finds nothing to do.
-    let second = project.deploy(&aws, "dev", &[], 0);
-    assert!(
-        second
-            .stderr
-            .contains("is UPDATE_IN_PROGRESS: waiting for that operation to settle"),
-        "{}",
-        second.stderr
+    let waiting = project.start(
+        &aws,
+        &[
+            "deploy",
+            "dev",
+            "--yes",
+            "--output",
+            "json",
+            "--artifact",
+            &artifact,
+        ],
     );
+    waiting.wait_for_stderr("is UPDATE_IN_PROGRESS: waiting for that operation to settle");
+    aws.control("/_local-aws/release", hold);
+    let second = waiting.finish(0);
     assert!(
         second.stderr.contains("UPDATE_COMPLETE ApiFunction"),
         "{}",

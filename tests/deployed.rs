@@ -201,27 +201,23 @@ impl Http {
     }
 }
 
-/// Polls the job until it is finished, as the web client does (every 200 ms here).
+/// Polls the job until it is finished, as the web client does.
 fn wait_for_job(http: &Http, deployed: &Deployed, job_id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let status = http.get(&deployed.url(&format!("/status/{job_id}")));
-        assert_eq!(
-            status.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&status.body)
-        );
-        let job = status.json();
-        if ["completed", "partial", "failed"].contains(&job["status"].as_str().unwrap()) {
-            return job;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "job {job_id} did not finish: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    test_support::poll::until(
+        &format!("job {job_id} to finish"),
+        Duration::from_secs(90),
+        || {
+            let status = http.get(&deployed.url(&format!("/status/{job_id}")));
+            assert_eq!(
+                status.status,
+                200,
+                "{}",
+                String::from_utf8_lossy(&status.body)
+            );
+            let job = status.json();
+            test_support::job_finished(job["status"].as_str().unwrap()).then_some(job)
+        },
+    )
 }
 
 #[test]
@@ -474,28 +470,25 @@ fn provider_requests(aws: &LocalAws) -> Vec<Value> {
 /// Polls a job through the deployed API until it is finished; with one Lambda
 /// instance the gateway answers 500 while that instance is busy, so those are retried.
 fn finished_job(http: &Http, api: &str, job_id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let answer = http.get(&format!("{api}/status/{job_id}"));
-        if answer.status == 200 {
-            let job = answer.json();
-            if ["completed", "partial", "failed"].contains(&job["status"].as_str().unwrap()) {
-                return job;
+    test_support::poll::until(
+        &format!("job {job_id} to finish"),
+        Duration::from_secs(90),
+        || {
+            let answer = http.get(&format!("{api}/status/{job_id}"));
+            if answer.status != 200 {
+                // One instance, busy: the gateway's 500; ask again.
+                assert_eq!(
+                    answer.status,
+                    500,
+                    "{}",
+                    String::from_utf8_lossy(&answer.body)
+                );
+                return None;
             }
-        } else {
-            assert_eq!(
-                answer.status,
-                500,
-                "{}",
-                String::from_utf8_lossy(&answer.body)
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "job {job_id} did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+            let job = answer.json();
+            test_support::job_finished(job["status"].as_str().unwrap()).then_some(job)
+        },
+    )
 }
 
 fn generate(http: &Http, api: &str, prompt: &str) -> Value {

@@ -188,15 +188,8 @@ fn local_runs_the_environment_it_is_given() {
     let project = Project::copy();
     project.write("environments/qa.yaml", "extends: staging\n");
     let api = project.serve_api("qa");
-    let address = api.base.trim_start_matches("http://").to_owned();
-    let mut stream = std::net::TcpStream::connect(&address).unwrap();
-    use std::io::{Read, Write};
-    write!(
-        stream,
-        "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.contains("\"environment\":\"qa\""), "{response}");
+    let health = test_support::http::request(&api.base, "GET", "/health", &[], b"");
+    assert_eq!(health.status, 200, "{}", health.text());
+    let health: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+    assert_eq!(health["environment"], "qa", "{health}");
 }

@@ -6,30 +6,19 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Sends a request with an optional JSON body; returns (status line, body bytes).
-fn request(base: &str, method: &str, path: &str, body: Option<&str>) -> (String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .unwrap();
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    (
-        head.lines().next().unwrap().to_owned(),
-        response[split + 4..].to_vec(),
+use test_support::http::{Response, request};
+
+/// A request with an optional JSON body.
+fn send(base: &str, method: &str, path: &str, body: Option<&str>) -> Response {
+    let body = body.unwrap_or_default();
+    request(
+        base,
+        method,
+        path,
+        &[("content-type", "application/json")],
+        body.as_bytes(),
     )
 }
 
@@ -40,41 +29,34 @@ fn local_serves_the_api_with_fake_providers_and_its_images() {
     let base = api.base.clone();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
-    let (status, body) = request(
+    let answer = send(
         &base,
         "POST",
         "/generate",
         Some(r#"{"prompt": "a lighthouse at dusk"}"#),
     );
-    assert!(status.contains("200"), "{status}");
-    let created: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let created: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     // staging has nine models.
     assert_eq!(created["totalModels"], 9);
     let job = created["jobId"].as_str().unwrap().to_owned();
 
-    let started = Instant::now();
-    let finished = loop {
-        let (_, body) = request(&base, "GET", &format!("/status/{job}"), None);
-        let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        if status["status"] == "completed" {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "job never finished: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let finished = test_support::poll::until("the job to finish", Duration::from_secs(60), || {
+        let answer = send(&base, "GET", &format!("/status/{job}"), None);
+        let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        test_support::job_finished(status["status"].as_str().unwrap_or_default()).then_some(status)
+    });
+    assert_eq!(finished["status"], "completed", "{finished}");
     let image = finished["results"][0]["imageUrl"].as_str().unwrap();
     let path = image.strip_prefix(&base).unwrap();
-    let (status, bytes) = request(&base, "GET", path, None);
-    assert!(status.contains("200"), "{status}");
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a real PNG");
+    let image = send(&base, "GET", path, None);
+    assert_eq!(image.status, 200, "{}", image.head);
+    assert!(image.body.starts_with(b"\x89PNG\r\n\x1a\n"), "a real PNG");
 
-    let (status, body) = request(&base, "GET", "/no/such/route", None);
-    assert!(status.contains("404"), "{status}");
+    let missing = send(&base, "GET", "/no/such/route", None);
+    assert_eq!(missing.status, 404, "{}", missing.head);
     assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"],
+        serde_json::from_slice::<serde_json::Value>(&missing.body).unwrap()["error"],
         "Not found"
     );
 }
@@ -134,23 +116,11 @@ fn start_local(project: &common::Project, args: &[&str]) -> (Served, String) {
 
 /// The `Access-Control-Allow-Origin` answered to a request from `origin`, if any.
 fn allowed_origin(base: &str, origin: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET /gallery/list HTTP/1.1\r\nHost: {address}\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let head = response.split("\r\n\r\n").next().unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("access-control-allow-origin")
-            .then(|| value.trim().to_owned())
-    })
+    let answer = request(base, "GET", "/gallery/list", &[("origin", origin)], b"");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    answer
+        .header("access-control-allow-origin")
+        .map(str::to_owned)
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{LocalAws, Project, block_on};
+use common::{LocalAws, Project, assert_whole_run, block_on};
 use serde_json::Value;
 
 fn squeeze(text: &str) -> String {
@@ -36,16 +36,7 @@ fn status_tells_healthy_from_unhealthy_and_shows_what_drifted() {
 
     // Asked by name, an environment never deployed fails the check; listed, it doesn't.
     let named = project.expect(&aws, &["status", "dev"], 4);
-    assert!(
-        squeeze(&named.stdout).contains("condition not deployed"),
-        "{}",
-        named.stdout
-    );
-    assert!(
-        named.stderr.contains("dev is not deployed"),
-        "{}",
-        named.stderr
-    );
+    assert_whole_run!("status_not_deployed", project.dir.path(), &named);
     project.expect(&aws, &["status"], 0);
 
     project.deploy(&aws, "dev", &[], 0);
@@ -86,22 +77,14 @@ fn status_tells_healthy_from_unhealthy_and_shows_what_drifted() {
 
     // Side by side, one column per environment.
     let all = project.expect(&aws, &["status"], 0);
-    let header = all.stdout.lines().next().unwrap();
-    assert_eq!(squeeze(header).trim(), "dev prod staging", "{}", all.stdout);
+    assert_whole_run!("status_all", project.dir.path(), &all);
+    let single = project.expect(&aws, &["status", "dev"], 0);
     assert!(
-        squeeze(&all.stdout).contains("condition healthy not deployed not deployed"),
-        "{}",
-        all.stdout
+        single.stdout.contains(&head.trim()[..12]),
+        "the live commit: {}",
+        single.stdout
     );
-    let single = project.expect(&aws, &["status", "dev"], 0).stdout;
-    assert!(
-        squeeze(&single).contains("release #1 deploy, 20") && single.contains(" by "),
-        "{single}"
-    );
-    assert!(
-        squeeze(&single).contains(&format!("commit {}", &head.trim()[..12])),
-        "{single}"
-    );
+    assert_whole_run!("status_one", project.dir.path(), &single);
 
     // The working tree moves on: a parameter and the Lambda's code.
     project.edit(
@@ -112,16 +95,7 @@ fn status_tells_healthy_from_unhealthy_and_shows_what_drifted() {
     std::fs::create_dir_all(project.path("lambda/src")).unwrap();
     project.write("lambda/src/new_feature.rs", "// not deployed yet\n");
     let drifted = project.expect(&aws, &["status", "dev"], 0);
-    let text = squeeze(&drifted.stdout);
-    assert!(
-        text.contains("parameters DIFFERS: LambdaMemoryMb"),
-        "{text}"
-    );
-    assert!(
-        text.contains("lambda code DIFFERS: lambda/ or Cargo files changed since"),
-        "{text}"
-    );
-    assert!(text.contains("template same as working tree"), "{text}");
+    assert_whole_run!("status_drifted", project.dir.path(), &drifted);
 
     // An alarm fires: unhealthy, exit 4, also when listed among all.
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws.sdk_config());
@@ -142,16 +116,7 @@ fn status_tells_healthy_from_unhealthy_and_shows_what_drifted() {
         "{}",
         firing.stdout
     );
-    assert!(
-        squeeze(&firing.stdout).contains("condition UNHEALTHY"),
-        "{}",
-        firing.stdout
-    );
-    assert!(
-        firing.stderr.contains("error: dev is unhealthy"),
-        "{}",
-        firing.stderr
-    );
+    assert_whole_run!("status_alarm_firing", project.dir.path(), &firing);
     let listed = project
         .expect(&aws, &["status", "--output", "json"], 4)
         .json();

@@ -12,12 +12,12 @@ fn memory(aws: &LocalAws) -> Option<i32> {
     common::function_configuration(aws, "pixel-prompt-dev-api").memory_size()
 }
 
-/// `plan dev --out plan.json` with `artifact`, its stdout (Markdown) and the file.
+/// `plan dev --out plan.json` with `artifact`: the run (Markdown on stdout) and the file.
 fn plan(
     project: &Project,
     aws: &LocalAws,
     artifact: &std::path::Path,
-) -> (String, serde_json::Value) {
+) -> (common::Run, serde_json::Value) {
     let artifact = artifact.to_str().unwrap().to_owned();
     let out = project.path("plan.json").to_str().unwrap().to_owned();
     let planned = project.expect(
@@ -35,7 +35,7 @@ fn plan(
         0,
     );
     let file = serde_json::from_str(&project.read("plan.json")).unwrap();
-    (planned.stdout, file)
+    (planned, file)
 }
 
 #[test]
@@ -48,19 +48,8 @@ fn a_reviewed_plan_is_applied_exactly_without_a_terminal_or_yes() {
         "lambda:\n",
         "lambda:\n  memory_mb: 768\n",
     );
-    let (markdown, file) = plan(&project, &aws, other_bootstrap());
-    assert!(
-        markdown.starts_with("### Plan for `pixel-prompt-dev` (dev): update"),
-        "{markdown}"
-    );
-    assert!(
-        markdown.contains("| modify | `ApiFunction` | `AWS::Lambda::Function` |"),
-        "{markdown}"
-    );
-    assert!(
-        markdown.contains("| `LambdaMemoryMb` | `256` | `768` |"),
-        "{markdown}"
-    );
+    let (planned, file) = plan(&project, &aws, other_bootstrap());
+    common::assert_whole_run!("plan_markdown", project.dir.path(), &planned);
     for key in ["change_set_id", "template_sha256", "parameters_sha256"] {
         assert!(
             file[key].as_str().is_some_and(|value| !value.is_empty()),

@@ -149,17 +149,12 @@ fn history_and_rollback_restore_an_earlier_release_exactly() {
         first["artifact"]["sha256"].as_str().unwrap()
     );
     let live = project.expect(&aws, &["rollback", "dev", "--to", "5", "--yes"], 2);
-    assert!(
-        live.stderr
-            .contains("release #5 of `dev` is the one live now"),
-        "{}",
-        live.stderr
-    );
+    common::assert_whole_run!("rollback_to_the_live_release", project.dir.path(), &live);
     let unknown = project.expect(&aws, &["rollback", "dev", "--to", "42", "--yes"], 2);
-    assert!(
-        unknown.stderr.contains("has no release `42`"),
-        "{}",
-        unknown.stderr
+    common::assert_whole_run!(
+        "rollback_to_an_unknown_release",
+        project.dir.path(),
+        &unknown
     );
 }
 
@@ -171,21 +166,10 @@ fn rollback_with_nothing_earlier_is_a_clear_error() {
     let empty = project.expect(&aws, &["history", "dev"], 0);
     assert_eq!(empty.stdout, "no releases of dev yet\n");
     let none = project.expect(&aws, &["rollback", "dev", "--yes"], 1);
-    assert!(
-        none.stderr
-            .contains("does not exist: there is nothing to roll back"),
-        "{}",
-        none.stderr
-    );
+    common::assert_whole_run!("rollback_before_any_deploy", project.dir.path(), &none);
     project.deploy(&aws, "dev", &[], 0);
     let single = project.expect(&aws, &["rollback", "dev", "--yes"], 1);
-    assert!(
-        single
-            .stderr
-            .contains("no successful release before #1 to roll back to"),
-        "{}",
-        single.stderr
-    );
+    common::assert_whole_run!("rollback_with_one_release", project.dir.path(), &single);
 }
 
 #[test]

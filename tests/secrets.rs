@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{LocalAws, Project, Run, block_on};
+use common::{LocalAws, Project, Run, Transcript, block_on};
 use serde_json::{Value, json};
 
 /// Real-looking keys: the shapes OpenAI and Google issue.
@@ -25,14 +25,6 @@ fn run_with_stdin(project: &Project, aws: &LocalAws, args: &[&str], stdin: &str)
         stdout: String::from_utf8(output.stdout).unwrap(),
         stderr: String::from_utf8(output.stderr).unwrap(),
     }
-}
-
-/// `text` with every run of spaces made one, for checking table rows.
-fn squeeze(text: &str) -> String {
-    text.split(' ')
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn ssm_parameter(aws: &LocalAws, name: &str) -> Value {
@@ -84,28 +76,7 @@ fn secrets_are_stored_where_the_environment_says_listed_and_removed_never_shown(
     // Nothing stored yet: dev's two keys are missing, named with what uses them.
     let empty = project.expect(&aws, &["secrets", "list", "dev"], 0);
     keep(&empty);
-    let table = squeeze(&empty.stdout);
-    assert!(
-        table.contains(
-            "openai MISSING - SSM /pixel-prompt/dev/openai-api-key GPT Image 2.6 Sunburst, /enhance"
-        ),
-        "{table}"
-    );
-    assert!(
-        table.contains(
-            "gemini+imagen MISSING - SSM /pixel-prompt/dev/google-api-key Gemini 3.1 Flash Image"
-        ),
-        "{table}"
-    );
-    assert!(
-        table.contains("bfl no - Secrets Manager pixel-prompt/dev/bfl-api-key (not used in dev)"),
-        "{table}"
-    );
-    assert!(
-        empty.stdout.contains("2 key(s) missing"),
-        "{}",
-        empty.stdout
-    );
+    common::assert_whole_run!("secrets_list_nothing_stored", project.dir.path(), &empty);
 
     // Gemini and Imagen share the Google key: setting one sets it for both.
     let set = run_with_stdin(
@@ -282,16 +253,7 @@ fn a_deploy_without_its_keys_stops_before_building_or_planning() {
     // No --artifact: a deploy that went on would build (and, with no Lambda
     // sources in this copy, fail differently).
     let run = project.expect(&aws, &["deploy", "dev", "--yes"], 2);
-    for expected in [
-        "2 provider key(s) that dev needs are not stored; nothing was built or changed",
-        "openai (SSM /pixel-prompt/dev/openai-api-key): GPT Image 2.6 Sunburst, /enhance",
-        "gemini, imagen (SSM /pixel-prompt/dev/google-api-key): Gemini 3.1 Flash Image",
-        "pixelctl secrets set dev openai",
-        "pixelctl secrets set dev gemini",
-        "--allow-missing-keys",
-    ] {
-        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
-    }
+    common::assert_whole_run!("deploy_without_keys", project.dir.path(), &run);
     assert_eq!(
         aws.requests(),
         ["DescribeParameters"],
@@ -359,45 +321,6 @@ fn a_deploy_without_its_keys_stops_before_building_or_planning() {
         promote.stderr
     );
     assert!(!format!("{}{}{}", run.stderr, deployed.stdout, deployed.stderr).contains(OPENAI_KEY));
-}
-
-/// Reads a terminal transcript as it grows.
-struct Transcript {
-    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl Transcript {
-    fn follow(mut from: impl std::io::Read + Send + 'static) -> Self {
-        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = std::sync::Arc::clone(&text);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(read) = from.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buffer[..read]);
-            }
-        });
-        Self { text }
-    }
-
-    fn now(&self) -> String {
-        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until `what` shows (the deadline only catches a hang).
-    fn wait_for(&self, what: &str) {
-        let started = std::time::Instant::now();
-        while !self.now().contains(what) {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(60),
-                "never showed {what:?}:\n{}",
-                self.now()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
 }
 
 #[test]

@@ -3,10 +3,9 @@
 //! Secrets Manager, and local mode storing jobs and images in S3.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the message
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,46 +16,6 @@ use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
 use pixel_prompt_api::ratelimit::{LimitScope, RateLimiter};
 use pixel_prompt_api::secrets::KeyResolver;
 use pixel_prompt_api::store::{ObjectStore, S3Store};
-
-/// The local AWS process; killed when dropped.
-struct LocalAws {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for LocalAws {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_local_aws() -> LocalAws {
-    let run = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tools/local-aws/run");
-    assert!(
-        run.exists(),
-        "{} is missing: this test needs the repository's local AWS",
-        run.display()
-    );
-    let mut child = Command::new(run)
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tools/local-aws/run");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the endpoint line");
-    let endpoint = line
-        .trim()
-        .strip_prefix("LOCAL_AWS_ENDPOINT=")
-        .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
-        .to_owned();
-    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
-    LocalAws { child, endpoint }
-}
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -109,7 +68,7 @@ async fn admitted(limiter: RateLimiter, n: u8, distinct: bool) -> (usize, usize)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn against_the_local_aws() {
-    let aws = start_local_aws();
+    let aws = test_support::LocalAws::start(&[]);
     let sdk = sdk(&aws.endpoint).await;
 
     // 1. Rate limits with S3 conditional writes: exact under 50 concurrent requests.
@@ -235,21 +194,7 @@ async fn against_the_local_aws() {
         .await
         .unwrap();
     let job_id = answer["jobId"].as_str().expect("jobId").to_owned();
-    let mut job = serde_json::Value::Null;
-    for _ in 0..200 {
-        job = http
-            .get(format!("{base}/status/{job_id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if job["status"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let job = common::finished_job(&http, &base, &job_id).await;
     assert_eq!(job["status"], "completed", "{job:#}");
     let url = job["results"][0]["imageUrl"].as_str().unwrap();
     assert!(
@@ -289,7 +234,7 @@ async fn operations_since(http: &reqwest::Client, endpoint: &str) -> Vec<String>
 async fn gallery_list_costs_the_same_however_large_the_gallery() {
     use pixel_prompt_api::gallery;
     use pixel_prompt_api::store::PutCondition;
-    let aws = start_local_aws();
+    let aws = test_support::LocalAws::start(&[]);
     let sdk = sdk(&aws.endpoint).await;
     let store = s3_store(&sdk, "gallery-cost").await;
     // A gallery of 1,100 entries, written before the counts existed (more than one

@@ -2,6 +2,8 @@
 //! frontend's whole loop (generate, poll, load the image, enhance, gallery).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the message
 
+mod common;
+
 use std::time::Duration;
 
 use pixel_prompt_api::config::Environment;
@@ -43,22 +45,8 @@ async fn frontend_loop_against_a_folder() {
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["totalModels"], 3);
     let job_id = answer["jobId"].as_str().unwrap().to_owned();
-    let mut job = Value::Null;
-    for _ in 0..200 {
-        job = http
-            .get(format!("{base}/status/{job_id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if job["status"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(job["status"], "completed");
+    let job = common::finished_job(&http, &base, &job_id).await;
+    assert_eq!(job["status"], "completed", "{job:#}");
     let names: Vec<&str> = job["results"]
         .as_array()
         .unwrap()

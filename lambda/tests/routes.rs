@@ -254,9 +254,16 @@ async fn gallery_list_and_detail() {
         let body = format!(r#"{{"prompt":"{prompt}"}}"#);
         let answer = json(call(&app.state, post("/generate", &body, ip(1))).await).await;
         let id = answer["jobId"].as_str().unwrap().to_owned();
-        wait_for_job(&app.state, &id).await;
+        let job = wait_for_job(&app.state, &id).await;
         ids.push(id);
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // The index orders galleries by creation millisecond: the next one starts in
+        // a later one (waiting for the clock, not for a fixed time).
+        let created = job["createdAt"].as_str().unwrap();
+        let created = pixel_prompt_api::clock::parse_rfc3339(created).unwrap();
+        let created = pixel_prompt_api::clock::epoch_millis(created);
+        while pixel_prompt_api::clock::epoch_millis(std::time::SystemTime::now()) <= created {
+            tokio::task::yield_now().await;
+        }
     }
     let page = json(call(&app.state, get("/gallery/list?limit=2")).await).await;
     assert_eq!(page["total"], 3);

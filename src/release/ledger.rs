@@ -317,7 +317,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn racing_writers_all_keep_their_records() {
-        let server = crate::test_support::LocalAws::start();
+        let server = crate::test_support::LocalAws::start(&[]);
         let aws = Aws::for_tests(&server.endpoint);
         aws.ensure_artifact_bucket("pixelctl-artifacts-ledger-test")
             .await

@@ -1,6 +1,6 @@
 //! Shared harness for tests that run pixelctl against the local AWS: a fresh
 //! local AWS per test, a throwaway copy of the project, a real bootstrap.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports, unused_macros, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -17,9 +17,7 @@ pub fn repo_root() -> PathBuf {
 
 /// One local AWS server on a free port, stopped when dropped.
 pub struct LocalAws {
-    child: Child,
-    // Kept open so the server never writes into a closed pipe.
-    _stdout: BufReader<std::process::ChildStdout>,
+    _server: test_support::LocalAws,
     pub endpoint: String,
     /// With `--fake-providers`: their base URLs, as `PIXELCTL_PROVIDER_BASE_URLS` wants them.
     pub fake_providers: Option<String>,
@@ -63,42 +61,11 @@ impl LocalAws {
 
     /// Starts it with extra launcher options (e.g. `--fake-providers`).
     pub fn start_with(options: &[&str]) -> Self {
-        let python = repo_root().join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "the local AWS needs its venv: run tools/local-aws/setup.sh (the README's test command does)"
-        );
-        let mut child = Process::new(python)
-            .arg(repo_root().join("tools/local-aws/local_aws.py"))
-            .args(["--port", "0"])
-            .args(options)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the local AWS");
-        let mut stdout = BufReader::new(child.stdout.take().expect("local AWS stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the endpoint line");
-        let endpoint = line
-            .trim()
-            .strip_prefix("LOCAL_AWS_ENDPOINT=")
-            .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
-            .to_owned();
-        let fake_providers = options.contains(&"--fake-providers").then(|| {
-            let mut line = String::new();
-            stdout
-                .read_line(&mut line)
-                .expect("read the fake providers line");
-            line.trim()
-                .strip_prefix("FAKE_PROVIDERS=")
-                .unwrap_or_else(|| panic!("unexpected second line from the local AWS: {line:?}"))
-                .to_owned()
-        });
+        let server = test_support::LocalAws::start(options);
         Self {
-            child,
-            _stdout: stdout,
-            endpoint,
-            fake_providers,
+            endpoint: server.endpoint.clone(),
+            fake_providers: server.fake_providers.clone(),
+            _server: server,
         }
     }
 
@@ -147,14 +114,9 @@ impl LocalAws {
 
     /// Polls `check` until it holds, for at most a minute.
     pub fn wait_until(&self, what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !check() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        test_support::poll::until(what, std::time::Duration::from_secs(60), || {
+            check().then_some(())
+        });
     }
 
     /// The AWS operations pixelctl (signed with the tests' `testing` key, not a
@@ -367,39 +329,10 @@ impl LocalAws {
             host.ends_with(".localhost"),
             "not a local host name: {host}"
         );
-        let address = format!("127.0.0.1:{}", self.port());
-        let mut stream = TcpStream::connect(&address).expect("connect to the local AWS");
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n",
-            self.port()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).expect("receive");
-        let split = response
-            .windows(4)
-            .position(|window| window == b"\r\n\r\n")
-            .expect("an HTTP answer");
-        let head = String::from_utf8_lossy(&response[..split]).into_owned();
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|code| code.parse().ok())
-            .expect("a status line");
-        let headers = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-            .collect();
-        Fetched {
-            status,
-            headers,
-            body: response[split + 4..].to_vec(),
-        }
+        let host = format!("{host}:{}", self.port());
+        let mut all = vec![("host", host.as_str())];
+        all.extend_from_slice(headers);
+        test_support::http::request(&self.endpoint, method, path, &all, b"")
     }
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
@@ -416,33 +349,8 @@ impl LocalAws {
     }
 }
 
-impl Drop for LocalAws {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An answer from [`LocalAws::fetch`].
-#[derive(Debug)]
-pub struct Fetched {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Fetched {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+pub use test_support::http::Response as Fetched;
 
 /// The repository's web app packages, installed once per test run (`npm ci`
 /// when `frontend/node_modules` is missing or older than the lock file), for
@@ -506,31 +414,8 @@ pub fn http_status(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    assert!(
-        address.starts_with("127.0.0.1:"),
-        "tests only talk to 127.0.0.1, not {address}"
-    );
-    let mut stream = TcpStream::connect(address).expect("connect to the local AWS");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("receive");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_owned())
+    let answer = test_support::http::request(endpoint, method, path, headers, body.as_bytes());
+    (answer.status, answer.text())
 }
 
 /// A minimal HTTP/1.1 request to 127.0.0.1 (tests only talk to this machine)
@@ -661,6 +546,20 @@ impl Project {
             .unwrap()
     }
 
+    /// Starts pixelctl in the background and reads its output as it comes, so a
+    /// test can wait for a line (a state, not a time) before it releases a hold.
+    pub fn start(&self, aws: &LocalAws, args: &[&str]) -> Running {
+        let mut child = self.spawn_piped(aws, args);
+        let stdout = Transcript::follow(child.stdout.take().unwrap());
+        let stderr = Transcript::follow(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+        }
+    }
+
     /// Starts pixelctl in the background (output discarded), e.g. a deploy to race.
     pub fn spawn(&self, aws: &LocalAws, args: &[&str]) -> Child {
         self.process(aws)
@@ -673,6 +572,32 @@ impl Project {
 
     /// The pixelctl process `pixelctl` runs, to spawn with pipes of one's own.
     pub fn process(&self, aws: &LocalAws) -> Process {
+        self.process_at(&aws.endpoint)
+    }
+
+    /// Runs a command that needs no AWS (`validate`, `render`, usage errors) and
+    /// asserts its exit code. AWS is an address where nothing listens: a call
+    /// would fail, never reach anything.
+    pub fn offline(&self, args: &[&str], code: i32) -> Run {
+        let output = self
+            .process_at("http://127.0.0.1:9")
+            .args(args)
+            .output()
+            .unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        };
+        assert_eq!(
+            run.code, code,
+            "pixelctl {args:?}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    fn process_at(&self, endpoint: &str) -> Process {
         let mut command = Process::new(assert_cmd::cargo::cargo_bin("pixelctl"));
         command
             .current_dir(self.dir.path())
@@ -681,7 +606,7 @@ impl Project {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", &aws.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
             .env("GIT_AUTHOR_NAME", "Test")
@@ -888,3 +813,189 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// A pixelctl run in the background whose output the test reads as it grows.
+pub struct Running {
+    child: Child,
+    stdout: Transcript,
+    stderr: Transcript,
+    args: Vec<String>,
+}
+
+impl Running {
+    /// Waits until stderr shows `text`.
+    pub fn wait_for_stderr(&self, text: &str) {
+        self.stderr.wait_for(text);
+    }
+
+    /// Waits for the end and asserts the exit code, showing everything on a mismatch.
+    pub fn finish(mut self, code: i32) -> Run {
+        let status = self.child.wait().unwrap();
+        let run = Run {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout.finish(),
+            stderr: self.stderr.finish(),
+        };
+        assert_eq!(
+            run.code, code,
+            "pixelctl {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.args, run.stdout, run.stderr
+        );
+        run
+    }
+}
+
+/// Output of a child process (or a terminal), read into memory by a thread as it grows.
+pub struct Transcript {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Transcript {
+    pub fn follow(mut from: impl Read + Send + 'static) -> Self {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&text);
+        let reader = std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = from.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
+        Self {
+            text,
+            reader: Some(reader),
+        }
+    }
+
+    /// What has been read so far.
+    pub fn now(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `what` shows; fails at once if the other end closes first
+    /// (the deadline only turns a hang into a failure).
+    pub fn wait_for(&self, what: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            // Read `closed` first: text read before the close is then in `now`.
+            let closed = self.closed();
+            let text = self.now();
+            if text.contains(what) {
+                return;
+            }
+            assert!(!closed, "it ended without showing {what:?}:\n{text}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never showed {what:?}:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// True once the other end closed (the process ended).
+    pub fn closed(&self) -> bool {
+        self.reader
+            .as_ref()
+            .is_none_or(|reader| reader.is_finished())
+    }
+
+    /// Everything, once the other end has closed.
+    pub fn finish(mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.now()
+    }
+}
+
+/// The whole of a run as one text for a snapshot: exit code, stdout and stderr,
+/// so a change anywhere in what the user sees shows in review.
+pub fn whole_run(run: &Run) -> String {
+    let section = |text: &str| {
+        if text.is_empty() || text.ends_with('\n') {
+            text.to_owned()
+        } else {
+            format!("{text}\n[no newline at the end]\n")
+        }
+    };
+    format!(
+        "exit code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+        run.code,
+        section(&run.stdout),
+        section(&run.stderr)
+    )
+}
+
+/// Snapshot settings that replace what changes from run to run: the project's
+/// path, temporary paths, times, durations, ports, ids and hashes. Hold the guard
+/// while asserting.
+pub fn whole_run_filters(project: &Path) -> insta::internals::SettingsBindDropGuard {
+    let mut settings = insta::Settings::clone_current();
+    let mut paths = vec![project.to_path_buf()];
+    if let Ok(canonical) = project.canonicalize() {
+        paths.push(canonical);
+    }
+    for path in paths {
+        settings.add_filter(&regex_lite::escape(&path.to_string_lossy()), "[project]");
+    }
+    // The bootstraps the tests build live under the repository's target/.
+    settings.add_filter(
+        &regex_lite::escape(&repo_root().to_string_lossy()),
+        "[repo]",
+    );
+    for (pattern, replacement) in [
+        (r"/tmp/\.tmp[A-Za-z0-9]+", "[tmp]"),
+        (
+            r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d| UTC)?",
+            "[time]",
+        ),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
+        (r"\b[0-9a-f]{64}\b", "[sha256]"),
+        (r"\b[0-9a-f]{40}\b", "[git-sha]"),
+        // The local AWS's account (12 digits: not a short hash below).
+        (r"\b123456789012\b", "[account]"),
+        // Short hashes: a commit, an artifact in a table.
+        (r"\b[0-9a-f]{12,16}\b", "[short-hash]"),
+        // A hash cut short for a table (`artifacts/094c8f…`).
+        (r"\b[0-9a-f]{32,63}…", "[hash]…"),
+        (r"/tmp/pixelctl-test-bootstrap-\d+-(\d)", "[bootstrap-${1}]"),
+        (r"localhost:\d+", "localhost:[port]"),
+        (r"pixelctl-\d{10}-\d+", "pixelctl-[change-set]"),
+        // Names the local AWS makes up, as AWS does: API ids, distribution
+        // domains and ids, CloudFormation's physical-name suffixes.
+        (r"\b[a-z0-9]{6,12}\.execute-api\.", "[api-id].execute-api."),
+        (
+            r"\b[a-z0-9]{12,16}\.cloudfront\.",
+            "[distribution].cloudfront.",
+        ),
+        (r"\b[A-Z0-9]{13,14}\b", "[distribution-id]"),
+        (r"-[A-Z0-9]{12,13}\b", "-[suffix]"),
+        (r"(bucket)-[a-z0-9]{12}\b", "${1}-[suffix]"),
+        (r"\(\d+[smhd] ago\)", "([age] ago)"),
+        // A column as wide as the longest cell (a list of generated alarm names).
+        (r" {60,}", " [padding] "),
+        // Measured durations (`in 2.4s`, `after 130 ms`); whole seconds are
+        // settings (`after 30 s`) and stay.
+        (r"\b\d+\.\d+ ?s\b|\b\d+ ?ms\b", "[duration]"),
+    ] {
+        settings.add_filter(pattern, replacement);
+    }
+    settings.bind_to_scope()
+}
+
+/// Asserts a named snapshot of a whole run (see `whole_run`) with volatile values
+/// filtered (see `whole_run_filters`); the snapshot lives with the calling test.
+macro_rules! assert_whole_run {
+    ($name:expr, $project:expr, $run:expr) => {{
+        let _filters = $crate::common::whole_run_filters($project);
+        insta::assert_snapshot!($name, $crate::common::whole_run($run));
+    }};
+}
+pub(crate) use assert_whole_run;

@@ -108,14 +108,30 @@ pub async fn call(state: &AppState, request: Request<Body>) -> Response<Body> {
         .unwrap()
 }
 
-/// Polls `/status/{id}` until the job finishes.
+/// Polls `/status/{id}` through the router until the job finishes.
 pub async fn wait_for_job(state: &AppState, job_id: &str) -> Value {
-    for _ in 0..500 {
+    test_support::poll::until_async(&format!("job {job_id} to finish"), JOB_DEADLINE, || async {
         let job = json(call(state, get(&format!("/status/{job_id}"))).await).await;
-        if ["completed", "partial", "failed"].contains(&job["status"].as_str().unwrap_or("")) {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("job {job_id} did not finish");
+        test_support::job_finished(job["status"].as_str().unwrap_or_default()).then_some(job)
+    })
+    .await
 }
+
+/// Polls `{base}/status/{id}` over HTTP, as the web client does, until the job finishes.
+pub async fn finished_job(http: &reqwest::Client, base: &str, job_id: &str) -> Value {
+    test_support::poll::until_async(&format!("job {job_id} to finish"), JOB_DEADLINE, || async {
+        let job: Value = http
+            .get(format!("{base}/status/{job_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        test_support::job_finished(job["status"].as_str().unwrap_or_default()).then_some(job)
+    })
+    .await
+}
+
+/// Longer than any job here takes: it only turns a hang into a failure.
+const JOB_DEADLINE: Duration = Duration::from_secs(60);
