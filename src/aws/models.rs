@@ -9,7 +9,7 @@ use anyhow::anyhow;
 
 use super::Aws;
 use super::error::{self, AwsError, ErrorKind};
-use crate::config::{KeyLocation, Provider};
+use crate::config::{KeyLocation, ProviderKind};
 use pixel_prompt_api::secrets::{ApiKey, KeyResolver};
 
 /// `modelLifecycle` of a Bedrock foundation model.
@@ -62,15 +62,11 @@ impl Aws {
     /// A provider's API key, read from where the environment says it lives.
     pub async fn provider_key(
         &self,
-        provider: Provider,
+        provider: ProviderKind,
         location: &KeyLocation,
     ) -> anyhow::Result<ApiKey> {
-        let location = location
-            .to_reference()
-            .parse()
-            .map_err(|error: String| anyhow!(error))?;
         let resolver = KeyResolver::new(
-            BTreeMap::from([(provider, location)]),
+            BTreeMap::from([(provider, location.clone())]),
             Some(self.sdk.clone()),
         );
         resolver

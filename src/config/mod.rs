@@ -543,7 +543,7 @@ impl<'a> Resolver<'a> {
                 limits.per_ip_per_day,
                 1..=1_000_000,
             ),
-            ip_allowlist: limits.ip_allowlist.unwrap_or_default(),
+            ip_allowlist: Vec::new(),
             enhance_global_per_hour: self.in_range(
                 "rate_limits.enhance_global_per_hour",
                 limits.enhance_global_per_hour,
@@ -555,13 +555,15 @@ impl<'a> Resolver<'a> {
                 1..=1_000_000,
             ),
         };
-        for (index, ip) in rate_limits.ip_allowlist.iter().enumerate() {
-            if ip.parse::<IpAddr>().is_err() {
-                self.report(
+        let mut rate_limits = rate_limits;
+        for (index, ip) in limits.ip_allowlist.unwrap_or_default().iter().enumerate() {
+            match ip.parse::<IpAddr>() {
+                Ok(ip) => rate_limits.ip_allowlist.push(ip),
+                Err(_) => self.report(
                     &format!("rate_limits.ip_allowlist[{index}]"),
                     format!("`{ip}` is not an IP address"),
                     "list single IPv4 or IPv6 addresses, such as `203.0.113.7`".to_owned(),
-                );
+                ),
             }
         }
 
@@ -711,9 +713,9 @@ impl<'a> Resolver<'a> {
 
         let mut providers = std::collections::BTreeMap::new();
         for (provider, settings) in file.providers.unwrap_or_default() {
-            match settings.api_key.location() {
+            match settings.api_key.location(&name) {
                 Some(location) => {
-                    providers.insert(provider, location.expand(&name));
+                    providers.insert(provider, location);
                 }
                 None => self.report(
                     &format!("providers.{provider}.api_key"),
@@ -730,11 +732,11 @@ impl<'a> Resolver<'a> {
 
         let enhance = self
             .required("enhance", file.enhance)
-            .unwrap_or(EnhanceModel {
-                provider: Provider::Openai,
+            .unwrap_or(EnhanceSpec {
+                provider: ProviderKind::Openai,
                 model: String::new(),
             });
-        if !can_enhance(enhance.provider) {
+        if !enhance.provider.can_enhance() {
             self.report(
                 "enhance.provider",
                 format!(
@@ -808,12 +810,12 @@ impl<'a> Resolver<'a> {
 
     fn check_key_locations(
         &mut self,
-        providers: &std::collections::BTreeMap<Provider, KeyLocation>,
+        providers: &std::collections::BTreeMap<ProviderKind, KeyLocation>,
     ) {
         let path = secrets_path(self.name);
         for (provider, location) in providers {
             let key = format!("providers.{provider}.api_key");
-            if !needs_api_key(*provider) {
+            if !provider.needs_api_key() {
                 self.report(
                     &format!("providers.{provider}"),
                     "Bedrock is called with the function's IAM role and takes no API key",
@@ -824,6 +826,8 @@ impl<'a> Resolver<'a> {
             let (name, prefix, kind) = match location {
                 KeyLocation::Ssm(name) => (name, format!("/{path}/"), "ssm"),
                 KeyLocation::SecretsManager(id) => (id, format!("{path}/"), "secrets_manager"),
+                // Environment files spell no `env:` location (`ApiKeyFile`); local mode's own.
+                KeyLocation::Env(name) => (name, String::new(), "env"),
             };
             if !name.starts_with(&prefix) || name.len() == prefix.len() {
                 self.report(
@@ -839,9 +843,9 @@ impl<'a> Resolver<'a> {
 
     fn check_models(
         &mut self,
-        models: &[Model],
+        models: &[ModelSpec],
         model_count: u32,
-        providers: &std::collections::BTreeMap<Provider, KeyLocation>,
+        providers: &std::collections::BTreeMap<ProviderKind, KeyLocation>,
     ) {
         if models.is_empty() {
             self.report(
@@ -889,7 +893,7 @@ impl<'a> Resolver<'a> {
                     "give the provider's model id".to_owned(),
                 );
             }
-            if model.provider == Provider::Bedrock {
+            if model.provider == ProviderKind::Bedrock {
                 if !BEDROCK_MODELS.contains(&model.model.as_str()) {
                     self.report(
                         &format!("{at}.model"),
