@@ -10,6 +10,7 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod provider;
+pub mod provider_error;
 pub mod variables;
 
 pub use environment::EnvironmentName;

@@ -153,7 +153,7 @@ async fn get_json(
         .await
         .map_err(|error| fail(error.without_url().to_string()))?;
     if !(200..300).contains(&status) {
-        let error = pixel_prompt_api::providers::status_error(status, &body);
+        let error = pixel_prompt_contract::provider_error::status_error(status, &body);
         return Err(fail(error.to_string()));
     }
     serde_json::from_str(&body).map_err(|error| fail(format!("the answer is not JSON ({error})")))

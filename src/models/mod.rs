@@ -278,7 +278,7 @@ async fn fetch_list(
         .get(&provider)
         .ok_or_else(|| format!("no key location for {provider} in this environment"))?;
     let key = aws
-        .provider_key(provider, location)
+        .provider_key(location)
         .await
         .map_err(|error| format!("its key could not be read ({error:#})"))?;
     progress.note(&format!("asking {provider} which models it serves"));
