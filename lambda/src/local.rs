@@ -7,9 +7,16 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pixel_prompt_api::local::LocalError> {
-//! use pixel_prompt_api::config::EnvironmentName;
+//! use pixel_prompt_api::config::{EnvironmentName, ModelSpec, ProviderKind};
 //! use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
-//! let mut options = LocalOptions::new(EnvironmentName::dev(), LocalStorage::Folder(".pixelctl/local".into()));
+//! // The environment's models: `pixelctl local` passes what its file lists.
+//! let models = vec![ModelSpec {
+//!     name: "GPT Image 2.6 Sunburst".into(),
+//!     provider: ProviderKind::Openai,
+//!     model: "gpt-image-2.6-sunburst".into(),
+//! }];
+//! let storage = LocalStorage::Folder(".pixelctl/local".into());
+//! let mut options = LocalOptions::new(EnvironmentName::dev(), storage, models);
 //! options.port = 3001;
 //! options.fake_providers = true;
 //! let server = local::bind(options).await?;      // binds 127.0.0.1 only
