@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{Environment, KeyLocation, Provider, needs_api_key};
+use crate::config::{Environment, KeyLocation, ProviderKind};
 
 /// One place a key lives, and what uses it. Gemini and Imagen share a Google
 /// key by default: one entry, two providers.
@@ -14,7 +14,7 @@ use crate::config::{Environment, KeyLocation, Provider, needs_api_key};
 pub struct KeyEntry {
     pub location: KeyLocation,
     /// Every provider whose key lives here (configured in `providers:`).
-    pub providers: Vec<Provider>,
+    pub providers: Vec<ProviderKind>,
     /// Display names of the image models that need it.
     pub models: Vec<String>,
     /// Whether `POST /enhance`'s chat model needs it.
@@ -45,11 +45,16 @@ impl KeyEntry {
     }
 }
 
-impl fmt::Display for KeyLocation {
+/// A key location as `secrets list` and `deploy` name it: `SSM NAME`,
+/// `Secrets Manager ID`.
+pub struct Shown<'a>(pub &'a KeyLocation);
+
+impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Ssm(name) => write!(f, "SSM {name}"),
-            Self::SecretsManager(id) => write!(f, "Secrets Manager {id}"),
+        match self.0 {
+            KeyLocation::Ssm(name) => write!(f, "SSM {name}"),
+            KeyLocation::SecretsManager(id) => write!(f, "Secrets Manager {id}"),
+            KeyLocation::Env(name) => write!(f, "environment variable {name}"),
         }
     }
 }
@@ -59,7 +64,7 @@ impl fmt::Display for KeyLocation {
 pub fn entries(environment: &Environment) -> Vec<KeyEntry> {
     let mut entries: Vec<KeyEntry> = Vec::new();
     for (provider, location) in &environment.providers {
-        if !needs_api_key(*provider) {
+        if !provider.needs_api_key() {
             continue;
         }
         let models: Vec<String> = environment
@@ -110,18 +115,18 @@ pub enum LookupError {
     )]
     NotConfigured {
         environment: String,
-        provider: Provider,
+        provider: ProviderKind,
     },
 }
 
 /// Reads a provider's name as typed on the command line.
-pub fn parse_provider(name: &str) -> Result<Provider, LookupError> {
+pub fn parse_provider(name: &str) -> Result<ProviderKind, LookupError> {
     let lower = name.trim().to_ascii_lowercase();
-    Provider::ALL
+    ProviderKind::ALL
         .into_iter()
         .find(|provider| provider.as_str() == lower)
         .ok_or_else(|| {
-            let names = Provider::ALL.map(Provider::as_str);
+            let names = ProviderKind::ALL.map(ProviderKind::as_str);
             LookupError::Unknown {
                 name: name.to_owned(),
                 known: names.join(", "),
@@ -133,8 +138,11 @@ pub fn parse_provider(name: &str) -> Result<Provider, LookupError> {
 }
 
 /// The entry holding `provider`'s key in `environment`.
-pub fn entry_for(environment: &Environment, provider: Provider) -> Result<KeyEntry, LookupError> {
-    if !needs_api_key(provider) {
+pub fn entry_for(
+    environment: &Environment,
+    provider: ProviderKind,
+) -> Result<KeyEntry, LookupError> {
+    if !provider.needs_api_key() {
         return Err(LookupError::NoKeyNeeded);
     }
     entries(environment)
@@ -175,7 +183,7 @@ mod tests {
             .iter()
             .map(|entry| {
                 (
-                    entry.location.to_string(),
+                    Shown(&entry.location).to_string(),
                     entry.providers.iter().map(|p| p.as_str()).collect(),
                     entry.models.clone(),
                     entry.enhance,
@@ -211,9 +219,12 @@ mod tests {
     #[test]
     fn gemini_and_imagen_share_one_entry_in_prod() {
         let prod = environment("prod");
-        let google = entry_for(&prod, Provider::Imagen).unwrap();
-        assert_eq!(google, entry_for(&prod, Provider::Gemini).unwrap());
-        assert_eq!(google.providers, [Provider::Gemini, Provider::Imagen]);
+        let google = entry_for(&prod, ProviderKind::Imagen).unwrap();
+        assert_eq!(google, entry_for(&prod, ProviderKind::Gemini).unwrap());
+        assert_eq!(
+            google.providers,
+            [ProviderKind::Gemini, ProviderKind::Imagen]
+        );
         assert_eq!(
             google.models,
             [
@@ -221,7 +232,7 @@ mod tests {
                 "Gemini 3 Pro Image".to_owned()
             ]
         );
-        let bfl = entry_for(&prod, Provider::Bfl).unwrap();
+        let bfl = entry_for(&prod, ProviderKind::Bfl).unwrap();
         assert_eq!(
             bfl.location,
             KeyLocation::SecretsManager("pixel-prompt/prod/bfl-api-key".to_owned())
@@ -257,7 +268,7 @@ mod tests {
         for (set, failing) in cases {
             let missing = missing(&needed, |location| match location {
                 KeyLocation::Ssm(name) => set.contains(&name.as_str()),
-                KeyLocation::SecretsManager(_) => false,
+                KeyLocation::SecretsManager(_) | KeyLocation::Env(_) => false,
             });
             let consequences: Vec<String> = missing.iter().map(KeyEntry::consequences).collect();
             assert_eq!(consequences, failing, "set: {set:?}");
@@ -270,7 +281,7 @@ mod tests {
 
     #[test]
     fn providers_parse_with_help() {
-        assert_eq!(parse_provider("OpenAI"), Ok(Provider::Openai));
+        assert_eq!(parse_provider("OpenAI"), Ok(ProviderKind::Openai));
         assert_eq!(
             parse_provider("bedrock").and_then(|p| entry_for(&environment("dev"), p)),
             Err(LookupError::NoKeyNeeded)

@@ -1,6 +1,7 @@
 //! The CloudFormation template and the parameters that make it one
 //! environment's stack. Pure: no AWS, no terminal.
 
+use pixel_prompt_contract::names::parameter;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -371,23 +372,33 @@ struct ParameterEntry<'a> {
     value: &'a str,
 }
 
+/// The key locations the worker gets (`ProviderKeysJson`): only those of the
+/// providers this environment calls, so the function learns of no other key.
+pub fn worker_provider_keys(
+    environment: &Environment,
+) -> BTreeMap<crate::config::ProviderKind, crate::config::KeyLocation> {
+    let used = |provider: &crate::config::ProviderKind| {
+        environment.enhance.provider == *provider
+            || environment
+                .models
+                .iter()
+                .any(|model| model.provider == *provider)
+    };
+    environment
+        .providers
+        .iter()
+        .filter(|(provider, _)| used(provider))
+        .map(|(provider, location)| (*provider, location.clone()))
+        .collect()
+}
+
 impl Parameters {
     /// The values that make the template `environment`'s stack.
     pub fn for_environment(environment: &Environment, artifact: &ArtifactLocation) -> Self {
         let models = serde_json::to_string(&environment.models).unwrap_or_default();
         let enhance = serde_json::to_string(&environment.enhance).unwrap_or_default();
-        // Only the providers this environment calls: the function learns of no other key.
-        let used = |provider: &crate::config::Provider| {
-            environment.enhance.provider == *provider
-                || environment
-                    .models
-                    .iter()
-                    .any(|model| model.provider == *provider)
-        };
-        let keys: BTreeMap<&str, String> = environment
-            .providers
-            .iter()
-            .filter(|(provider, _)| used(provider))
+        let keys: BTreeMap<&str, String> = worker_provider_keys(environment)
+            .into_iter()
             .map(|(provider, location)| (provider.as_str(), location.to_reference()))
             .collect();
         // The API function calls only the chat model behind /enhance.
@@ -399,7 +410,7 @@ impl Parameters {
         let keys = serde_json::to_string(&keys).unwrap_or_default();
         let api_keys = serde_json::to_string(&api_keys).unwrap_or_default();
         let values = [
-            ("EnvironmentName", environment.name.clone()),
+            (parameter::ENVIRONMENT_NAME, environment.name.clone()),
             ("ArtifactBucket", artifact.bucket.clone()),
             ("ArtifactKey", artifact.key.clone()),
             ("Architecture", environment.architecture.to_string()),
@@ -414,7 +425,7 @@ impl Parameters {
             ),
             ("WorkerMemoryMb", environment.worker.memory_mb.to_string()),
             (
-                "WorkerTimeoutSeconds",
+                parameter::WORKER_TIMEOUT_SECONDS,
                 environment.worker.timeout_seconds.to_string(),
             ),
             (
@@ -426,38 +437,44 @@ impl Parameters {
                 environment.lambda.log_retention_days.to_string(),
             ),
             ("ModelCount", environment.model_count.to_string()),
-            ("ModelsJson", models),
-            ("EnhanceModelJson", enhance),
-            ("ProviderKeysJson", keys),
-            ("ApiProviderKeysJson", api_keys),
+            (parameter::MODELS_JSON, models),
+            (parameter::ENHANCE_MODEL_JSON, enhance),
+            (parameter::PROVIDER_KEYS_JSON, keys),
+            (parameter::API_PROVIDER_KEYS_JSON, api_keys),
             ("SecretsPath", environment.secrets_path()),
             (
                 "BedrockModelArns",
                 bedrock_model_arns(environment).join(","),
             ),
             (
-                "GlobalRateLimitPerHour",
+                parameter::GLOBAL_RATE_LIMIT_PER_HOUR,
                 environment.rate_limits.global_per_hour.to_string(),
             ),
             (
-                "IpRateLimitPerDay",
+                parameter::IP_RATE_LIMIT_PER_DAY,
                 environment.rate_limits.per_ip_per_day.to_string(),
             ),
             (
-                "EnhanceGlobalRateLimitPerHour",
+                parameter::ENHANCE_GLOBAL_RATE_LIMIT_PER_HOUR,
                 environment.rate_limits.enhance_global_per_hour.to_string(),
             ),
             (
-                "EnhanceIpRateLimitPerDay",
+                parameter::ENHANCE_IP_RATE_LIMIT_PER_DAY,
                 environment.rate_limits.enhance_per_ip_per_day.to_string(),
             ),
             (
-                "IpAllowList",
-                environment.rate_limits.ip_allowlist.join(","),
+                parameter::IP_ALLOW_LIST,
+                environment
+                    .rate_limits
+                    .ip_allowlist
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
             ("AllowedOrigins", environment.api.cors_origins.join(",")),
             (
-                "ImageExpiryDays",
+                parameter::IMAGE_EXPIRY_DAYS,
                 environment.images.expiry_days.to_string(),
             ),
             (
@@ -532,18 +549,18 @@ impl Parameters {
         // The API function's environment (the larger of the two) carries these
         // values plus short names, the bucket, the domain and the worker's name.
         let env_bytes: usize = [
-            "EnvironmentName",
+            parameter::ENVIRONMENT_NAME,
             "ModelCount",
-            "ModelsJson",
-            "EnhanceModelJson",
-            "ApiProviderKeysJson",
-            "GlobalRateLimitPerHour",
-            "IpRateLimitPerDay",
-            "EnhanceGlobalRateLimitPerHour",
-            "EnhanceIpRateLimitPerDay",
-            "IpAllowList",
-            "ImageExpiryDays",
-            "WorkerTimeoutSeconds",
+            parameter::MODELS_JSON,
+            parameter::ENHANCE_MODEL_JSON,
+            parameter::API_PROVIDER_KEYS_JSON,
+            parameter::GLOBAL_RATE_LIMIT_PER_HOUR,
+            parameter::IP_RATE_LIMIT_PER_DAY,
+            parameter::ENHANCE_GLOBAL_RATE_LIMIT_PER_HOUR,
+            parameter::ENHANCE_IP_RATE_LIMIT_PER_DAY,
+            parameter::IP_ALLOW_LIST,
+            parameter::IMAGE_EXPIRY_DAYS,
+            parameter::WORKER_TIMEOUT_SECONDS,
             "AllowedOrigins",
         ]
         .iter()
@@ -591,9 +608,9 @@ pub fn bedrock_model_arns(environment: &Environment) -> Vec<String> {
     let mut arns: Vec<String> = environment
         .models
         .iter()
-        .filter(|model| model.provider == crate::config::Provider::Bedrock)
+        .filter(|model| model.provider == crate::config::ProviderKind::Bedrock)
         .map(|model| {
-            let region = pixel_prompt_api::providers::bedrock::region_for(&model.model)
+            let region = pixel_prompt_contract::provider::bedrock_region(&model.model)
                 .unwrap_or(&environment.region);
             format!(
                 "arn:{}:bedrock:{region}::foundation-model/{}",
@@ -703,13 +720,65 @@ Outputs: {}
         Template::load(&path).unwrap_or_else(|error| panic!("{error}"))
     }
 
+    /// `VARIABLE: !Ref Parameter` lines of a function's `Environment.Variables`.
+    fn variables_of(template: &str, function: &str) -> Vec<(String, String)> {
+        let start = template
+            .find(&format!("\n  {function}:\n"))
+            .unwrap_or_else(|| panic!("no `{function}` in the template"));
+        let block = &template[start..];
+        let variables = block
+            .find("        Variables:\n")
+            .map(|at| &block[at + "        Variables:\n".len()..])
+            .unwrap_or_else(|| panic!("`{function}` has no variables"));
+        variables
+            .lines()
+            .take_while(|line| line.starts_with("          "))
+            .filter_map(|line| {
+                let (name, value) = line.trim().split_once(": !Ref ")?;
+                Some((name.to_owned(), value.to_owned()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_template_passes_each_contract_parameter_as_its_variable() {
+        use pixel_prompt_contract::names::{API_VARIABLES, WORKER_VARIABLES};
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(TEMPLATE_FILE);
+        let template = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{error}"));
+        for (function, expected) in [
+            ("ApiFunction", &API_VARIABLES[..]),
+            ("WorkerFunction", &WORKER_VARIABLES[..]),
+        ] {
+            let found = variables_of(&template, function);
+            for (variable, parameter) in expected {
+                assert!(
+                    found
+                        .iter()
+                        .any(|(name, value)| name == variable && value == parameter),
+                    "{function}: `{variable}: !Ref {parameter}` missing from {found:?}"
+                );
+            }
+        }
+        // And pixelctl renders every one of those parameters.
+        let rendered = Parameters::for_environment(
+            &crate::test_support::environment("dev"),
+            &ArtifactLocation::placeholder(),
+        );
+        for (_, parameter) in API_VARIABLES.iter().chain(&WORKER_VARIABLES) {
+            assert!(
+                rendered.values.contains_key(*parameter),
+                "`{parameter}` is not rendered"
+            );
+        }
+    }
+
     #[test]
     fn the_worker_may_call_every_bedrock_model_an_environment_may_name() {
         // The worker's policy names exactly the environment's Bedrock models (the
         // ARNs are rendered from `models`, tests/offline.rs); each needs a region.
         for model in crate::config::BEDROCK_MODELS {
             assert!(
-                pixel_prompt_api::providers::bedrock::region_for(model).is_some(),
+                pixel_prompt_contract::provider::bedrock_region(model).is_some(),
                 "no Bedrock region for `{model}`"
             );
         }

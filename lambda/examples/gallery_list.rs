@@ -16,12 +16,28 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use pixel_prompt_api::config::{Environment, RateLimits};
+use pixel_prompt_api::config::{EnvironmentName, ModelSpec, ProviderKind, RateLimits};
 use pixel_prompt_api::gallery;
 use pixel_prompt_api::job::{Job, JobStore};
 use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
 use pixel_prompt_api::store::{FolderStore, ObjectStore};
 use tokio::sync::Mutex;
+
+/// The three models each seeded job and the server have (fake providers serve them).
+fn models() -> Vec<ModelSpec> {
+    [
+        ProviderKind::Openai,
+        ProviderKind::Gemini,
+        ProviderKind::Bedrock,
+    ]
+    .into_iter()
+    .map(|provider| ModelSpec {
+        name: format!("{provider} model"),
+        provider,
+        model: format!("{provider}-model"),
+    })
+    .collect()
+}
 
 struct Args {
     galleries: u64,
@@ -82,7 +98,7 @@ async fn seed(dir: &std::path::Path, count: u64) -> Result<(), String> {
         JOB_ID.into(),
         "a lighthouse".into(),
         Default::default(),
-        &local::default_models(),
+        &models(),
         SystemTime::now(),
     );
     JobStore::new(store)
@@ -92,7 +108,11 @@ async fn seed(dir: &std::path::Path, count: u64) -> Result<(), String> {
 }
 
 async fn serve(dir: &str) -> ExitCode {
-    let mut options = LocalOptions::new(Environment::dev(), LocalStorage::Folder(dir.into()));
+    let mut options = LocalOptions::new(
+        EnvironmentName::dev(),
+        LocalStorage::Folder(dir.into()),
+        models(),
+    );
     options.port = 0;
     options.fake_providers = true;
     options.rate_limits = RateLimits {

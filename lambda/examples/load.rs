@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pixel_prompt_api::config::{Environment, ModelSpec, ProviderKind, RateLimits};
+use pixel_prompt_api::config::{EnvironmentName, ModelSpec, ProviderKind, RateLimits};
 use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
 use tokio::sync::Mutex;
 
@@ -177,15 +177,18 @@ async fn serve(args: &Args, dir: &str) -> ExitCode {
     if std::env::var_os("RUST_LOG").is_some() {
         pixel_prompt_api::telemetry::init_json_logs();
     }
-    let mut options = LocalOptions::new(Environment::dev(), LocalStorage::Folder(dir.into()));
+    let mut options = LocalOptions::new(
+        EnvironmentName::dev(),
+        LocalStorage::Folder(dir.into()),
+        models(args.models),
+    );
     options.port = 0;
     options.fake_providers = true;
-    options.models = models(args.models);
     options.fake_delay = Duration::from_millis(args.fake_delay_ms);
     options.fake_image_size = args.image_size;
     options.rate_limits = RateLimits {
         global_per_hour: 1_000_000,
-        ip_per_day: 1_000_000,
+        per_ip_per_day: 1_000_000,
         ip_allowlist: vec![[127, 0, 0, 1].into()],
         ..RateLimits::default()
     };

@@ -50,7 +50,7 @@ use std::sync::Arc;
 pub use error::AppError;
 
 #[cfg(feature = "server")]
-use config::{Environment, RateLimits};
+use config::{EnvironmentName, RateLimits};
 #[cfg(feature = "server")]
 use dispatch::Dispatcher;
 #[cfg(feature = "server")]
@@ -83,7 +83,7 @@ pub enum DispatchMode {
 #[cfg(feature = "server")]
 #[derive(Debug)]
 pub struct StateParts {
-    pub environment: Environment,
+    pub environment: EnvironmentName,
     pub allowed_origins: Vec<String>,
     /// Prefix of image URLs: `https://{CLOUDFRONT_DOMAIN}` or the local server.
     pub image_base_url: String,
@@ -111,7 +111,7 @@ pub struct AppState(Arc<StateInner>);
 #[cfg(feature = "server")]
 #[derive(Debug)]
 pub struct StateInner {
-    pub environment: Environment,
+    pub environment: EnvironmentName,
     pub allowed_origins: Vec<String>,
     pub image_base_url: String,
     pub store: ObjectStore,

@@ -7,9 +7,16 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pixel_prompt_api::local::LocalError> {
-//! use pixel_prompt_api::config::Environment;
+//! use pixel_prompt_api::config::{EnvironmentName, ModelSpec, ProviderKind};
 //! use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
-//! let mut options = LocalOptions::new(Environment::dev(), LocalStorage::Folder(".pixelctl/local".into()));
+//! // The environment's models: `pixelctl local` passes what its file lists.
+//! let models = vec![ModelSpec {
+//!     name: "GPT Image 2.6 Sunburst".into(),
+//!     provider: ProviderKind::Openai,
+//!     model: "gpt-image-2.6-sunburst".into(),
+//! }];
+//! let storage = LocalStorage::Folder(".pixelctl/local".into());
+//! let mut options = LocalOptions::new(EnvironmentName::dev(), storage, models);
 //! options.port = 3001;
 //! options.fake_providers = true;
 //! let server = local::bind(options).await?;      // binds 127.0.0.1 only
@@ -39,7 +46,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use tokio::net::TcpListener;
 
 use crate::config::{
-    DEFAULT_MODEL_TIMEOUT, EnhanceSpec, Environment, KeyLocation, ModelSpec, ProviderKind,
+    DEFAULT_MODEL_TIMEOUT, EnhanceSpec, EnvironmentName, KeyLocation, ModelSpec, ProviderKind,
     RateLimits,
 };
 use crate::enhance::Enhancer;
@@ -72,8 +79,8 @@ pub struct LocalOptions {
     pub storage: LocalStorage,
     /// Serve placeholder images and a canned `/enhance` instead of calling providers.
     pub fake_providers: bool,
-    pub environment: Environment,
-    /// The models of the environment (the dev three by default).
+    pub environment: EnvironmentName,
+    /// The models of the environment.
     pub models: Vec<ModelSpec>,
     pub enhance_model: Option<EnhanceSpec>,
     pub provider_keys: BTreeMap<ProviderKind, KeyLocation>,
@@ -100,43 +107,21 @@ pub fn loopback_origins() -> Vec<String> {
         .collect()
 }
 
-/// The dev environment's three models.
-pub fn default_models() -> Vec<ModelSpec> {
-    [
-        (
-            "GPT Image 2.6 Sunburst",
-            ProviderKind::Openai,
-            "gpt-image-2.6-sunburst",
-        ),
-        (
-            "Gemini 3.1 Flash Image",
-            ProviderKind::Gemini,
-            "gemini-3.1-flash-image",
-        ),
-        (
-            "Stable Image Ultra",
-            ProviderKind::Bedrock,
-            "stability.stable-image-ultra-v1:1",
-        ),
-    ]
-    .into_iter()
-    .map(|(name, provider, model)| ModelSpec {
-        name: name.to_owned(),
-        provider,
-        model: model.to_owned(),
-    })
-    .collect()
-}
-
 impl LocalOptions {
-    pub fn new(environment: Environment, storage: LocalStorage) -> Self {
+    /// Options that serve `models` (the environment's: pixelctl passes what the
+    /// environment file lists, so this crate repeats no environment).
+    pub fn new(
+        environment: EnvironmentName,
+        storage: LocalStorage,
+        models: Vec<ModelSpec>,
+    ) -> Self {
         let fake = FakeProvider::default();
         Self {
             port: 3001,
             storage,
             fake_providers: false,
             environment,
-            models: default_models(),
+            models,
             enhance_model: None,
             provider_keys: BTreeMap::new(),
             provider_base_urls: BTreeMap::new(),

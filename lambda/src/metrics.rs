@@ -9,14 +9,14 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::clock;
-use crate::config::Environment;
+use crate::config::EnvironmentName;
 
 /// The namespace of the API's own metrics.
 pub const NAMESPACE: &str = "PixelPrompt";
 
 /// The EMF record of one model outcome.
 pub fn model_outcome_line(
-    environment: &Environment,
+    environment: &EnvironmentName,
     provider: &str,
     failed: bool,
     now: SystemTime,
@@ -42,7 +42,7 @@ pub fn model_outcome_line(
 }
 
 /// Writes the record on stdout, where Lambda sends it to CloudWatch Logs.
-pub fn record_model_outcome(environment: &Environment, provider: &str, failed: bool) {
+pub fn record_model_outcome(environment: &EnvironmentName, provider: &str, failed: bool) {
     let line = model_outcome_line(environment, provider, failed, SystemTime::now());
     // One write of the whole line, under stdout's lock: never interleaved with a log line.
     let _ = writeln!(std::io::stdout().lock(), "{line}");

@@ -37,8 +37,11 @@ impl LimitScope {
     /// (requests per hour for everyone, requests per UTC day for one IP).
     fn limits(self, limits: &RateLimits) -> (u32, u32) {
         match self {
-            Self::Generate | Self::Log => (limits.global_per_hour, limits.ip_per_day),
-            Self::Enhance => (limits.enhance_global_per_hour, limits.enhance_ip_per_day),
+            Self::Generate | Self::Log => (limits.global_per_hour, limits.per_ip_per_day),
+            Self::Enhance => (
+                limits.enhance_global_per_hour,
+                limits.enhance_per_ip_per_day,
+            ),
         }
     }
 }
@@ -158,10 +161,10 @@ mod tests {
             ObjectStore::Folder(FolderStore::new(dir)),
             RateLimits {
                 global_per_hour: global,
-                ip_per_day: ip,
+                per_ip_per_day: ip,
                 ip_allowlist: allow,
                 enhance_global_per_hour: 100,
-                enhance_ip_per_day: 2,
+                enhance_per_ip_per_day: 2,
             },
         )
     }

@@ -7,7 +7,7 @@
 //! key switches every instance on its next call.
 
 use std::collections::BTreeMap;
-use std::fmt;
+#[cfg(test)]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,37 +15,7 @@ use aws_sdk_ssm::error::DisplayErrorContext;
 use tokio::sync::Mutex;
 
 use crate::config::{KeyLocation, ProviderKind};
-
-/// An API key. `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(Arc<str>);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(Arc::from(key.into().trim()))
-    }
-
-    /// The key itself, for an HTTP header. Never log this.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// `text` with every occurrence of the key replaced, for error messages that might
-    /// echo a request.
-    pub fn scrub(&self, text: &str) -> String {
-        if self.0.len() < 4 {
-            text.to_owned()
-        } else {
-            text.replace(&*self.0, "[redacted]")
-        }
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey([redacted])")
-    }
-}
+pub use pixel_prompt_contract::{ApiKey, KEY_TTL};
 
 /// Why a key could not be had. Names the location, never a value.
 #[derive(Debug, thiserror::Error)]
@@ -57,9 +27,6 @@ pub enum KeyError {
     #[error("`{0}` is empty")]
     Empty(String),
 }
-
-/// How long an instance uses a key before reading it again.
-pub const KEY_TTL: Duration = Duration::from_secs(300);
 
 /// A key in the cache, and when it must be read again (`None`: never, it was given).
 #[derive(Debug, Clone)]
@@ -129,7 +96,7 @@ impl KeyResolver {
             .ok_or(KeyError::NotConfigured(provider))?;
         let value = self.read(location).await?;
         if value.trim().is_empty() {
-            return Err(KeyError::Empty(location.to_string()));
+            return Err(KeyError::Empty(location.to_reference()));
         }
         let key = ApiKey::new(value);
         let changed = cache.get(&provider).is_some_and(|cached| cached.key != key);
@@ -140,7 +107,7 @@ impl KeyResolver {
                 expires: Some(Instant::now() + self.ttl),
             },
         );
-        tracing::info!(provider = %provider, location = %location, changed, "provider key loaded");
+        tracing::info!(provider = %provider, location = %location.to_reference(), changed, "provider key loaded");
         Ok(key)
     }
 
@@ -166,7 +133,7 @@ impl KeyResolver {
 
     async fn read(&self, location: &KeyLocation) -> Result<String, KeyError> {
         let read_err = |message: String| KeyError::Read {
-            location: location.to_string(),
+            location: location.to_reference(),
             message,
         };
         let aws = || match &self.source {
@@ -182,7 +149,7 @@ impl KeyResolver {
             return values
                 .lock()
                 .map_err(|_| read_err("poisoned".to_owned()))?
-                .get(&location.to_string())
+                .get(&location.to_reference())
                 .cloned()
                 .ok_or_else(|| read_err("not set".to_owned()));
         }
@@ -245,7 +212,7 @@ mod tests {
     ) -> (KeyResolver, Arc<std::sync::Mutex<BTreeMap<String, String>>>) {
         let location: KeyLocation = location.parse().unwrap();
         let values = Arc::new(std::sync::Mutex::new(BTreeMap::from([(
-            location.to_string(),
+            location.to_reference(),
             value.to_owned(),
         )])));
         let resolver = KeyResolver {

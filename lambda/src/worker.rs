@@ -35,7 +35,7 @@ pub struct Worker {
     pub gallery_days: u32,
     /// The environment named in the metric record of each model outcome; none
     /// written when `None` ([`crate::metrics`]).
-    pub metrics: Option<crate::config::Environment>,
+    pub metrics: Option<crate::config::EnvironmentName>,
 }
 
 impl Worker {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::{Credentials, Region};
-use pixel_prompt_api::config::{Environment, KeyLocation, ProviderKind, RateLimits};
+use pixel_prompt_api::config::{EnvironmentName, KeyLocation, ModelSpec, ProviderKind, RateLimits};
 use pixel_prompt_api::error::AppError;
 use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
 use pixel_prompt_api::ratelimit::{LimitScope, RateLimiter};
@@ -77,7 +77,7 @@ async fn against_the_local_aws() {
         store.clone(),
         RateLimits {
             global_per_hour: 1000,
-            ip_per_day: 7,
+            per_ip_per_day: 7,
             ip_allowlist: vec![],
             ..RateLimits::default()
         },
@@ -97,7 +97,7 @@ async fn against_the_local_aws() {
         store,
         RateLimits {
             global_per_hour: 20,
-            ip_per_day: 5,
+            per_ip_per_day: 5,
             ip_allowlist: vec![],
             ..RateLimits::default()
         },
@@ -167,12 +167,17 @@ async fn against_the_local_aws() {
 
     // 3. Local mode on S3 with fake providers, over real HTTP.
     let mut options = LocalOptions::new(
-        Environment::dev(),
+        EnvironmentName::dev(),
         LocalStorage::S3 {
             endpoint_url: aws.endpoint.clone(),
             bucket: "local-mode".into(),
             region: "us-west-2".into(),
         },
+        vec![ModelSpec {
+            name: "GPT Image 2.6 Sunburst".into(),
+            provider: ProviderKind::Openai,
+            model: "gpt-image-2.6-sunburst".into(),
+        }],
     );
     options.port = 0;
     options.fake_providers = true;

@@ -6,16 +6,45 @@ mod common;
 
 use std::time::Duration;
 
-use pixel_prompt_api::config::Environment;
+use pixel_prompt_api::config::{EnvironmentName, ModelSpec, ProviderKind};
 use pixel_prompt_api::local::{self, LocalOptions, LocalStorage};
 use serde_json::{Value, json};
+
+/// Three models with fake providers behind them (local mode serves what it is given).
+fn three_models() -> Vec<ModelSpec> {
+    [
+        (
+            "GPT Image 2.6 Sunburst",
+            ProviderKind::Openai,
+            "gpt-image-2.6-sunburst",
+        ),
+        (
+            "Gemini 3.1 Flash Image",
+            ProviderKind::Gemini,
+            "gemini-3.1-flash-image",
+        ),
+        (
+            "Stable Image Ultra",
+            ProviderKind::Bedrock,
+            "stability.stable-image-ultra-v1:1",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, provider, model)| ModelSpec {
+        name: name.to_owned(),
+        provider,
+        model: model.to_owned(),
+    })
+    .collect()
+}
 
 #[tokio::test]
 async fn frontend_loop_against_a_folder() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = LocalOptions::new(
-        Environment::dev(),
+        EnvironmentName::dev(),
         LocalStorage::Folder(dir.path().join("data")),
+        three_models(),
     );
     options.port = 0;
     options.fake_providers = true;

@@ -88,7 +88,7 @@ async fn validation_errors_have_the_old_shape_and_codes() {
 #[tokio::test]
 async fn per_ip_limit_uses_the_source_ip_and_ignores_a_body_ip() {
     let app = app_with(|p| {
-        p.rate_limits.ip_per_day = 2;
+        p.rate_limits.per_ip_per_day = 2;
         p.rate_limits.ip_allowlist = vec![ip(9).ip()];
     });
     for i in 0..2 {
@@ -215,7 +215,7 @@ async fn enhance_fake_validation_and_fallback() {
 #[tokio::test]
 async fn enhance_has_its_own_per_ip_and_global_limits() {
     let app = app_with(|p| {
-        p.rate_limits.enhance_ip_per_day = 2;
+        p.rate_limits.enhance_per_ip_per_day = 2;
         p.rate_limits.enhance_global_per_hour = 3;
     });
     let enhance = |from| post("/enhance", r#"{"prompt":"a fox"}"#, from);
@@ -322,7 +322,7 @@ async fn gallery_list_and_detail() {
 
 #[tokio::test]
 async fn client_log_route() {
-    let app = app_with(|p| p.rate_limits.ip_per_day = 2);
+    let app = app_with(|p| p.rate_limits.per_ip_per_day = 2);
     let ok = call(
         &app.state,
         post(
@@ -477,7 +477,7 @@ fn api_gateway_event(
 #[tokio::test]
 async fn lambda_http_event_strips_the_stage_and_limits_by_source_ip() {
     use pixel_prompt_api::lambda_entry::handle_event;
-    let app = app_with(|p| p.rate_limits.ip_per_day = 1);
+    let app = app_with(|p| p.rate_limits.per_ip_per_day = 1);
     let event = |body| {
         lambda_http::LambdaEvent::new(
             api_gateway_event("POST", "/prod/generate", "prod", "198.51.100.7", Some(body)),
@@ -570,7 +570,7 @@ async fn lambda_worker_event_runs_the_job_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_generates_admit_exactly_the_limit() {
     let app = app_with(|p| {
-        p.rate_limits.ip_per_day = 10;
+        p.rate_limits.per_ip_per_day = 10;
         p.generator = fake_generator(1);
     });
     let mut calls = tokio::task::JoinSet::new();

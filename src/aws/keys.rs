@@ -89,7 +89,7 @@ impl Aws {
             .iter()
             .filter_map(|location| match location {
                 KeyLocation::Ssm(name) => Some(name.as_str()),
-                KeyLocation::SecretsManager(_) => None,
+                KeyLocation::SecretsManager(_) | KeyLocation::Env(_) => None,
             })
             .collect();
         let mut parameters = Vec::new();
@@ -141,6 +141,15 @@ impl Aws {
                     }
                 }
                 KeyLocation::SecretsManager(id) => self.secret_status(location, id).await?,
+                KeyLocation::Env(_) => KeyStatus {
+                    location: location.clone(),
+                    set: false,
+                    last_changed: None,
+                    note: Some(
+                        "a variable of the API's own process (local mode only), not stored in AWS"
+                            .to_owned(),
+                    ),
+                },
             };
             statuses.push(status);
         }
@@ -298,6 +307,9 @@ impl Aws {
                     KeyWrite::Updated
                 })
             }
+            KeyLocation::Env(name) => Err(anyhow!(
+                "`env:{name}` names a variable of the API's own process (local mode only), not a key pixelctl stores in AWS"
+            )),
         }
     }
 
@@ -319,6 +331,9 @@ impl Aws {
                     &error,
                 ))),
             },
+            KeyLocation::Env(name) => Err(anyhow!(
+                "`env:{name}` names a variable of the API's own process (local mode only), not a key pixelctl stores in AWS"
+            )),
             KeyLocation::SecretsManager(id) => {
                 if !matches!(
                     self.secret_state(id).await?,

@@ -2,15 +2,14 @@
 //! (`GetFoundationModel` in the region that offers it) and the provider keys, read from
 //! SSM or Secrets Manager where the environment says they live. Keys are never printed.
 
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use anyhow::anyhow;
 
 use super::Aws;
 use super::error::{self, AwsError, ErrorKind};
-use crate::config::{KeyLocation, Provider};
-use pixel_prompt_api::secrets::{ApiKey, KeyResolver};
+use crate::config::KeyLocation;
+use pixel_prompt_contract::ApiKey;
 
 /// `modelLifecycle` of a Bedrock foundation model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,23 +58,41 @@ impl Aws {
         }
     }
 
-    /// A provider's API key, read from where the environment says it lives.
-    pub async fn provider_key(
-        &self,
-        provider: Provider,
-        location: &KeyLocation,
-    ) -> anyhow::Result<ApiKey> {
-        let location = location
-            .to_reference()
-            .parse()
-            .map_err(|error: String| anyhow!(error))?;
-        let resolver = KeyResolver::new(
-            BTreeMap::from([(provider, location)]),
-            Some(self.sdk.clone()),
-        );
-        resolver
-            .key(provider)
-            .await
-            .map_err(|error| anyhow!("{error}"))
+    /// A provider's API key, read from where the environment says it lives: an SSM
+    /// SecureString (decrypted) or a Secrets Manager secret's `SecretString`, as the
+    /// Lambda reads it. The key is never printed; errors name the location only.
+    pub async fn provider_key(&self, location: &KeyLocation) -> anyhow::Result<ApiKey> {
+        let reference = location.to_reference();
+        let value = match location {
+            KeyLocation::Ssm(name) => self
+                .ssm
+                .get_parameter()
+                .name(name)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|error| AwsError::new(format!("could not read `{reference}`"), &error))?
+                .parameter()
+                .and_then(|parameter| parameter.value())
+                .map(str::to_owned),
+            KeyLocation::SecretsManager(id) => self
+                .secrets
+                .get_secret_value()
+                .secret_id(id)
+                .send()
+                .await
+                .map_err(|error| AwsError::new(format!("could not read `{reference}`"), &error))?
+                .secret_string()
+                .map(str::to_owned),
+            KeyLocation::Env(_) => {
+                return Err(anyhow!(
+                    "`{reference}` is a variable of the API's own process (local mode only), not a key in AWS"
+                ));
+            }
+        };
+        match value {
+            Some(value) if !value.trim().is_empty() => Ok(ApiKey::new(value)),
+            _ => Err(anyhow!("`{reference}` is empty")),
+        }
     }
 }

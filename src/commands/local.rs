@@ -1,29 +1,24 @@
 //! `pixelctl local`: the API's own router on 127.0.0.1, configured from an
 //! environment file exactly as the stack configures the Lambda.
 
+use std::collections::BTreeMap;
+
 use anyhow::anyhow;
-use pixel_prompt_api::config as api;
 use pixel_prompt_api::local::{LocalOptions, LocalStorage};
+use pixel_prompt_contract::variables::base_url;
+use pixel_prompt_contract::{EnvironmentName, ProviderKind};
 
 use super::{Settings, runtime};
 use crate::cli::LocalArgs;
 use crate::error::{CommandError, CommandResult};
-use crate::template::{ArtifactLocation, Parameters};
+use crate::template::worker_provider_keys;
 
-/// The options the Lambda would get from its environment variables, read
-/// from the same rendered parameters the stack passes it.
+/// The options the Lambda would get from its environment variables: the same
+/// typed values the stack's parameters are written from.
 fn options(settings: &Settings, args: &LocalArgs) -> CommandResult<LocalOptions> {
     let project = settings.project()?;
     let environment =
         crate::config::load(&project.environments_dir(), &args.env).map_err(CommandError::usage)?;
-    let parameters =
-        Parameters::for_environment(&environment, &ArtifactLocation::placeholder()).values;
-    let value = |key: &str| parameters.get(key).map(String::as_str).unwrap_or_default();
-    let invalid = |error: api::ConfigError| {
-        CommandError::Failed(anyhow!(
-            "the environment does not configure the API: {error}"
-        ))
-    };
 
     let storage = match (&args.s3_endpoint, &args.bucket) {
         (Some(endpoint_url), Some(bucket)) => LocalStorage::S3 {
@@ -40,47 +35,37 @@ fn options(settings: &Settings, args: &LocalArgs) -> CommandResult<LocalOptions>
     // The environment loaded above (any name its file or base file allows), not dev.
     let stage = environment
         .name
-        .parse::<api::Environment>()
+        .parse::<EnvironmentName>()
         .map_err(|message| CommandError::usage(anyhow!(message)))?;
-    let mut options = LocalOptions::new(stage, storage);
+    let mut options = LocalOptions::new(stage, storage, environment.models.clone());
     options.port = args.port;
     options.fake_providers = args.fake_providers;
-    options.models = api::parse_models(value("ModelsJson")).map_err(invalid)?;
-    options.enhance_model = Some(api::parse_enhance(value("EnhanceModelJson")).map_err(invalid)?);
-    options.provider_keys = api::parse_provider_keys(value("ProviderKeysJson")).map_err(invalid)?;
+    options.enhance_model = Some(environment.enhance.clone());
+    options.provider_keys = worker_provider_keys(&environment);
     options.allowed_origins = local_origins(
         args.fake_providers,
         &environment.api.cors_origins,
         &args.allow_origin,
     )
     .map_err(|message| CommandError::usage(anyhow!(message)))?;
-    options.rate_limits = api::RateLimits {
-        global_per_hour: environment.rate_limits.global_per_hour,
-        ip_per_day: environment.rate_limits.per_ip_per_day,
-        ip_allowlist: api::parse_allowlist(value("IpAllowList")).map_err(invalid)?,
-        enhance_global_per_hour: environment.rate_limits.enhance_global_per_hour,
-        enhance_ip_per_day: environment.rate_limits.enhance_per_ip_per_day,
-    };
-    let overrides = args
-        .provider_base_url
+    options.rate_limits = environment.rate_limits.clone();
+    options.provider_base_urls = provider_base_urls(&args.provider_base_url)
+        .map_err(|message| CommandError::usage(anyhow!("--provider-base-url: {message}")))?;
+    Ok(options)
+}
+
+/// `--provider-base-url PROVIDER=URL`, each checked as the API checks `PROVIDER_BASE_URLS`.
+fn provider_base_urls(pairs: &[String]) -> Result<BTreeMap<ProviderKind, String>, String> {
+    pairs
         .iter()
         .map(|pair| {
             let (provider, url) = pair.split_once('=').ok_or_else(|| {
-                CommandError::usage(anyhow!(
-                    "`{pair}` is not PROVIDER=URL, e.g. openai=http://127.0.0.1:9000"
-                ))
+                format!("`{pair}` is not PROVIDER=URL, e.g. openai=http://127.0.0.1:9000")
             })?;
-            Ok(format!(
-                "\"{provider}\":{}",
-                serde_json::Value::String(url.to_owned())
-            ))
+            let provider = provider.parse::<ProviderKind>()?;
+            Ok((provider, base_url(provider, url)?))
         })
-        .collect::<CommandResult<Vec<String>>>()?;
-    if !overrides.is_empty() {
-        options.provider_base_urls = api::parse_base_urls(&format!("{{{}}}", overrides.join(",")))
-            .map_err(|error| CommandError::usage(anyhow!("--provider-base-url: {error}")))?;
-    }
-    Ok(options)
+        .collect()
 }
 
 /// The origins local mode answers CORS for: with fake providers every origin (`*`,
@@ -133,7 +118,50 @@ pub fn run(settings: &Settings, args: &LocalArgs) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use super::local_origins;
+    use super::{local_origins, provider_base_urls};
+    use pixel_prompt_contract::ProviderKind;
+
+    #[test]
+    fn provider_base_url_flags() {
+        // (flags, expected)
+        type Case<'a> = (&'a [&'a str], Result<Vec<(ProviderKind, &'a str)>, &'a str>);
+        let cases: [Case<'_>; 5] = [
+            (&[], Ok(vec![])),
+            (
+                &["openai=http://127.0.0.1:9000/", "bfl=https://b"],
+                Ok(vec![
+                    (ProviderKind::Openai, "http://127.0.0.1:9000"),
+                    (ProviderKind::Bfl, "https://b"),
+                ]),
+            ),
+            (
+                &["openai"],
+                Err("`openai` is not PROVIDER=URL, e.g. openai=http://127.0.0.1:9000"),
+            ),
+            (
+                &["midjourney=http://x"],
+                Err(
+                    "unknown provider `midjourney`, expected one of `openai`, `gemini`, `imagen`, `bfl`, `recraft`, `stability`, `bedrock`",
+                ),
+            ),
+            (
+                &["openai=ftp://x"],
+                Err("`openai`: `ftp://x` is not an http(s) URL"),
+            ),
+        ];
+        for (flags, expected) in cases {
+            let flags: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
+            let expected = expected
+                .map(|pairs| {
+                    pairs
+                        .into_iter()
+                        .map(|(provider, url)| (provider, url.to_owned()))
+                        .collect()
+                })
+                .map_err(str::to_owned);
+            assert_eq!(provider_base_urls(&flags), expected, "{flags:?}");
+        }
+    }
 
     #[test]
     fn origins_local_mode_allows() {

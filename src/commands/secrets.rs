@@ -11,9 +11,10 @@ use serde::Serialize;
 use super::{Settings, runtime};
 use crate::aws::SecretValue;
 use crate::cli::{EnvArgs, SecretArgs, SecretRmArgs, SecretsCommand};
-use crate::config::{self, Environment, KeyLocation, Provider};
+use crate::config::{self, Environment, KeyLocation, ProviderKind};
 use crate::deploy::keys::{accept_key, action_word, refresh_note, store};
 use crate::error::{CommandError, CommandResult};
+use crate::provider_keys::Shown;
 use crate::provider_keys::{self, KeyEntry};
 use crate::ui;
 
@@ -52,7 +53,7 @@ fn read_key(entry: &KeyEntry, environment: &Environment) -> CommandResult<Secret
             "{} API key for {} ({}), not shown as you type",
             entry.provider_names(),
             environment.name,
-            entry.location
+            Shown(&entry.location)
         ))
         .map_err(CommandError::Failed)?
         .unwrap_or_default()
@@ -69,7 +70,7 @@ fn read_key(entry: &KeyEntry, environment: &Environment) -> CommandResult<Secret
 #[derive(Debug, Serialize)]
 struct SetReport {
     environment: String,
-    providers: Vec<Provider>,
+    providers: Vec<ProviderKind>,
     location: KeyLocation,
     action: &'static str,
     used_by: Vec<String>,
@@ -85,7 +86,7 @@ impl fmt::Display for SetReport {
             self.action,
             providers.join(" and "),
             self.environment,
-            self.location
+            Shown(&self.location)
         )?;
         if self.used_by.is_empty() {
             writeln!(f, "used by   nothing in {} yet", self.environment)?;
@@ -124,7 +125,7 @@ fn set(settings: &Settings, args: &SecretArgs) -> CommandResult {
 
 #[derive(Debug, Serialize)]
 struct ListedKey {
-    providers: Vec<Provider>,
+    providers: Vec<ProviderKind>,
     location: KeyLocation,
     set: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,7 +176,7 @@ impl fmt::Display for KeyList {
                         "no".to_owned()
                     },
                     key.last_changed.clone().unwrap_or_else(|| "-".to_owned()),
-                    key.location.to_string(),
+                    Shown(&key.location).to_string(),
                     used_by,
                 ]
             })
@@ -211,7 +212,7 @@ impl fmt::Display for KeyList {
         }
         for key in &self.keys {
             if let Some(note) = &key.note {
-                writeln!(f, "note: {}: {note}", key.location)?;
+                writeln!(f, "note: {}: {note}", Shown(&key.location))?;
             }
         }
         if self.missing > 0 {
@@ -273,7 +274,7 @@ fn list(settings: &Settings, args: &EnvArgs) -> CommandResult {
 #[derive(Debug, Serialize)]
 struct RmReport {
     environment: String,
-    providers: Vec<Provider>,
+    providers: Vec<ProviderKind>,
     location: KeyLocation,
     deleted: bool,
 }
@@ -287,14 +288,14 @@ impl fmt::Display for RmReport {
                 "deleted the {} key of {} at {}",
                 providers.join(" and "),
                 self.environment,
-                self.location
+                Shown(&self.location)
             )
         } else {
             writeln!(
                 f,
                 "no {} key at {}: nothing to delete",
                 providers.join(" and "),
-                self.location
+                Shown(&self.location)
             )
         }
     }
@@ -318,7 +319,7 @@ fn rm(settings: &Settings, args: &SecretRmArgs) -> CommandResult {
             "Delete the {} key of {} ({})?{consequence}",
             entry.provider_names(),
             environment.name,
-            entry.location
+            Shown(&entry.location)
         );
         if !ui::confirm(&question).map_err(CommandError::Failed)? {
             return Err(CommandError::Rejected("nothing deleted".to_owned()));

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use pixel_prompt_contract::{EnhanceSpec, KeyLocation, ModelSpec, ProviderKind, RateLimits};
+
 /// How CloudFormation applies a change set: `express` finishes once the
 /// configuration is applied (no stabilisation wait, no automatic rollback),
 /// `standard` waits and rolls back a failure.
@@ -45,10 +47,10 @@ pub struct EnvFile {
     pub alarms: Option<AlarmsFile>,
     pub budget: Option<BudgetFile>,
     pub tags: Option<BTreeMap<String, String>>,
-    pub providers: Option<BTreeMap<Provider, ProviderFile>>,
-    pub enhance: Option<EnhanceModel>,
+    pub providers: Option<BTreeMap<ProviderKind, ProviderFile>>,
+    pub enhance: Option<EnhanceSpec>,
     pub model_count: Option<u32>,
-    pub models: Option<Vec<Model>>,
+    pub models: Option<Vec<ModelSpec>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -134,11 +136,13 @@ pub struct ApiKeyFile {
 }
 
 impl ApiKeyFile {
-    /// The one location named, or `None` when none or both are.
-    pub fn location(self) -> Option<KeyLocation> {
+    /// The one location named, with `{env}` replaced by `environment`, or `None`
+    /// when none or both are.
+    pub fn location(self, environment: &str) -> Option<KeyLocation> {
+        let expand = |name: String| name.replace("{env}", environment);
         match (self.ssm, self.secrets_manager) {
-            (Some(name), None) => Some(KeyLocation::Ssm(name)),
-            (None, Some(id)) => Some(KeyLocation::SecretsManager(id)),
+            (Some(name), None) => Some(KeyLocation::Ssm(expand(name))),
+            (None, Some(id)) => Some(KeyLocation::SecretsManager(expand(id))),
             _ => None,
         }
     }
@@ -171,10 +175,10 @@ pub struct Environment {
     pub alarms: AlarmSettings,
     pub budget: BudgetSettings,
     pub tags: BTreeMap<String, String>,
-    pub providers: BTreeMap<Provider, KeyLocation>,
-    pub enhance: EnhanceModel,
+    pub providers: BTreeMap<ProviderKind, KeyLocation>,
+    pub enhance: EnhanceSpec,
     pub model_count: u32,
-    pub models: Vec<Model>,
+    pub models: Vec<ModelSpec>,
     /// What is valid but not recommended (`pixelctl validate` shows it).
     #[serde(skip)]
     pub advice: Vec<super::Problem>,
@@ -206,15 +210,6 @@ pub struct WorkerSettings {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub reserved_concurrency: u32,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RateLimits {
-    pub global_per_hour: u32,
-    pub per_ip_per_day: u32,
-    pub ip_allowlist: Vec<String>,
-    pub enhance_global_per_hour: u32,
-    pub enhance_per_ip_per_day: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -251,66 +246,6 @@ pub struct AlarmSettings {
 pub struct BudgetSettings {
     pub monthly_usd: u32,
     pub by_environment_tag: bool,
-}
-
-/// An image model: its display name, who serves it and the provider's model id.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Model {
-    pub name: String,
-    pub provider: Provider,
-    pub model: String,
-}
-
-/// The chat model that rewrites prompts for `POST /enhance`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnhanceModel {
-    pub provider: Provider,
-    pub model: String,
-}
-
-/// Where a provider's API key lives. Never the key itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyLocation {
-    /// An SSM SecureString parameter name.
-    Ssm(String),
-    /// A Secrets Manager secret id.
-    SecretsManager(String),
-}
-
-impl KeyLocation {
-    /// The form the Lambda reads from `PROVIDER_KEYS`: `ssm:NAME` or `secretsmanager:ID`.
-    pub fn to_reference(&self) -> String {
-        match self {
-            Self::Ssm(name) => format!("ssm:{name}"),
-            Self::SecretsManager(id) => format!("secretsmanager:{id}"),
-        }
-    }
-
-    /// Replaces `{env}` with the environment's name.
-    pub(crate) fn expand(self, environment: &str) -> Self {
-        match self {
-            Self::Ssm(name) => Self::Ssm(name.replace("{env}", environment)),
-            Self::SecretsManager(id) => Self::SecretsManager(id.replace("{env}", environment)),
-        }
-    }
-}
-
-/// Who serves a model, chosen by this field, never by a model's display name.
-/// It is the API's own type, so the CLI accepts exactly the providers the
-/// Lambda can call.
-pub use pixel_prompt_api::config::ProviderKind as Provider;
-
-/// Whether the provider is called with an API key (Bedrock uses the IAM role).
-pub fn needs_api_key(provider: Provider) -> bool {
-    provider != Provider::Bedrock
-}
-
-/// Whether the provider can serve the chat model behind `/enhance`.
-pub fn can_enhance(provider: Provider) -> bool {
-    matches!(provider, Provider::Openai | Provider::Gemini)
 }
 
 /// The Lambda's instruction set, spelled as CloudFormation spells it: the

@@ -8,13 +8,13 @@ use crate::aws::{Aws, KeyStatus, KeyWrite, SecretValue};
 use crate::config::{Environment, KeyLocation};
 use crate::error::CommandError;
 use crate::progress::Progress;
-use crate::provider_keys::{self, KeyEntry};
+use crate::provider_keys::{self, KeyEntry, Shown};
 
 /// What running API instances do after a key changes, from the API's own cache setting.
 pub fn refresh_note() -> String {
     format!(
         "running API instances use the new key within {} minutes, and at once when the provider refuses the old one",
-        pixel_prompt_api::secrets::KEY_TTL.as_secs() / 60
+        pixel_prompt_contract::KEY_TTL.as_secs() / 60
     )
 }
 
@@ -104,7 +104,7 @@ pub async fn check_before_deploy(
         format!(
             "{} ({}): {}",
             entry.provider_names(),
-            entry.location,
+            Shown(&entry.location),
             entry.consequences()
         )
     };
@@ -153,7 +153,7 @@ pub async fn check_before_deploy(
             "{} API key for {} ({}), not shown as you type",
             entry.provider_names(),
             environment.name,
-            entry.location
+            Shown(&entry.location)
         ))
         .map_err(CommandError::Failed)?
         .unwrap_or_default();
@@ -163,7 +163,7 @@ pub async fn check_before_deploy(
             "{} the {} key at {}",
             action_word(write),
             entry.provider_names(),
-            entry.location
+            Shown(&entry.location)
         ));
     }
     Ok(())

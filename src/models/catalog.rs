@@ -11,31 +11,31 @@ use serde_json::Value;
 
 use super::{Date, Lookup};
 use crate::aws::BedrockLifecycle;
-use crate::config::Provider;
-use pixel_prompt_api::secrets::ApiKey;
+use crate::config::ProviderKind;
+use pixel_prompt_contract::ApiKey;
 
 /// The variable naming other base URLs for the providers (the API's `PROVIDER_BASE_URLS` shape).
 pub const BASE_URLS_VARIABLE: &str = "PIXELCTL_PROVIDER_BASE_URLS";
 
 /// Whether a provider publishes a model list the check can read.
-pub fn publishes_a_list(provider: Provider) -> bool {
+pub fn publishes_a_list(provider: ProviderKind) -> bool {
     matches!(
         provider,
-        Provider::Openai | Provider::Gemini | Provider::Imagen | Provider::Bedrock
+        ProviderKind::Openai | ProviderKind::Gemini | ProviderKind::Imagen | ProviderKind::Bedrock
     )
 }
 
 /// Where the check sends each provider's requests.
 #[derive(Debug, Clone)]
 pub struct ProviderEndpoints {
-    overrides: BTreeMap<Provider, String>,
+    overrides: BTreeMap<ProviderKind, String>,
     /// AWS calls go to a custom endpoint (the local AWS): real providers are off limits.
     custom_aws_endpoint: bool,
     client: reqwest::Client,
 }
 
 impl ProviderEndpoints {
-    pub fn new(overrides: BTreeMap<Provider, String>, custom_aws_endpoint: bool) -> Self {
+    pub fn new(overrides: BTreeMap<ProviderKind, String>, custom_aws_endpoint: bool) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))
@@ -50,8 +50,8 @@ impl ProviderEndpoints {
     }
 
     /// Reads `PIXELCTL_PROVIDER_BASE_URLS` (`{"openai": "http://127.0.0.1:9000/openai"}`).
-    pub fn parse(raw: &str) -> Result<BTreeMap<Provider, String>, String> {
-        pixel_prompt_api::config::parse_base_urls(raw)
+    pub fn parse(raw: &str) -> Result<BTreeMap<ProviderKind, String>, String> {
+        pixel_prompt_contract::variables::parse_base_urls(raw)
             .map_err(|error| format!("{BASE_URLS_VARIABLE}: {error}"))
     }
 
@@ -60,7 +60,7 @@ impl ProviderEndpoints {
     }
 
     /// The base URL to ask `provider` at, or why it is not asked.
-    pub fn base_url(&self, provider: Provider) -> Result<String, String> {
+    pub fn base_url(&self, provider: ProviderKind) -> Result<String, String> {
         if let Some(url) = self.overrides.get(&provider) {
             return Ok(url.clone());
         }
@@ -130,13 +130,13 @@ pub fn bedrock_lookup(lifecycle: Option<&BedrockLifecycle>, region: &str) -> Loo
 #[derive(Debug, thiserror::Error)]
 #[error("{provider} did not list its models: {message}")]
 pub struct CatalogError {
-    provider: Provider,
+    provider: ProviderKind,
     message: String,
 }
 
 async fn get_json(
     request: reqwest::RequestBuilder,
-    provider: Provider,
+    provider: ProviderKind,
     key: &ApiKey,
 ) -> Result<Value, CatalogError> {
     let fail = |message: String| CatalogError {
@@ -153,7 +153,7 @@ async fn get_json(
         .await
         .map_err(|error| fail(error.without_url().to_string()))?;
     if !(200..300).contains(&status) {
-        let error = pixel_prompt_api::providers::status_error(status, &body);
+        let error = pixel_prompt_contract::provider_error::status_error(status, &body);
         return Err(fail(error.to_string()));
     }
     serde_json::from_str(&body).map_err(|error| fail(format!("the answer is not JSON ({error})")))
@@ -162,12 +162,12 @@ async fn get_json(
 /// Fetches `provider`'s model list from `base`.
 pub async fn fetch(
     client: &reqwest::Client,
-    provider: Provider,
+    provider: ProviderKind,
     base: &str,
     key: &ApiKey,
 ) -> Result<ModelList, CatalogError> {
     match provider {
-        Provider::Openai => {
+        ProviderKind::Openai => {
             let answer = get_json(
                 client
                     .get(format!("{base}/v1/models"))
@@ -178,7 +178,7 @@ pub async fn fetch(
             .await?;
             Ok(ModelList::OpenAi(openai_models(&answer)))
         }
-        Provider::Gemini | Provider::Imagen => {
+        ProviderKind::Gemini | ProviderKind::Imagen => {
             let mut models = BTreeSet::new();
             let mut token = String::new();
             // Pages of up to 1000; a handful at most.
@@ -260,29 +260,37 @@ mod tests {
 
     #[test]
     fn base_urls_never_reach_a_real_provider_from_a_custom_endpoint() {
-        let fake: BTreeMap<Provider, String> =
-            [(Provider::Openai, "http://127.0.0.1:9000/openai".to_owned())].into();
+        let fake: BTreeMap<ProviderKind, String> = [(
+            ProviderKind::Openai,
+            "http://127.0.0.1:9000/openai".to_owned(),
+        )]
+        .into();
         let cases = [
             (
                 fake.clone(),
                 true,
-                Provider::Openai,
+                ProviderKind::Openai,
                 Ok("http://127.0.0.1:9000/openai"),
             ),
-            (fake.clone(), true, Provider::Gemini, Err("not asked")),
+            (fake.clone(), true, ProviderKind::Gemini, Err("not asked")),
             (
                 fake.clone(),
                 false,
-                Provider::Gemini,
+                ProviderKind::Gemini,
                 Ok("https://generativelanguage.googleapis.com"),
             ),
             (
                 BTreeMap::new(),
                 false,
-                Provider::Openai,
+                ProviderKind::Openai,
                 Ok("https://api.openai.com"),
             ),
-            (BTreeMap::new(), true, Provider::Openai, Err("not asked")),
+            (
+                BTreeMap::new(),
+                true,
+                ProviderKind::Openai,
+                Err("not asked"),
+            ),
         ];
         for (overrides, custom, provider, expected) in cases {
             let endpoints = ProviderEndpoints::new(overrides, custom);

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::aws::Aws;
-use crate::config::{Environment, Provider};
+use crate::config::{Environment, ProviderKind};
 use crate::progress::Progress;
 pub use catalog::ProviderEndpoints;
 pub use date::Date;
@@ -84,7 +84,7 @@ pub fn assess(lookup: &Lookup, today: Date) -> Verdict {
 pub struct ConfiguredModel {
     /// The display name, or `enhance` for the chat model.
     pub name: String,
-    pub provider: Provider,
+    pub provider: ProviderKind,
     pub model: String,
 }
 
@@ -215,12 +215,12 @@ pub async fn check(
     progress: &dyn Progress,
 ) -> ModelReport {
     let models = configured_models(environment);
-    let mut lists: BTreeMap<Provider, Result<catalog::ModelList, String>> = BTreeMap::new();
+    let mut lists: BTreeMap<ProviderKind, Result<catalog::ModelList, String>> = BTreeMap::new();
     let mut findings = Vec::new();
     for configured in &models {
         let lookup = match configured.provider {
-            Provider::Bedrock => {
-                let region = pixel_prompt_api::providers::bedrock::region_for(&configured.model)
+            ProviderKind::Bedrock => {
+                let region = pixel_prompt_contract::provider::bedrock_region(&configured.model)
                     .unwrap_or(&environment.region);
                 match aws
                     .foundation_model_lifecycle(&configured.model, region)
@@ -264,7 +264,7 @@ async fn fetch_list(
     aws: &Aws,
     environment: &Environment,
     endpoints: &ProviderEndpoints,
-    provider: Provider,
+    provider: ProviderKind,
     progress: &dyn Progress,
 ) -> Result<catalog::ModelList, String> {
     if !catalog::publishes_a_list(provider) {
@@ -278,7 +278,7 @@ async fn fetch_list(
         .get(&provider)
         .ok_or_else(|| format!("no key location for {provider} in this environment"))?;
     let key = aws
-        .provider_key(provider, location)
+        .provider_key(location)
         .await
         .map_err(|error| format!("its key could not be read ({error:#})"))?;
     progress.note(&format!("asking {provider} which models it serves"));
@@ -366,7 +366,7 @@ mod tests {
                 ModelFinding {
                     model: ConfiguredModel {
                         name: "Old".to_owned(),
-                        provider: Provider::Openai,
+                        provider: ProviderKind::Openai,
                         model: "dall-e-3".to_owned(),
                     },
                     verdict: Verdict::ShutDown {
@@ -376,7 +376,7 @@ mod tests {
                 ModelFinding {
                     model: ConfiguredModel {
                         name: "New".to_owned(),
-                        provider: Provider::Gemini,
+                        provider: ProviderKind::Gemini,
                         model: "gemini-3.1-flash-image".to_owned(),
                     },
                     verdict: Verdict::Ok { shutdown: None },

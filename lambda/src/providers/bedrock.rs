@@ -8,6 +8,7 @@ use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::config::Region;
 use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_bedrockruntime::primitives::Blob;
+use pixel_prompt_contract::provider::bedrock_region;
 use serde_json::{Value, json};
 
 use super::{ProviderError, decode_base64, mentions_refusal, short};
@@ -32,17 +33,6 @@ fn body_format(model: &str) -> Option<BodyFormat> {
         Some(BodyFormat::StableDiffusion)
     } else if model.starts_with("stability.") {
         Some(BodyFormat::StableImage)
-    } else {
-        None
-    }
-}
-
-/// The region a model is offered in, `None` for the function's own region.
-pub fn region_for(model: &str) -> Option<&'static str> {
-    if model.starts_with("amazon.nova-canvas") || model.starts_with("amazon.titan-image") {
-        Some("us-east-1")
-    } else if model.starts_with("stability.") {
-        Some("us-west-2")
     } else {
         None
     }
@@ -121,7 +111,7 @@ impl BedrockClients {
             )
         })?;
         let mut config = aws_sdk_bedrockruntime::config::Builder::from(sdk);
-        if let Some(region) = region_for(model) {
+        if let Some(region) = bedrock_region(model) {
             config = config.region(Region::new(region));
         }
         if let Some(url) = &self.endpoint_url {
@@ -188,8 +178,11 @@ mod tests {
 
     #[test]
     fn regions_and_bodies() {
-        assert_eq!(region_for("amazon.nova-canvas-v1:0"), Some("us-east-1"));
-        assert_eq!(region_for("stability.sd3-5-large-v1:0"), Some("us-west-2"));
+        assert_eq!(bedrock_region("amazon.nova-canvas-v1:0"), Some("us-east-1"));
+        assert_eq!(
+            bedrock_region("stability.sd3-5-large-v1:0"),
+            Some("us-west-2")
+        );
         let nova = request_body(
             "amazon.nova-canvas-v1:0",
             "a fox",
@@ -206,7 +199,7 @@ mod tests {
         .unwrap();
         assert_eq!(sd["mode"], "text-to-image");
         assert_eq!(
-            region_for("stability.stable-image-ultra-v1:1"),
+            bedrock_region("stability.stable-image-ultra-v1:1"),
             Some("us-west-2")
         );
         let ultra = request_body(

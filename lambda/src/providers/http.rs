@@ -58,7 +58,7 @@ pub async fn read_capped(
         return Err(too_large());
     }
     let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-    while let Some(chunk) = response.chunk().await? {
+    while let Some(chunk) = response.chunk().await.map_err(super::http_error)? {
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }

@@ -28,7 +28,8 @@ pub async fn generate(
         .timeout(http.request_timeout)
         .multipart(form)
         .send()
-        .await?;
+        .await
+        .map_err(super::http_error)?;
     let status = response.status().as_u16();
     let content_type = response
         .headers()

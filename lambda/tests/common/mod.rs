@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
-use pixel_prompt_api::config::{Environment, ModelSpec, ProviderKind, RateLimits};
+use pixel_prompt_api::config::{EnvironmentName, ModelSpec, ProviderKind, RateLimits};
 use pixel_prompt_api::enhance::Enhancer;
 use pixel_prompt_api::providers::fake::FakeProvider;
 use pixel_prompt_api::providers::{Backend, Generator};
@@ -33,13 +33,13 @@ pub struct TestApp {
 
 pub fn parts(dir: &std::path::Path, generator: Generator, enhancer: Enhancer) -> StateParts {
     StateParts {
-        environment: Environment::dev(),
+        environment: EnvironmentName::dev(),
         allowed_origins: vec!["*".into()],
         image_base_url: "https://cdn.example.test".into(),
         store: ObjectStore::Folder(FolderStore::new(dir)),
         rate_limits: RateLimits {
             global_per_hour: 1000,
-            ip_per_day: 1000,
+            per_ip_per_day: 1000,
             ip_allowlist: vec![],
             ..RateLimits::default()
         },
