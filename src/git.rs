@@ -28,9 +28,7 @@ fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
 /// on that commit if any; `None` outside a git repository.
 pub fn state(root: &Path) -> Option<GitState> {
     let commit = git(root, &["rev-parse", "HEAD"]).ok()?;
-    let dirty = git(root, &["status", "--porcelain"])
-        .map(|status| !status.is_empty())
-        .unwrap_or(true);
+    let dirty = git(root, &["status", "--porcelain"]).map_or(true, |status| !status.is_empty());
     let tag = git(root, &["tag", "--points-at", "HEAD"])
         .ok()
         .and_then(|tags| tags.lines().next().map(str::to_owned));

@@ -16,6 +16,8 @@ pub enum Event<'a> {
     Warning(&'a str),
     /// A plan to review (shown unless `--quiet`).
     Plan(&'a str),
+    /// A plan the user is about to be asked to confirm (shown even with `--quiet`).
+    PlanToConfirm(&'a str),
     /// Watching a stack operation over `total` resources begins.
     WatchStarted {
         stack: &'a str,

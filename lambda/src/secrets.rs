@@ -59,7 +59,7 @@ pub enum KeyError {
 }
 
 /// How long an instance uses a key before reading it again.
-pub const KEY_TTL: Duration = Duration::from_secs(300);
+pub const KEY_TTL: Duration = Duration::from_mins(5);
 
 /// A key in the cache, and when it must be read again (`None`: never, it was given).
 #[derive(Debug, Clone)]

@@ -4,13 +4,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeAction, ChangeSetType, Parameter, ResourceAttribute, Tag,
+};
 
 use super::Aws;
 use super::error::{self, AwsError, ErrorKind};
 use crate::plan::{Action, PropertyChange, Replacement, ResourceChange};
 
-/// What DescribeStacks says about a stack.
+/// What `DescribeStacks` says about a stack.
 #[derive(Debug, Clone, Default)]
 pub struct StackDescription {
     pub name: String,
@@ -79,7 +81,7 @@ pub struct ReviewedChangeSet {
     pub parameters: BTreeMap<String, String>,
 }
 
-/// A change set on a stack, as ListChangeSets shows it.
+/// A change set on a stack, as `ListChangeSets` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSetSummary {
     pub name: String,
@@ -100,7 +102,7 @@ pub enum ChangeSetStatus {
 }
 
 /// How long a change set may take to compute before pixelctl gives up on it.
-pub const CHANGE_SET_TIMEOUT: Duration = Duration::from_secs(600);
+pub const CHANGE_SET_TIMEOUT: Duration = Duration::from_mins(10);
 
 /// Whether an error means "no such stack" (see `error::kind_of` for how
 /// CloudFormation says so).
@@ -409,7 +411,7 @@ impl Aws {
                 })?;
             let status = response
                 .status()
-                .map(|status| status.as_str())
+                .map(aws_sdk_cloudformation::types::ChangeSetStatus::as_str)
                 .unwrap_or_default();
             match status {
                 "CREATE_COMPLETE" => {
@@ -713,7 +715,7 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         let name = property_name(
             target.path(),
             target.name(),
-            target.attribute().map(|attribute| attribute.as_str()),
+            target.attribute().map(ResourceAttribute::as_str),
         );
         if name.is_empty() || properties.iter().any(|existing| existing.name == name) {
             continue;
@@ -728,12 +730,7 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         });
     }
     Some(ResourceChange {
-        action: Action::parse(
-            resource
-                .action()
-                .map(|action| action.as_str())
-                .unwrap_or("Modify"),
-        ),
+        action: Action::parse(resource.action().map_or("Modify", ChangeAction::as_str)),
         logical_id: resource
             .logical_resource_id()
             .unwrap_or_default()
@@ -742,7 +739,7 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         replacement: Replacement::parse(
             resource
                 .replacement()
-                .map(|replacement| replacement.as_str()),
+                .map(aws_sdk_cloudformation::types::Replacement::as_str),
         ),
         properties,
     })
@@ -830,7 +827,7 @@ mod tests {
     }
 
     fn change_sets_page(names: &[(&str, &str)], next: Option<&str>) -> String {
-        let members: String = names
+        let members = names
             .iter()
             .map(|(name, status)| {
                 format!(
@@ -838,7 +835,8 @@ mod tests {
                      <ExecutionStatus>UNAVAILABLE</ExecutionStatus><StackName>pixel-prompt-dev</StackName></member>"
                 )
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .concat();
         let next = next
             .map(|token| format!("<NextToken>{token}</NextToken>"))
             .unwrap_or_default();

@@ -52,7 +52,7 @@ fn write_pages(command: clap::Command, dir: &Path) -> CommandResult {
         .with_context(|| format!("cannot create `{}`", dir.display()))
         .map_err(CommandError::Failed)?;
     let mut written = Vec::new();
-    let mut pending = vec![(String::from("pixelctl"), command.clone())];
+    let mut pending = vec![(String::from("pixelctl"), command)];
     while let Some((name, command)) = pending.pop() {
         for sub in command.get_subcommands() {
             if sub.get_name() != "help" {
@@ -68,7 +68,7 @@ fn write_pages(command: clap::Command, dir: &Path) -> CommandResult {
     }
     written.sort();
     for path in written {
-        eprintln!("wrote {}", path.display());
+        crate::ui::tell(format_args!("wrote {}", path.display()));
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ impl ApplyArgs {
             health_url: self.health_url.clone(),
             health_timeout: Duration::from_secs(self.health_timeout),
             write_env_file: !self.no_env_file,
-            invalidation_timeout: Duration::from_secs(600),
+            invalidation_timeout: Duration::from_mins(10),
             interactive: ui::can_prompt(),
             hotswap: false,
             deploy_mode: None,
@@ -100,6 +100,7 @@ fn package(
 
 /// The checks made before anything is built: the provider keys, and whether
 /// the providers still serve the environment's models.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Prechecks {
     pub keys: KeyPolicy,
     pub models: bool,
@@ -204,9 +205,9 @@ pub(super) fn run_pipeline(
             prompter: &crate::ui::TerminalPrompter,
         };
         let mut report = if hotswap {
-            deployment.hotswap().await?
+            Box::pin(deployment.hotswap()).await?
         } else {
-            deployment.run().await?
+            Box::pin(deployment.run()).await?
         };
         if tag {
             let name = super::tag::tag_live(

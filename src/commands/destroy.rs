@@ -73,12 +73,12 @@ pub fn run(settings: &Settings, args: &DestroyArgs) -> CommandResult {
         let (retained, deleted): (Vec<StackResource>, Vec<StackResource>) =
             resources.into_iter().partition(|resource| keep.contains(&resource.logical_id));
 
-        eprintln!("Deleting stack {stack_name} ({}) removes:", stack.status);
+        ui::tell(format_args!("Deleting stack {stack_name} ({}) removes:", stack.status));
         for resource in &deleted {
-            eprintln!("  - {:<24} {:<34} {}", resource.logical_id, resource.resource_type, resource.physical_id);
+            ui::tell(format_args!("  - {:<24} {:<34} {}", resource.logical_id, resource.resource_type, resource.physical_id));
         }
         for resource in &retained {
-            eprintln!("  kept (Retain): {} {} {}", resource.logical_id, resource.resource_type, resource.physical_id);
+            ui::tell(format_args!("  kept (Retain): {} {} {}", resource.logical_id, resource.resource_type, resource.physical_id));
         }
         if !args.yes {
             if !ui::can_prompt() {

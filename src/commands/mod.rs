@@ -77,7 +77,7 @@ impl Settings {
         let overrides = match &self.provider_base_urls {
             Some(raw) => crate::models::ProviderEndpoints::parse(raw)
                 .map_err(|error| CommandError::usage(anyhow::anyhow!(error)))?,
-            None => Default::default(),
+            None => std::collections::BTreeMap::new(),
         };
         Ok(crate::models::ProviderEndpoints::new(
             overrides,

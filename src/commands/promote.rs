@@ -103,28 +103,30 @@ pub fn run(settings: &Settings, args: &PromoteArgs) -> CommandResult {
                     .join("\n")
             )));
         }
-        Deployment {
-            aws: &aws,
-            project: &project,
-            environment: to.clone(),
-            template,
-            parameters: Some(parameters),
-            artifact: ArtifactSource::Stored(artifact),
-            release: ReleaseIntent {
-                kind: ReleaseKind::Promote,
-                source: Some(ReleaseSource {
-                    environment: from.name.clone(),
-                    sequence: live.sequence,
-                }),
-            },
-            // The page is built with an environment's own outputs: publish it
-            // in the target with `pixelctl publish` (see docs/OPERATIONS.md).
-            web_app: WebApp::Keep,
-            options,
-            progress: &progress,
-            prompter: &crate::ui::TerminalPrompter,
-        }
-        .run()
+        Box::pin(
+            Deployment {
+                aws: &aws,
+                project: &project,
+                environment: to.clone(),
+                template,
+                parameters: Some(parameters),
+                artifact: ArtifactSource::Stored(artifact),
+                release: ReleaseIntent {
+                    kind: ReleaseKind::Promote,
+                    source: Some(ReleaseSource {
+                        environment: from.name.clone(),
+                        sequence: live.sequence,
+                    }),
+                },
+                // The page is built with an environment's own outputs: publish it
+                // in the target with `pixelctl publish` (see docs/OPERATIONS.md).
+                web_app: WebApp::Keep,
+                options,
+                progress: &progress,
+                prompter: &crate::ui::TerminalPrompter,
+            }
+            .run(),
+        )
         .await
     });
     emit_report(settings, result)

@@ -147,13 +147,13 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> CommandResult {
                 progress.note(&format!("s3://{bucket}: nothing to prune ({} artifact(s) in use)", kept.len()));
                 return Ok::<_, CommandError>(Pruned { bucket, kept, deleted: Vec::new(), sites, page_files });
             }
-            eprintln!("No live stack and none of the last {} releases of any environment uses:", args.keep);
+            ui::tell(format_args!("No live stack and none of the last {} releases of any environment uses:", args.keep));
             for key in doomed.iter().chain(&page_files) {
-                eprintln!("  s3://{bucket}/{key}");
+                ui::tell(format_args!("  s3://{bucket}/{key}"));
             }
             for site in &sites {
                 for path in &site.deleted {
-                    eprintln!("  s3://{}/{}{path} (web app of {})", site.bucket, site.prefix, site.environment);
+                    ui::tell(format_args!("  s3://{}/{}{path} (web app of {})", site.bucket, site.prefix, site.environment));
                 }
             }
             let count = doomed.len() + page_files.len() + sites.iter().map(|site| site.deleted.len()).sum::<usize>();

@@ -107,26 +107,28 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
                     .map(Box::new),
             )
         };
-        Deployment {
-            aws: &aws,
-            project: &project,
-            environment: environment.clone(),
-            template,
-            parameters: Some(parameters),
-            artifact: ArtifactSource::Stored(target.artifact.clone()),
-            release: ReleaseIntent {
-                kind: ReleaseKind::Rollback,
-                source: Some(ReleaseSource {
-                    environment: environment.name.clone(),
-                    sequence: target.sequence,
-                }),
-            },
-            web_app,
-            options,
-            progress: &progress,
-            prompter: &crate::ui::TerminalPrompter,
-        }
-        .run()
+        Box::pin(
+            Deployment {
+                aws: &aws,
+                project: &project,
+                environment: environment.clone(),
+                template,
+                parameters: Some(parameters),
+                artifact: ArtifactSource::Stored(target.artifact.clone()),
+                release: ReleaseIntent {
+                    kind: ReleaseKind::Rollback,
+                    source: Some(ReleaseSource {
+                        environment: environment.name.clone(),
+                        sequence: target.sequence,
+                    }),
+                },
+                web_app,
+                options,
+                progress: &progress,
+                prompter: &crate::ui::TerminalPrompter,
+            }
+            .run(),
+        )
         .await
         .map(Some)
     });
@@ -145,7 +147,9 @@ fn finish_repair(
 ) -> CommandResult<Option<crate::deploy::DeployReport>> {
     let status = watched.stack.status.as_str();
     if stack_state::settled(status) == Settled::RolledBack {
-        eprintln!("{stack} is back on its previous version ({status})");
+        crate::ui::tell(format_args!(
+            "{stack} is back on its previous version ({status})"
+        ));
         return Ok(None);
     }
     let mut message = format!("{stack} is {status} after the rollback");

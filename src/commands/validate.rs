@@ -167,7 +167,7 @@ fn problems_of(error: &CommandError) -> Vec<Problem> {
         CommandError::Usage(error) => match error.downcast_ref::<config::ConfigError>() {
             Some(config_error) => config_error.problems(),
             None => vec![Problem {
-                file: Default::default(),
+                file: std::path::PathBuf::new(),
                 line: None,
                 key: String::new(),
                 message: format!("{error:#}"),
@@ -175,7 +175,7 @@ fn problems_of(error: &CommandError) -> Vec<Problem> {
             }],
         },
         other => vec![Problem {
-            file: Default::default(),
+            file: std::path::PathBuf::new(),
             line: None,
             key: String::new(),
             message: other.to_string(),

@@ -23,7 +23,7 @@ fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
         }
         BuildEvent::ElfChecked { report } => progress.note(&format!("binary: {report}")),
         BuildEvent::Packaged { artifact } => {
-            progress.note(&format!("{} ({})", artifact.key(), artifact.size_report()))
+            progress.note(&format!("{} ({})", artifact.key(), artifact.size_report()));
         }
         BuildEvent::Reused { artifact } => progress.note(&format!(
             "{} ({}): the binary is unchanged since it was packaged, so it was not read, checked or zipped again",

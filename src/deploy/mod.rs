@@ -38,7 +38,7 @@ use watch::{EventCursor, operation_token, watch_stack};
 pub use web_app::WebApp;
 
 /// How long a function may take to apply new code before the run gives up.
-pub const FUNCTION_UPDATE_TIMEOUT: Duration = Duration::from_secs(300);
+pub const FUNCTION_UPDATE_TIMEOUT: Duration = Duration::from_mins(5);
 
 /// Every change set pixelctl makes is named with this prefix, so a later run
 /// can recognise and remove the ones it left behind.
@@ -315,13 +315,7 @@ impl Deployment<'_> {
             let existing = self.aws.describe_stack(&stack).await?;
             let status = existing.as_ref().map(|stack| stack.status.clone());
             match stack_state::preflight(status.as_deref()) {
-                Preflight::Create => {
-                    return Ok(Target {
-                        existing: None,
-                        create: true,
-                    });
-                }
-                Preflight::CreateFromReview => {
+                Preflight::Create | Preflight::CreateFromReview => {
                     return Ok(Target {
                         existing: None,
                         create: true,
@@ -509,7 +503,7 @@ impl Deployment<'_> {
                     report.outcome = Outcome::Healed;
                     report.release = self.record_healed(&stack, &parameters, &location).await;
                 }
-                return self.finish(report, stack, started, false).await;
+                return Box::pin(self.finish(report, stack, started, false)).await;
             }
             Planned::ChangeSet { name, id, changes } => (name, (id, changes)),
         };
@@ -540,7 +534,7 @@ impl Deployment<'_> {
             Outcome::Updated
         };
         report.outputs = watched.stack.outputs.clone();
-        self.finish(report, watched.stack, started, true).await
+        Box::pin(self.finish(report, watched.stack, started, true)).await
     }
 
     /// Steps 1-2, preflight: read the stack, get it to a state a change set applies to, and
@@ -729,13 +723,12 @@ impl Deployment<'_> {
             },
         };
         if !self.options.diff_only {
-            if self.will_ask() {
-                // Always shown before the question, even with --quiet.
-                eprint!("{plan}");
+            let text = plan.to_string();
+            self.progress.report(if self.will_ask() {
+                crate::progress::Event::PlanToConfirm(&text)
             } else {
-                self.progress
-                    .report(crate::progress::Event::Plan(&plan.to_string()));
-            }
+                crate::progress::Event::Plan(&text)
+            });
         }
         plan
     }
@@ -762,7 +755,7 @@ impl Deployment<'_> {
                 key: location.key.clone(),
                 sha256: self.artifact.sha256().to_owned(),
             },
-            template_sha256: crate::reviewed_plan::sha256_hex(self.template.body.as_bytes()),
+            template_sha256: crate::digest::sha256_hex(self.template.body.as_bytes()),
             parameters_sha256: crate::reviewed_plan::parameters_sha256(
                 &parameters.values,
                 &self.template.secret_parameters(),
@@ -845,7 +838,7 @@ impl Deployment<'_> {
             Outcome::Updated
         };
         report.outputs = watched.stack.outputs.clone();
-        self.finish(report, watched.stack, started, true).await
+        Box::pin(self.finish(report, watched.stack, started, true)).await
     }
 
     /// Whether this run uses CloudFormation's express mode (the environment's

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use archive::sha256_hex;
+use crate::digest::sha256_hex;
 use cargo_build::{BuildCommand, build_lambda};
 use elf::{ElfReport, check_elf};
 use size::{SizeReport, SizeVerdict, size_report};

@@ -655,7 +655,7 @@ mod tests {
             "1",
             &[("index.html", "one")],
         )];
-        let sha = |text: &str| crate::frontend::files::sha256_hex(text.as_bytes());
+        let sha = |text: &str| crate::digest::sha256_hex(text.as_bytes());
         let stored: BTreeSet<String> = ["one", "two", "r", "a", "unknown"]
             .into_iter()
             .map(sha)
@@ -709,7 +709,11 @@ mod tests {
 
     #[test]
     fn next_tags() {
-        let tags = |list: &[&str]| list.iter().map(|tag| tag.to_string()).collect::<Vec<_>>();
+        let tags = |list: &[&str]| {
+            list.iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(next_tag("dev", &[], Bump::Patch), "dev-v0.1.0");
         assert_eq!(next_tag("dev", &[], Bump::Major), "dev-v1.0.0");
         let existing = tags(&[

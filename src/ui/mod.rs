@@ -1,5 +1,7 @@
 //! Everything pixelctl shows a person: results on stdout (text or JSON),
 //! progress and prompts on stderr.
+// The one module that writes to the terminal (workspace lints deny it elsewhere).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fmt::Display;
 use std::io::Write;
@@ -7,6 +9,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
+use crate::error::CommandError;
 
 /// Prints a command's result on stdout in the chosen format. A closed pipe
 /// (`pixelctl outputs dev | head -1`) is not an error.
@@ -15,6 +18,12 @@ pub fn emit<T: Serialize + Display>(format: OutputFormat, result: &T) -> anyhow:
         OutputFormat::Text => result.to_string(),
         OutputFormat::Json => serde_json::to_string_pretty(result)?,
     };
+    print_text(&text)
+}
+
+/// Prints text on stdout as it is, ending it with a newline if it has none
+/// (a plan as Markdown, a line per `watch` cycle). A closed pipe is not an error.
+pub fn print_text(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let written = stdout
         .write_all(text.as_bytes())
@@ -29,6 +38,25 @@ pub fn emit<T: Serialize + Display>(format: OutputFormat, result: &T) -> anyhow:
     match written {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
         _ => Ok(()),
+    }
+}
+
+/// Shows text on stderr whatever the progress mode, even with `--quiet`: what a
+/// question is about to be asked about, or what a command did besides its result.
+pub fn tell(text: impl Display) {
+    eprintln!("{text}");
+}
+
+/// Shows a failed command's error on stderr, and with `--output json` also
+/// as one JSON object on stdout.
+pub fn report_failure(error: &CommandError, format: OutputFormat) {
+    for line in error.report_lines() {
+        eprintln!("{line}");
+    }
+    if format == OutputFormat::Json
+        && let Some(object) = error.json()
+    {
+        println!("{object}");
     }
 }
 

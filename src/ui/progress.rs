@@ -53,7 +53,7 @@ impl TerminalProgress {
         }
     }
 
-    fn line(&self, state: &State, text: &str) {
+    fn line(state: &State, text: &str) {
         match &state.bar {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
@@ -90,18 +90,22 @@ impl Progress for TerminalProgress {
             return;
         };
         if self.mode == Mode::Quiet {
-            if let Event::Warning(text) = event {
-                eprintln!("{} {text}", style("warning:").yellow().bold());
+            match event {
+                Event::Warning(text) => {
+                    eprintln!("{} {text}", style("warning:").yellow().bold());
+                }
+                Event::PlanToConfirm(text) => eprint!("{text}"),
+                _ => {}
             }
             return;
         }
         match event {
             Event::Step(text) => {
-                self.line(&state, &format!("{} {text}", style("==>").cyan().bold()))
+                Self::line(&state, &format!("{} {text}", style("==>").cyan().bold()));
             }
-            Event::Note(text) => self.line(&state, &format!("    {text}")),
-            Event::Plan(text) => self.line(&state, text.trim_end()),
-            Event::Warning(text) => self.line(
+            Event::Note(text) => Self::line(&state, &format!("    {text}")),
+            Event::Plan(text) | Event::PlanToConfirm(text) => Self::line(&state, text.trim_end()),
+            Event::Warning(text) => Self::line(
                 &state,
                 &format!("{} {text}", style("warning:").yellow().bold()),
             ),
@@ -130,7 +134,7 @@ impl Progress for TerminalProgress {
                     state.done += 1;
                 }
                 let line = event_line(stack_event);
-                self.line(&state, &line);
+                Self::line(&state, &line);
                 if let Some(bar) = &state.bar {
                     bar.set_position(state.done.min(bar.length().unwrap_or(u64::MAX)));
                     if stack_event.status.ends_with("_IN_PROGRESS") && !stack_event.is_stack() {
