@@ -3,7 +3,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::Settings;
@@ -93,7 +92,7 @@ pub fn run(settings: &Settings, args: &crate::cli::RenderArgs) -> CommandResult 
 }
 
 fn write_files(dir: &Path, rendered: &Rendered) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    fs_err::create_dir_all(dir)?;
     let tags: Vec<serde_json::Value> = stack_tags(&rendered.environment)
         .into_iter()
         .map(|(key, value)| serde_json::json!({"Key": key, "Value": value}))
@@ -112,8 +111,7 @@ fn write_files(dir: &Path, rendered: &Rendered) -> anyhow::Result<Vec<PathBuf>> 
     let mut written = Vec::new();
     for (name, contents) in files {
         let path = dir.join(name);
-        std::fs::write(&path, contents)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        fs_err::write(&path, contents)?;
         written.push(path);
     }
     Ok(written)

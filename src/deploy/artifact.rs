@@ -80,7 +80,7 @@ fn package_prebuilt(
     out_dir: &Path,
     reporter: &mut dyn FnMut(BuildEvent),
 ) -> anyhow::Result<Artifact> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let bytes = fs_err::read(path)?;
     let binary = if bytes.starts_with(b"\x7fELF") {
         bytes
     } else {
@@ -146,8 +146,7 @@ pub async fn store(
             return Err(tampered(&bucket, &key, &artifact.sha256, &found));
         }
         StoredHash::Missing => {
-            let bytes = std::fs::read(&artifact.zip_path)
-                .with_context(|| format!("cannot read `{}`", artifact.zip_path.display()))?;
+            let bytes = fs_err::read(&artifact.zip_path)?;
             aws.put_artifact(&bucket, &key, bytes).await?;
             progress.note(&format!("uploaded s3://{bucket}/{key}"));
         }
