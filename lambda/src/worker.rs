@@ -147,7 +147,8 @@ impl Worker {
         }
         match outcome {
             Ok((url, content_type, fake)) => {
-                tracing::info!(model = %model_name, index, elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), fake, "model completed");
+                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(model = %model_name, index, elapsed_ms, fake, "model completed");
                 job.complete_model(index, url, content_type, fake, now);
             }
             Err(e) => {
