@@ -4,8 +4,16 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
 
-use crate::release::GitState;
+/// The repository's state at a release: its commit, uncommitted changes, and tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitState {
+    pub commit: String,
+    pub dirty: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
 
 fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("git")

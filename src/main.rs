@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            ui::report_failure(&error, format);
+            ui::report_failure(&error, format.into());
             error.exit_code()
         }
     }

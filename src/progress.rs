@@ -1,9 +1,7 @@
 //! How core code tells the user what is happening, without knowing about
-//! terminals: it sends events; `ui` decides how they look.
+//! terminals: it sends events; `ui::terminal_progress` decides how they look.
 
 use std::time::Duration;
-
-use crate::aws::StackEvent;
 
 /// Something worth showing while a command runs.
 #[derive(Debug)]
@@ -24,7 +22,7 @@ pub enum Event<'a> {
         total: usize,
     },
     /// A new stack event arrived.
-    Stack(&'a StackEvent),
+    Stack(ResourceStatus<'a>),
     /// The watched operation settled.
     WatchFinished,
     /// A wait with nothing to count begins (CloudFront, a settling stack).
@@ -35,6 +33,17 @@ pub enum Event<'a> {
         elapsed: Duration,
     },
     WaitFinished,
+}
+
+/// What a stack event says about one resource (or the stack itself).
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceStatus<'a> {
+    pub logical_id: &'a str,
+    pub resource_type: &'a str,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+    /// The event is about the stack itself, not one of its resources.
+    pub is_stack: bool,
 }
 
 /// Receives progress events; implementations live in `ui`.

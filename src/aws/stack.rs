@@ -206,8 +206,13 @@ impl Aws {
         Ok(response.template_body().unwrap_or_default().to_owned())
     }
 
-    /// Change sets pixelctl made on the stack, every page, with their state.
-    pub async fn pixelctl_change_sets(&self, stack: &str) -> anyhow::Result<Vec<ChangeSetSummary>> {
+    /// The stack's change sets whose name starts with `prefix` (those pixelctl
+    /// made), every page, with their state.
+    pub async fn change_sets_with_prefix(
+        &self,
+        stack: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Vec<ChangeSetSummary>> {
         let mut found = Vec::new();
         let mut pages = self
             .cloudformation
@@ -239,7 +244,7 @@ impl Aws {
                             description: summary.description().map(str::to_owned),
                         })
                     })
-                    .filter(|summary| summary.name.starts_with(crate::deploy::CHANGE_SET_PREFIX)),
+                    .filter(|summary| summary.name.starts_with(prefix)),
             );
         }
         Ok(found)
@@ -864,7 +869,7 @@ mod tests {
         ]);
         let aws = Aws::for_replay(replay.clone());
         let found = aws
-            .pixelctl_change_sets("pixel-prompt-dev")
+            .change_sets_with_prefix("pixel-prompt-dev", "pixelctl-")
             .await
             .unwrap_or_else(|error| panic!("{error:#}"));
         let names: Vec<(&str, &str)> = found

@@ -7,11 +7,12 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use super::{Settings, runtime};
-use crate::cli::{OutputFormat, OutputsArgs, OutputsFormat};
+use crate::cli::{OutputsArgs, OutputsFormat};
 use crate::config;
 use crate::error::{CommandError, CommandResult};
 use crate::local_hosts::LocalAws;
 use crate::ui;
+use crate::ui::OutputFormat;
 
 #[derive(Debug, Serialize)]
 struct OutputsReport {

@@ -85,13 +85,6 @@ pub enum Outcome {
     Hotswapped,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ArtifactSummary {
-    pub sha256: String,
-    pub bucket: String,
-    pub key: String,
-}
-
 /// The result of `deploy` and `diff`: printed as a summary or as one JSON object.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeployReport {
@@ -102,7 +95,7 @@ pub struct DeployReport {
     pub deploy_mode: DeployMode,
     pub stack_status: Option<String>,
     pub duration_seconds: f64,
-    pub artifact: ArtifactSummary,
+    pub artifact: ArtifactRef,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_set: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -609,10 +602,10 @@ impl Deployment<'_> {
             },
             stack_status: target.existing.as_ref().map(|stack| stack.status.clone()),
             duration_seconds: 0.0,
-            artifact: ArtifactSummary {
-                sha256: self.artifact.sha256().to_owned(),
+            artifact: ArtifactRef {
                 bucket: location.bucket.clone(),
                 key: location.key.clone(),
+                sha256: self.artifact.sha256().to_owned(),
             },
             change_set: None,
             plan: None,
@@ -642,7 +635,10 @@ impl Deployment<'_> {
             return Ok(Planned::Nothing(existing.clone()));
         }
         if target.existing.is_some() {
-            let change_sets = self.aws.pixelctl_change_sets(stack).await?;
+            let change_sets = self
+                .aws
+                .change_sets_with_prefix(stack, CHANGE_SET_PREFIX)
+                .await?;
             for stale in stack_state::stale_change_sets(&change_sets) {
                 self.progress.note(&format!(
                     "removing change set {stale} left by an earlier run"

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::frontend::files::SiteFile;
+use crate::git::GitState;
 
 /// How a release came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,15 +47,8 @@ pub struct ReleaseSource {
     pub sequence: u64,
 }
 
-/// The repository's state when the release was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitState {
-    pub commit: String,
-    pub dirty: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-}
-
+/// A Lambda zip in the artifact store, by its hash: what a release recorded and
+/// what a deploy report shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactRef {
     pub bucket: String,

@@ -8,8 +8,14 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::OutputFormat;
 use crate::error::CommandError;
+
+/// How results are printed: `--output text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
 
 /// Prints a command's result on stdout in the chosen format. A closed pipe
 /// (`pixelctl outputs dev | head -1`) is not an error.
@@ -60,8 +66,8 @@ pub fn report_failure(error: &CommandError, format: OutputFormat) {
     }
 }
 
-mod progress;
 mod prompt;
+mod terminal_progress;
 
 /// How long ago something happened, in the largest unit that fits: `45s`,
 /// `12m`, `5h`, `3d`.
@@ -84,8 +90,8 @@ pub fn when(time: std::time::SystemTime) -> String {
     format!("{}{ago}", humantime::format_rfc3339_seconds(time))
 }
 
-pub use progress::{Mode, TerminalProgress};
 pub use prompt::{TerminalPrompter, can_prompt, confirm, confirm_by_typing, secret};
+pub use terminal_progress::{Mode, TerminalProgress};
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use console::style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::progress::{Event, Progress};
+use crate::progress::{Event, Progress, ResourceStatus};
 
 /// How progress is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +61,8 @@ impl TerminalProgress {
     }
 }
 
-fn event_line(event: &crate::aws::StackEvent) -> String {
-    let status = &event.status;
+fn event_line(event: ResourceStatus<'_>) -> String {
+    let status = event.status;
     let styled = if status.ends_with("_FAILED") {
         style(status).red().bold().to_string()
     } else if status.ends_with("_COMPLETE") && !status.contains("ROLLBACK") {
@@ -70,11 +70,10 @@ fn event_line(event: &crate::aws::StackEvent) -> String {
     } else if status.contains("ROLLBACK") {
         style(status).yellow().to_string()
     } else {
-        status.clone()
+        status.to_owned()
     };
     let reason = event
         .reason
-        .as_deref()
         .filter(|reason| !reason.is_empty())
         .map(|reason| format!(": {reason}"))
         .unwrap_or_default();
@@ -127,7 +126,7 @@ impl Progress for TerminalProgress {
                 }
             }
             Event::Stack(stack_event) => {
-                let finished = !stack_event.is_stack()
+                let finished = !stack_event.is_stack
                     && (stack_event.status.ends_with("_COMPLETE")
                         || stack_event.status.ends_with("_SKIPPED"));
                 if finished {
@@ -137,7 +136,7 @@ impl Progress for TerminalProgress {
                 Self::line(&state, &line);
                 if let Some(bar) = &state.bar {
                     bar.set_position(state.done.min(bar.length().unwrap_or(u64::MAX)));
-                    if stack_event.status.ends_with("_IN_PROGRESS") && !stack_event.is_stack() {
+                    if stack_event.status.ends_with("_IN_PROGRESS") && !stack_event.is_stack {
                         bar.set_message(format!(
                             "{} {}",
                             stack_event.logical_id, stack_event.status
