@@ -42,7 +42,7 @@ fn read_plan(path: &std::path::Path) -> CommandResult<ReviewedPlan> {
 pub fn run(settings: &Settings, args: &ApplyPlanArgs) -> CommandResult {
     let review = read_plan(&args.plan)?;
     let project = settings.project()?;
-    let rendered = super::render::render(
+    let rendered = crate::template::render(
         &project,
         &review.environment,
         &ArtifactLocation::placeholder(),

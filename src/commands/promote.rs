@@ -5,11 +5,12 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use super::deploy::{emit_report, require_answerable};
+use super::deploy::emit_report;
 use super::{Settings, runtime};
 use crate::cli::PromoteArgs;
 use crate::config;
 use crate::deploy::keys::{KeyPolicy, check_before_deploy};
+use crate::deploy::require_answerable;
 use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent, WebApp};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;

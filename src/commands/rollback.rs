@@ -2,11 +2,12 @@
 
 use anyhow::anyhow;
 
-use super::deploy::{emit_report, require_answerable};
+use super::deploy::emit_report;
 use super::{Settings, runtime};
 use crate::aws::Aws;
 use crate::cli::RollbackArgs;
 use crate::config::Environment;
+use crate::deploy::require_answerable;
 use crate::deploy::watch::{EventCursor, operation_token, watch_stack};
 use crate::deploy::{
     ArtifactSource, DeployOptions, DeployReport, Deployment, ReleaseIntent, WebApp,
@@ -20,7 +21,7 @@ use crate::template::{ArtifactLocation, Parameters, Template};
 
 pub fn run(settings: &Settings, args: &RollbackArgs) -> CommandResult {
     let project = settings.project()?;
-    let rendered = super::render::render(&project, &args.env, &ArtifactLocation::placeholder())?;
+    let rendered = crate::template::render(&project, &args.env, &ArtifactLocation::placeholder())?;
     let environment = rendered.environment;
     let options = args.web_app.apply_to(args.apply.options());
     let progress = settings.progress();

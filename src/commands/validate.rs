@@ -83,7 +83,7 @@ pub fn run(settings: &Settings, args: &ValidateArgs) -> CommandResult {
     let mut environments: Vec<EnvironmentReport> = names
         .into_iter()
         .map(|name| {
-            match super::render::render(&project, &name, &ArtifactLocation::placeholder()) {
+            match crate::template::render(&project, &name, &ArtifactLocation::placeholder()) {
                 Ok(rendered) => EnvironmentReport {
                     stack_name: Some(rendered.environment.stack_name.clone()),
                     name,

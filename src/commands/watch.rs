@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
-use super::deploy::require_answerable;
 use super::{Settings, runtime};
 use crate::cli::WatchArgs;
+use crate::deploy::require_answerable;
 use crate::deploy::{ArtifactSource, DeployOptions, Deployment, ReleaseIntent, WebApp, artifact};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
@@ -49,7 +49,7 @@ fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
 
 pub fn run(settings: &Settings, args: &WatchArgs) -> CommandResult {
     let project = settings.project()?;
-    let rendered = super::render::render(
+    let rendered = crate::template::render(
         &project,
         &args.env,
         &crate::template::ArtifactLocation::placeholder(),

@@ -253,6 +253,24 @@ enum Planned {
     },
 }
 
+/// Fails before any work when the environment wants a confirmation that
+/// cannot be asked for: never hang, never skip it silently.
+pub fn require_answerable(
+    environment: &Environment,
+    options: &DeployOptions,
+) -> Result<(), CommandError> {
+    let needs_answer =
+        environment.confirm_changes && !options.yes && !options.no_execute && !options.diff_only;
+    if needs_answer && !options.interactive {
+        return Err(CommandError::usage(anyhow!(
+            "environment `{}` asks to confirm changes before applying them, and there is no terminal to ask on; \
+             pass --yes to apply without asking, or --no-execute to stop after the plan",
+            environment.name
+        )));
+    }
+    Ok(())
+}
+
 /// What preflight found: the stack to update, or that one must be created.
 struct Target {
     existing: Option<StackDescription>,

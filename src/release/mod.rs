@@ -4,6 +4,7 @@
 //! the next version tag is).
 
 pub mod ledger;
+pub mod tag;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
