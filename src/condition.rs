@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// An operation in progress for longer than this is called stuck. CloudFront
 /// alone can take 35 minutes; a Pixel Prompt stack update rarely takes 10.
-pub const STUCK_AFTER: Duration = Duration::from_secs(60 * 60);
+pub const STUCK_AFTER: Duration = Duration::from_hours(1);
 
 /// How an environment is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -159,7 +159,7 @@ mod tests {
     fn observed(status: Option<&str>) -> Observed<'_> {
         Observed {
             stack_status: status,
-            since_change: Some(Duration::from_secs(120)),
+            since_change: Some(Duration::from_mins(2)),
             alarms_firing: vec![],
             probe: Probe::Answered,
         }
@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn conditions_from_what_was_seen() {
-        let long = Some(Duration::from_secs(2 * 60 * 60));
+        let long = Some(Duration::from_hours(2));
         let cases: Vec<(Observed<'_>, Condition, bool, bool)> = vec![
             // (observed, condition, fails when named, fails when listed)
             (

@@ -245,7 +245,10 @@ fn all_commands(root: &Path) -> Vec<Found> {
                 .unwrap_or(path)
                 .display()
                 .to_string();
-            if name.ends_with(".md") {
+            if Path::new(&name)
+                .extension()
+                .is_some_and(|extension| extension.eq_ignore_ascii_case("md"))
+            {
                 from_markdown(&name, &text)
             } else {
                 from_workflow(&name, &text)

@@ -77,36 +77,35 @@ impl CommandError {
     }
 
     /// With `--output json`, a failure still leaves one JSON object on stdout
-    /// (unless the command already printed its report).
-    pub fn emit_json(&self) {
+    /// (none when the command already printed its report).
+    pub fn json(&self) -> Option<serde_json::Value> {
         let (kind, message) = match self {
             Self::Usage(error) => ("usage", format!("{error:#}")),
             Self::Rejected(message) => ("rejected", message.clone()),
             Self::Failed(error) => ("failed", format!("{error:#}")),
             Self::Interrupted(message) => ("interrupted", message.clone()),
-            Self::Unhealthy(_) | Self::Invalid(_) | Self::Found(_) => return,
+            Self::Unhealthy(_) | Self::Invalid(_) | Self::Found(_) => return None,
         };
-        let object = serde_json::json!({"error": {"kind": kind, "message": message}});
-        println!("{object}");
+        Some(serde_json::json!({"error": {"kind": kind, "message": message}}))
     }
 
-    /// Prints the error and its causes to stderr, one line each.
-    pub fn report(&self) {
+    /// The error and its causes as stderr shows them, one line each.
+    pub fn report_lines(&self) -> Vec<String> {
         let error = match self {
             Self::Usage(error) | Self::Failed(error) => error,
-            Self::Rejected(message) | Self::Interrupted(message) => {
-                eprintln!("{message}");
-                return;
-            }
+            Self::Rejected(message) | Self::Interrupted(message) => return vec![message.clone()],
             Self::Unhealthy(_) | Self::Invalid(_) | Self::Found(_) => {
-                eprintln!("error: {self}");
-                return;
+                return vec![format!("error: {self}")];
             }
         };
-        eprintln!("error: {error}");
-        for cause in error.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
-        }
+        std::iter::once(format!("error: {error}"))
+            .chain(
+                error
+                    .chain()
+                    .skip(1)
+                    .map(|cause| format!("  caused by: {cause}")),
+            )
+            .collect()
     }
 }
 

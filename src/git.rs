@@ -4,8 +4,16 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
 
-use crate::release::GitState;
+/// The repository's state at a release: its commit, uncommitted changes, and tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitState {
+    pub commit: String,
+    pub dirty: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
 
 fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("git")
@@ -28,9 +36,7 @@ fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
 /// on that commit if any; `None` outside a git repository.
 pub fn state(root: &Path) -> Option<GitState> {
     let commit = git(root, &["rev-parse", "HEAD"]).ok()?;
-    let dirty = git(root, &["status", "--porcelain"])
-        .map(|status| !status.is_empty())
-        .unwrap_or(true);
+    let dirty = git(root, &["status", "--porcelain"]).map_or(true, |status| !status.is_empty());
     let tag = git(root, &["tag", "--points-at", "HEAD"])
         .ok()
         .and_then(|tags| tags.lines().next().map(str::to_owned));

@@ -33,7 +33,7 @@ impl LocalAws {
     }
 
     /// The local form of an HTTP API's URL (`https://{id}.execute-api.{region}.amazonaws.com[/path]`).
-    pub fn api_url(&self, url: &str) -> Option<String> {
+    pub fn api_url(self, url: &str) -> Option<String> {
         let rest = url.trim().strip_prefix("https://")?;
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (id, region_and_domain) = host.split_once(".execute-api.")?;
@@ -54,7 +54,7 @@ impl LocalAws {
     }
 
     /// The local form of a distribution's domain (`{label}.cloudfront.net` -> `{label}.cloudfront.localhost:{port}`).
-    pub fn cloudfront_domain(&self, domain: &str) -> Option<String> {
+    pub fn cloudfront_domain(self, domain: &str) -> Option<String> {
         let label = domain.trim().strip_suffix(".cloudfront.net")?;
         is_label(label).then(|| {
             format!(
@@ -66,7 +66,7 @@ impl LocalAws {
     }
 
     /// The local form of a URL on a distribution (`https://{label}.cloudfront.net[/path]`).
-    pub fn cloudfront_url(&self, url: &str) -> Option<String> {
+    pub fn cloudfront_url(self, url: &str) -> Option<String> {
         let rest = url.trim().strip_prefix("https://")?;
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         Some(format!("http://{}/{path}", self.cloudfront_domain(host)?))
@@ -74,7 +74,7 @@ impl LocalAws {
 
     /// The outputs with `ApiEndpoint`, `CloudFrontDomain` and `SiteUrl` in their
     /// local forms (values that aren't AWS forms stay as they are).
-    pub fn localize_outputs(&self, outputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    pub fn localize_outputs(self, outputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut local = outputs.clone();
         if let Some(url) = outputs.get("SiteUrl").and_then(|u| self.cloudfront_url(u)) {
             local.insert("SiteUrl".to_owned(), url);

@@ -1,4 +1,7 @@
 //! pixelctl: deploys the Pixel Prompt stack. Parses, runs, maps the outcome to an exit code.
+// A binary: no item is reachable from outside, so `pub` marks a module's interface
+// to the rest of the crate, and `pub(crate)` everywhere would say nothing more.
+#![allow(unreachable_pub)]
 
 mod aws;
 mod cli;
@@ -7,6 +10,7 @@ mod concurrency;
 mod condition;
 mod config;
 mod deploy;
+mod digest;
 #[cfg(test)]
 mod doc_commands;
 mod error;
@@ -37,14 +41,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let json = cli.global.output == cli::OutputFormat::Json;
+    let format = cli.global.output;
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            error.report();
-            if json {
-                error.emit_json();
-            }
+            ui::report_failure(&error, format.into());
             error.exit_code()
         }
     }

@@ -359,7 +359,7 @@ impl fmt::Display for ChangeSetPlan {
                             property.name,
                             show(before),
                             show(after)
-                        )?
+                        )?;
                     }
                 }
             }

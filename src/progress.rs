@@ -1,9 +1,7 @@
 //! How core code tells the user what is happening, without knowing about
-//! terminals: it sends events; `ui` decides how they look.
+//! terminals: it sends events; `ui::terminal_progress` decides how they look.
 
 use std::time::Duration;
-
-use crate::aws::StackEvent;
 
 /// Something worth showing while a command runs.
 #[derive(Debug)]
@@ -16,13 +14,15 @@ pub enum Event<'a> {
     Warning(&'a str),
     /// A plan to review (shown unless `--quiet`).
     Plan(&'a str),
+    /// A plan the user is about to be asked to confirm (shown even with `--quiet`).
+    PlanToConfirm(&'a str),
     /// Watching a stack operation over `total` resources begins.
     WatchStarted {
         stack: &'a str,
         total: usize,
     },
     /// A new stack event arrived.
-    Stack(&'a StackEvent),
+    Stack(ResourceStatus<'a>),
     /// The watched operation settled.
     WatchFinished,
     /// A wait with nothing to count begins (CloudFront, a settling stack).
@@ -33,6 +33,17 @@ pub enum Event<'a> {
         elapsed: Duration,
     },
     WaitFinished,
+}
+
+/// What a stack event says about one resource (or the stack itself).
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceStatus<'a> {
+    pub logical_id: &'a str,
+    pub resource_type: &'a str,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+    /// The event is about the stack itself, not one of its resources.
+    pub is_stack: bool,
 }
 
 /// Receives progress events; implementations live in `ui`.

@@ -168,8 +168,7 @@ pub fn set_command(environment: &str, entry: &KeyEntry) -> String {
     let provider = entry
         .providers
         .first()
-        .map(|provider| provider.as_str())
-        .unwrap_or("PROVIDER");
+        .map_or("PROVIDER", |provider| provider.as_str());
     format!("pixelctl secrets set {environment} {provider}")
 }
 

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::aws::{ReviewedChangeSet, StackDescription};
+use crate::digest::sha256_hex;
 use crate::release::ArtifactRef;
 
 /// The plan file's format version.
@@ -54,14 +54,6 @@ impl StackMarker {
             change_set_id: stack.change_set_id.clone(),
         }
     }
-}
-
-/// Lower-case hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 /// The hash of the parameter values a plan names, secret ones left out.

@@ -26,20 +26,20 @@ pub fn guard(lifted: &[String]) -> String {
             .collect();
         deny["NotResource"] = json!(named);
     }
-    policy(vec![allow_all_statement(), deny])
+    policy(&[allow_all_statement(), deny])
 }
 
 /// The policy of a stack that is not protected (any more): every update allowed.
 /// CloudFormation can't remove a stack policy, only replace it. Pure.
 pub fn allow_all() -> String {
-    policy(vec![allow_all_statement()])
+    policy(&[allow_all_statement()])
 }
 
 fn allow_all_statement() -> Value {
     json!({"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"})
 }
 
-fn policy(statements: Vec<Value>) -> String {
+fn policy(statements: &[Value]) -> String {
     json!({ "Statement": statements }).to_string()
 }
 

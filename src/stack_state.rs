@@ -125,7 +125,7 @@ pub fn is_failure_event(status: &str) -> bool {
 
 /// The resources whose rollback failed: `UPDATE_FAILED` events after the stack's last
 /// `UPDATE_ROLLBACK_IN_PROGRESS` (`events` oldest first), each once, with its latest
-/// reason. Only these may be named in ContinueUpdateRollback's `ResourcesToSkip`: AWS
+/// reason. Only these may be named in `ContinueUpdateRollback`'s `ResourcesToSkip`: AWS
 /// refuses a resource that failed for another reason, such as one a cancelled update
 /// left `UPDATE_FAILED`.
 pub fn rollback_failures(events: &[StackEvent]) -> Vec<&StackEvent> {

@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde_norway::Value;
 
 use crate::config::{Environment, Problem};
+use crate::error::{CommandError, CommandResult};
+use crate::project::Project;
 
 /// The template file, relative to the project root.
 pub const TEMPLATE_FILE: &str = "templates/pixel-prompt.yaml";
@@ -642,6 +644,41 @@ pub fn stack_tags(environment: &Environment) -> BTreeMap<String, String> {
     tags
 }
 
+/// A template and parameters ready to hand to CloudFormation.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub environment: Environment,
+    pub template: Template,
+    pub parameters: Parameters,
+}
+
+/// Loads `env` and the template, and fills in the parameters for `artifact`;
+/// any problem with them is the user's to fix (a usage error).
+pub fn render(
+    project: &Project,
+    env: &str,
+    artifact: &ArtifactLocation,
+) -> CommandResult<Rendered> {
+    let environment =
+        crate::config::load(&project.environments_dir(), env).map_err(CommandError::usage)?;
+    let template = Template::load(&project.template_path()).map_err(CommandError::usage)?;
+    let parameters = Parameters::for_environment(&environment, artifact);
+    let mut problems = template.problems();
+    problems.extend(template.parameter_problems(&parameters, env));
+    problems.extend(template.constraint_problems(&parameters, env, &environment.file));
+    problems.extend(parameters.problems(&environment, &environment.file));
+    if !problems.is_empty() {
+        return Err(CommandError::usage(crate::config::ConfigError::Invalid(
+            problems,
+        )));
+    }
+    Ok(Rendered {
+        environment,
+        template,
+        parameters,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -726,10 +763,10 @@ Outputs: {}
             .find(&format!("\n  {function}:\n"))
             .unwrap_or_else(|| panic!("no `{function}` in the template"));
         let block = &template[start..];
-        let variables = block
-            .find("        Variables:\n")
-            .map(|at| &block[at + "        Variables:\n".len()..])
-            .unwrap_or_else(|| panic!("`{function}` has no variables"));
+        let variables = block.find("        Variables:\n").map_or_else(
+            || panic!("`{function}` has no variables"),
+            |at| &block[at + "        Variables:\n".len()..],
+        );
         variables
             .lines()
             .take_while(|line| line.starts_with("          "))

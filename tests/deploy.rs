@@ -4,6 +4,10 @@
 
 mod common;
 
+use aws_sdk_cloudformation::types::DeploymentConfigMode;
+use aws_sdk_cloudformation::types::ExecutionStatus;
+use aws_sdk_lambda::types::Runtime;
+use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use common::{LocalAws, Project, block_on};
 
 fn outputs(project: &Project, aws: &LocalAws, env: &str) -> serde_json::Value {
@@ -72,7 +76,7 @@ fn first_deploy_creates_the_stack_and_writes_frontend_env_from_its_outputs() {
     let function = common::function_configuration(&aws, "pixel-prompt-dev-api");
     assert_eq!(function.memory_size(), Some(256));
     assert_eq!(
-        function.runtime().map(|runtime| runtime.as_str()),
+        function.runtime().map(Runtime::as_str),
         Some("provided.al2023")
     );
 }
@@ -194,7 +198,7 @@ fn a_changed_value_shows_exactly_that_change_and_is_applied() {
         .summaries()
         .iter()
         .filter(|summary| {
-            summary.execution_status().map(|status| status.as_str()) == Some("AVAILABLE")
+            summary.execution_status().map(ExecutionStatus::as_str) == Some("AVAILABLE")
         })
         .collect();
     assert!(waiting.is_empty(), "{waiting:?}");
@@ -315,7 +319,7 @@ fn an_express_deploy_says_so_and_a_failed_one_is_left_for_the_next_deploy() {
     )
     .unwrap();
     let mode = kept.deployment_config().and_then(|config| config.mode());
-    assert_eq!(mode.map(|mode| mode.as_str()), Some("EXPRESS"));
+    assert_eq!(mode.map(DeploymentConfigMode::as_str), Some("EXPRESS"));
     let created = project.deploy(&aws, "dev", &[], 0).json();
     assert_eq!(created["outcome"], "created", "{created}");
     assert_eq!(created["deploy_mode"], "express");
@@ -926,7 +930,7 @@ fn a_rollback_that_keeps_failing_is_tried_once_and_the_skip_names_only_its_failu
     let again = project.run_within(
         &aws,
         &["deploy", "dev", "--yes", "--artifact", &artifact],
-        std::time::Duration::from_secs(120),
+        std::time::Duration::from_mins(2),
     );
     assert_eq!(again.code, 1, "{}", again.stderr);
     assert!(
@@ -1257,7 +1261,7 @@ fn an_artifact_bucket_whose_setup_never_finished_is_repaired() {
     assert_eq!(
         blocked
             .public_access_block_configuration()
-            .and_then(|config| config.block_public_acls()),
+            .and_then(PublicAccessBlockConfiguration::block_public_acls),
         Some(true)
     );
 }

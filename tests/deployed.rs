@@ -33,10 +33,7 @@ fn real_bootstrap() -> PathBuf {
 
 fn sha256_file(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
-    Sha256::digest(&bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    test_support::hex(&Sha256::digest(&bytes))
 }
 
 /// The dev environment deployed with the real API, its provider keys stored
@@ -149,7 +146,7 @@ impl Http {
         Self {
             client: reqwest::Client::builder()
                 .dns_resolver(std::sync::Arc::new(Loopback))
-                .timeout(Duration::from_secs(60))
+                .timeout(Duration::from_mins(1))
                 .build()
                 .unwrap(),
         }
@@ -515,10 +512,7 @@ fn generate(http: &Http, api: &str, prompt: &str) -> Value {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    test_support::hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// The JSON documents in a log group's events.
@@ -527,7 +521,7 @@ fn log_lines(aws: &LocalAws, group: &str) -> Vec<String> {
         "logs",
         "Logs_20140328.FilterLogEvents",
         "1.1",
-        json!({"logGroupName": group}),
+        &json!({"logGroupName": group}),
     );
     events["events"]
         .as_array()
@@ -653,7 +647,10 @@ fn no_key_shows_in_anything_a_run_produced_though_the_deployed_api_used_it() {
         let objects = block_on(s3.list_objects_v2().bucket(name).send()).unwrap();
         for object in objects.contents() {
             let key = object.key().unwrap();
-            if key.ends_with(".png") || key.ends_with(".zip") {
+            if Path::new(key)
+                .extension()
+                .is_some_and(|extension| extension == "png" || extension == "zip")
+            {
                 continue;
             }
             let body = block_on(async {
@@ -764,7 +761,7 @@ fn a_failed_model_is_told_in_user_terms_detailed_in_the_log_and_counted() {
             "monitoring",
             "GraniteServiceVersion20100801.GetMetricStatistics",
             "1.0",
-            json!({
+            &json!({
                 "Namespace": "PixelPrompt", "MetricName": metric,
                 "Dimensions": [{"Name": "Environment", "Value": "dev"}, {"Name": "Provider", "Value": provider}],
                 "StartTime": now - 3600, "EndTime": now + 60, "Period": 3600, "Statistics": ["Sum"],
@@ -940,7 +937,7 @@ fn a_worker_event_that_keeps_failing_lands_in_the_dead_letter_queue_with_its_job
             "sqs",
             "AmazonSQS.ReceiveMessage",
             "1.0",
-            json!({"QueueUrl": queue, "WaitTimeSeconds": 5, "MaxNumberOfMessages": 1}),
+            &json!({"QueueUrl": queue, "WaitTimeSeconds": 5, "MaxNumberOfMessages": 1}),
         );
         if let Some(message) = answer["Messages"].as_array().and_then(|m| m.first()) {
             break message.clone();
@@ -999,7 +996,7 @@ fn a_busy_hour_of_generation_does_not_throttle_status_polling() {
     let started = Instant::now();
     while held_requests(&deployed.aws) < 9 {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
+            started.elapsed() < Duration::from_mins(1),
             "the workers never reached the providers"
         );
         std::thread::sleep(Duration::from_millis(100));

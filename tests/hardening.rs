@@ -22,7 +22,7 @@ fn describe_alarms(aws: &LocalAws) -> Vec<Value> {
         "monitoring",
         "GraniteServiceVersion20100801.DescribeAlarms",
         "1.0",
-        json!({"MaxRecords": 100}),
+        &json!({"MaxRecords": 100}),
     );
     answer["MetricAlarms"].as_array().unwrap().clone()
 }
@@ -87,7 +87,7 @@ fn every_environments_alarms_reach_a_topic_cloudwatch_can_publish_to() {
             ),
             (Some("p95"), Some(5000.0))
         );
-        assert_eq!(worker_duration["Threshold"], 150000.0, "{env}");
+        assert_eq!(worker_duration["Threshold"], 150_000.0, "{env}");
         assert!(on("AsyncEventsDropped", worker).is_some(), "{env}");
         let metrics: Vec<&str> = alarms
             .iter()
@@ -141,14 +141,14 @@ fn every_environments_alarms_reach_a_topic_cloudwatch_can_publish_to() {
             "kms",
             "TrentService.DescribeKey",
             "1.1",
-            json!({"KeyId": key_id}),
+            &json!({"KeyId": key_id}),
         );
         assert_eq!(key["KeyMetadata"]["KeyManager"], "CUSTOMER");
         let policy = aws.aws_json(
             "kms",
             "TrentService.GetKeyPolicy",
             "1.1",
-            json!({"KeyId": key_id, "PolicyName": "default"}),
+            &json!({"KeyId": key_id, "PolicyName": "default"}),
         );
         let policy: Value = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
         let grant = policy["Statement"]
@@ -199,7 +199,7 @@ fn every_environments_alarms_reach_a_topic_cloudwatch_can_publish_to() {
             "budgets",
             "AWSBudgetServiceGateway.DescribeBudget",
             "1.1",
-            json!({"AccountId": "123456789012", "BudgetName": name}),
+            &json!({"AccountId": "123456789012", "BudgetName": name}),
         );
         assert_eq!(
             described["Budget"]["BudgetLimit"]["Amount"], budget,
@@ -209,7 +209,7 @@ fn every_environments_alarms_reach_a_topic_cloudwatch_can_publish_to() {
             "budgets",
             "AWSBudgetServiceGateway.DescribeNotificationsForBudget",
             "1.1",
-            json!({"AccountId": "123456789012", "BudgetName": name}),
+            &json!({"AccountId": "123456789012", "BudgetName": name}),
         );
         assert_eq!(
             notifications["Notifications"].as_array().unwrap().len(),
@@ -276,7 +276,7 @@ fn paid_routes_are_throttled_apart_and_every_request_is_access_logged() {
         "logs",
         "Logs_20140328.FilterLogEvents",
         "1.1",
-        json!({"logGroupName": group}),
+        &json!({"logGroupName": group}),
     );
     let lines: Vec<Value> = events["events"]
         .as_array()

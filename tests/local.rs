@@ -41,7 +41,7 @@ fn local_serves_the_api_with_fake_providers_and_its_images() {
     assert_eq!(created["totalModels"], 9);
     let job = created["jobId"].as_str().unwrap().to_owned();
 
-    let finished = test_support::poll::until("the job to finish", Duration::from_secs(60), || {
+    let finished = test_support::poll::until("the job to finish", Duration::from_mins(1), || {
         let answer = send(&base, "GET", &format!("/status/{job}"), None);
         let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
         test_support::job_finished(status["status"].as_str().unwrap_or_default()).then_some(status)

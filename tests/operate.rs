@@ -134,13 +134,16 @@ fn put_log_lines(aws: &LocalAws, group: &str, stream: &str, lines: &[&str]) {
             .log_stream_name(stream)
             .send(),
     );
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
     let events = lines.iter().enumerate().map(|(index, line)| {
         aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-            .timestamp(now - 1000 + index as i64)
+            .timestamp(now - 1000 + i64::try_from(index).unwrap())
             .message(*line)
             .build()
             .unwrap()

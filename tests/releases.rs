@@ -40,14 +40,14 @@ fn stack_status(aws: &LocalAws, stack: &str) -> String {
         .to_owned()
 }
 
-/// The Lambda's code as Lambda reports it: (CodeSha256 as hex, the presigned URL of its code).
+/// The Lambda's code as Lambda reports it: (`CodeSha256` as hex, the presigned URL of its code).
 fn function_code(aws: &LocalAws, function: &str) -> (String, String) {
     let function = block_on(aws.lambda().get_function().function_name(function).send()).unwrap();
     let sha = function.configuration().unwrap().code_sha256().unwrap();
     let digest = base64::engine::general_purpose::STANDARD
         .decode(sha)
         .unwrap();
-    let hex = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = test_support::hex(&digest);
     (hex, function.code().unwrap().location().unwrap().to_owned())
 }
 
@@ -242,7 +242,7 @@ fn rollback_cancels_an_update_in_progress() {
     assert_eq!(stack_status(&aws, "pixel-prompt-dev"), "UPDATE_IN_PROGRESS");
     aws.clear_requests();
     let rollback = project.spawn_piped(&aws, &["rollback", "dev"]);
-    aws.wait_until("rollback to cancel the update", || {
+    common::wait_until("rollback to cancel the update", || {
         aws.requests()
             .iter()
             .any(|call| call == "CancelUpdateStack")

@@ -398,10 +398,7 @@ fn a_key_the_model_check_reads_and_sends_never_appears_in_what_a_deploy_prints()
     let project = Project::copy();
     aws.put_secure_string("/pixel-prompt/dev/openai-api-key", OPENAI_KEY);
     aws.put_secure_string("/pixel-prompt/dev/google-api-key", GOOGLE_KEY);
-    let digest: String = Sha256::digest(OPENAI_KEY.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let digest = test_support::hex(&Sha256::digest(OPENAI_KEY.as_bytes()));
     aws.control(
         "/_local-aws/providers/revoke",
         &json!({"provider": "openai", "key_sha256": digest}).to_string(),

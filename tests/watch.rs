@@ -60,7 +60,7 @@ fn stub_code(aws: &LocalAws, function: &str) -> String {
 fn wait_for(lines: &mpsc::Receiver<String>, text: &str) -> String {
     loop {
         let line = lines
-            .recv_timeout(Duration::from_secs(300))
+            .recv_timeout(Duration::from_mins(5))
             .unwrap_or_else(|_| panic!("pixelctl watch printed no line with `{text}`"));
         if line.contains(text) {
             return line;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// How long an API instance uses a key before reading it again.
-pub const KEY_TTL: Duration = Duration::from_secs(300);
+pub const KEY_TTL: Duration = Duration::from_mins(5);
 
 /// Where a provider's API key lives. Never the key itself.
 ///

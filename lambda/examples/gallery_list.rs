@@ -10,6 +10,12 @@
 //! `GET /gallery/list`, and for comparison as long against `GET /status/{jobId}`,
 //! and prints requests per second and p50/p95/p99 latency for each.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
+// Rates and percentiles over counts far below 2^52.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
@@ -65,7 +71,7 @@ fn parse_args() -> Result<Args, String> {
             "--users" => {
                 args.users = usize::try_from(number(value()?)?)
                     .unwrap_or(100)
-                    .clamp(1, 1000)
+                    .clamp(1, 1000);
             }
             "--seconds" => args.seconds = number(value()?)?.clamp(1, 300),
             "--serve" => args.serve = Some(value()?),
@@ -97,7 +103,7 @@ async fn seed(dir: &std::path::Path, count: u64) -> Result<(), String> {
     let job = Job::new(
         JOB_ID.into(),
         "a lighthouse".into(),
-        Default::default(),
+        pixel_prompt_api::validation::GenerationParams::default(),
         &models(),
         SystemTime::now(),
     );

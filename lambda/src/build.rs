@@ -2,6 +2,7 @@
 //! behaviour: `GET /health` reports the crate version and the sha256 of the
 //! running executable (the `bootstrap` inside the deployed zip).
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -20,15 +21,14 @@ pub struct BuildInfo {
 /// tens of milliseconds, so it runs on a blocking thread the first time).
 pub async fn current() -> BuildInfo {
     static HASH: OnceLock<Option<String>> = OnceLock::new();
-    let hash = match HASH.get() {
-        Some(hash) => hash.clone(),
-        None => {
-            let computed = tokio::task::spawn_blocking(executable_sha256)
-                .await
-                .ok()
-                .flatten();
-            HASH.get_or_init(|| computed).clone()
-        }
+    let hash = if let Some(hash) = HASH.get() {
+        hash.clone()
+    } else {
+        let computed = tokio::task::spawn_blocking(executable_sha256)
+            .await
+            .ok()
+            .flatten();
+        HASH.get_or_init(|| computed).clone()
     };
     BuildInfo {
         version: env!("CARGO_PKG_VERSION"),
@@ -41,11 +41,13 @@ fn executable_sha256() -> Option<String> {
     let mut file = std::fs::File::open(path).ok()?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).ok()?;
+    let digest = hasher.finalize();
     Some(
-        hasher
-            .finalize()
+        digest
             .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect(),
+            .fold(String::with_capacity(64), |mut text, byte| {
+                let _ = write!(text, "{byte:02x}");
+                text
+            }),
     )
 }

@@ -13,7 +13,7 @@ pub fn epoch_millis(t: SystemTime) -> u64 {
     .unwrap_or(u64::MAX)
 }
 
-/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -31,7 +31,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     )
 }
 
-/// Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil).
+/// Days since 1970-01-01 of a civil date (H. Hinnant's `days_from_civil`).
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
@@ -99,13 +99,16 @@ pub fn day_window(t: SystemTime) -> (String, u64) {
 mod tests {
     use super::*;
 
+    /// 2000-02-29T00:00:00Z, a leap day.
+    const LEAP_DAY_2000: u64 = 951_782_400;
+
     #[test]
     fn formats() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_671_112_123);
         assert_eq!(rfc3339(t), "2026-11-26T05:31:52.123Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            rfc3339(UNIX_EPOCH + Duration::from_secs(LEAP_DAY_2000)),
             "2000-02-29T00:00:00.000Z"
         );
         assert_eq!(

@@ -20,7 +20,7 @@ pub use pixel_prompt_contract::{
 };
 
 /// Per-model timeout when `MODEL_TIMEOUT_SECONDS` is unset.
-pub const DEFAULT_MODEL_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_MODEL_TIMEOUT: Duration = Duration::from_mins(2);
 /// `IMAGE_EXPIRY_DAYS` when unset.
 pub const DEFAULT_IMAGE_EXPIRY_DAYS: u32 = 30;
 
@@ -126,7 +126,7 @@ impl Settings {
                 }
                 Duration::from_secs(u64::from(secs))
             }
-            None => model_timeout + Duration::from_secs(60),
+            None => model_timeout + Duration::from_mins(1),
         };
         let image_expiry_days = parse_number(
             var::IMAGE_EXPIRY_DAYS,
@@ -227,7 +227,7 @@ mod tests {
             vec!["http://localhost:5173", "https://app.example.com"]
         );
         assert_eq!(s.model_timeout, DEFAULT_MODEL_TIMEOUT);
-        assert_eq!(s.worker_timeout, Duration::from_secs(180));
+        assert_eq!(s.worker_timeout, Duration::from_mins(3));
         assert_eq!(s.image_expiry_days, 30);
         assert_eq!(s.worker_function_name, None);
     }

@@ -47,7 +47,7 @@ pub struct DispatchError {
 /// How jobs reach the worker.
 #[derive(Debug, Clone)]
 pub enum Dispatcher {
-    /// `lambda:InvokeFunction` on `AWS_LAMBDA_FUNCTION_NAME`, InvocationType `Event`.
+    /// `lambda:InvokeFunction` on `AWS_LAMBDA_FUNCTION_NAME`, `InvocationType` `Event`.
     Lambda {
         client: aws_sdk_lambda::Client,
         function_name: String,

@@ -131,7 +131,7 @@ impl IntoResponse for AppError {
         let status = self.status();
         match &self {
             Self::Internal(cause) => {
-                tracing::error!(error.code = self.code(), cause = %cause, "request failed")
+                tracing::error!(error.code = self.code(), cause = %cause, "request failed");
             }
             Self::InappropriateContent { term } => {
                 tracing::warn!(error.code = self.code(), blocked_term = %term, "request refused");

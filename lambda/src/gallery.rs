@@ -281,6 +281,9 @@ mod tests {
     use crate::store::FolderStore;
     use std::time::Duration;
 
+    /// 2027-01-15T08:00:00Z: the instant the cases count from.
+    const T0_EPOCH_SECONDS: u64 = 1_800_000_000;
+
     #[test]
     fn keys() {
         assert_eq!(
@@ -300,7 +303,7 @@ mod tests {
     async fn pages_newest_first() {
         let dir = tempfile::tempdir().unwrap();
         let store = ObjectStore::Folder(FolderStore::new(dir.path()));
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(T0_EPOCH_SECONDS);
         for i in 0..5u64 {
             let id = format!("g{i}");
             record(

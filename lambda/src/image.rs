@@ -43,9 +43,9 @@ pub fn detect(bytes: &[u8]) -> Option<ImageFormat> {
 /// The CRC-32 (IEEE) lookup table, built at compile time.
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
-    let mut n = 0;
+    let mut n: u32 = 0;
     while n < 256 {
-        let mut c = n as u32;
+        let mut c = n;
         let mut k = 0;
         while k < 8 {
             c = if c & 1 == 1 {
@@ -55,7 +55,7 @@ const CRC_TABLE: [u32; 256] = {
             };
             k += 1;
         }
-        table[n] = c;
+        table[n as usize] = c;
         n += 1;
     }
     table
@@ -85,11 +85,11 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+fn chunk(out: &mut Vec<u8>, kind: [u8; 4], data: &[u8]) {
     out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(kind);
+    out.extend_from_slice(&kind);
     out.extend_from_slice(data);
-    out.extend_from_slice(&crc32(&[kind, data]).to_be_bytes());
+    out.extend_from_slice(&crc32(&[&kind, data]).to_be_bytes());
 }
 
 /// Encodes an RGB image (`pixel(x, y) -> [r, g, b]`) as a PNG with stored (uncompressed)
@@ -119,9 +119,9 @@ pub fn encode_png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 3]) 
     header.extend_from_slice(&width.to_be_bytes());
     header.extend_from_slice(&height.to_be_bytes());
     header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
-    chunk(&mut png, b"IHDR", &header);
-    chunk(&mut png, b"IDAT", &zlib);
-    chunk(&mut png, b"IEND", &[]);
+    chunk(&mut png, *b"IHDR", &header);
+    chunk(&mut png, *b"IDAT", &zlib);
+    chunk(&mut png, *b"IEND", &[]);
     png
 }
 

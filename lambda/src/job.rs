@@ -1,5 +1,5 @@
-//! A generation job and its state machine: per-model progress (pending -> in_progress
-//! -> completed | error) and the overall status derived from it (pending, in_progress,
+//! A generation job and its state machine: per-model progress (pending -> `in_progress`
+//! -> completed | error) and the overall status derived from it (pending, `in_progress`,
 //! completed, partial, failed). Pure data; `JobStore` persists it under `jobs/`.
 
 use std::time::{Duration, SystemTime};
@@ -14,7 +14,7 @@ use crate::validation::GenerationParams;
 /// A worker starts no model of a job older than this: by then the job may be queued
 /// behind throttling or a retry, and the API will soon report it failed (see
 /// [`stale_after`]), so nobody would wait for an image bought now.
-pub const START_DEADLINE: Duration = Duration::from_secs(120);
+pub const START_DEADLINE: Duration = Duration::from_mins(2);
 /// Slack on top of [`START_DEADLINE`] and the worker's timeout in [`stale_after`].
 const STALE_SLACK: Duration = Duration::from_secs(30);
 
@@ -199,6 +199,7 @@ impl Job {
     /// The job as `GET /status` shows it at `now`: one still unfinished `stale_after`
     /// its creation is reported failed (its worker died or never ran), so a client
     /// stops polling instead of waiting forever.
+    #[must_use]
     pub fn as_seen_at(mut self, now: SystemTime, stale_after: Duration) -> Self {
         if !self.status.is_finished() && self.age(now) > stale_after {
             self.fail_unfinished(STALE, now);
@@ -337,6 +338,9 @@ mod tests {
     use ModelStatus::{Completed as C, Error as E, InProgress as R, Pending as P};
     use std::time::Duration;
 
+    /// 2027-01-15T08:00:00Z: the instant the cases count from.
+    const T0_EPOCH_SECONDS: u64 = 1_800_000_000;
+
     #[test]
     fn overall_status_table() {
         let cases: &[(&[ModelStatus], JobStatus)] = &[
@@ -386,10 +390,10 @@ mod tests {
 
     #[test]
     fn a_rerun_generates_only_what_no_attempt_started() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let secs = Duration::from_secs;
         // (statuses, seconds after creation, models to generate, statuses after)
         type Case<'a> = (&'a [ModelStatus], u64, &'a [usize], &'a [ModelStatus]);
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(T0_EPOCH_SECONDS);
+        let secs = Duration::from_secs;
         let cases: &[Case<'_>] = &[
             (&[P, P, P], 0, &[0, 1, 2], &[R, R, R]),
             (&[C, R, P], 30, &[2], &[C, E, R]),
@@ -423,8 +427,8 @@ mod tests {
 
     #[test]
     fn status_reports_a_stale_unfinished_job_failed() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let timeout = Duration::from_secs(180);
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(T0_EPOCH_SECONDS);
+        let timeout = Duration::from_mins(3);
         let limit = stale_after(timeout);
         assert_eq!(limit, Duration::from_secs(330));
         // (statuses, seconds after creation, overall status shown)
@@ -458,7 +462,7 @@ mod tests {
                 model: "dall-e-3".into(),
             })
             .collect();
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(T0_EPOCH_SECONDS);
         let mut job = Job::new(
             "id".into(),
             "p".into(),

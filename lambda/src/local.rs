@@ -327,7 +327,7 @@ pub async fn bind(options: LocalOptions) -> Result<LocalServer, LocalError> {
         enhancer,
         dispatch: DispatchMode::InProcess,
         serve_images: true,
-        worker_timeout: options.model_timeout + Duration::from_secs(60),
+        worker_timeout: options.model_timeout + Duration::from_mins(1),
         gallery_days: crate::config::DEFAULT_IMAGE_EXPIRY_DAYS,
         emit_metrics: false,
     });
@@ -339,6 +339,10 @@ pub async fn bind(options: LocalOptions) -> Result<LocalServer, LocalError> {
 }
 
 /// Serves `options` on 127.0.0.1 until Ctrl-C.
+#[allow(
+    clippy::print_stderr,
+    reason = "the standalone local API's one banner says where it listens; there is no ui layer in this binary"
+)]
 pub async fn serve(options: LocalOptions) -> Result<(), LocalError> {
     let fake = options.fake_providers;
     let server = bind(options).await?;

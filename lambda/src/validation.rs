@@ -178,7 +178,7 @@ mod tests {
             (r#"{"prompt":"a cat","steps":1,"guidance":1}"#, "OK"),
             (r#"{"prompt":"a cat","steps":100,"guidance":20.0}"#, "OK"),
             (r#"{"prompt":"a cat","ip":"1.2.3.4"}"#, "OK"),
-            (r#"{}"#, "PROMPT_REQUIRED"),
+            (r"{}", "PROMPT_REQUIRED"),
             (r#"{"prompt":null}"#, "PROMPT_REQUIRED"),
             (r#"{"prompt":"   \n "}"#, "PROMPT_REQUIRED"),
             (r#"{"prompt":42}"#, "INVALID_PARAMETER"),

@@ -85,7 +85,7 @@ impl Worker {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    tracing::error!(job_id, error = %e, "could not record model progress")
+                    tracing::error!(job_id, error = %e, "could not record model progress");
                 }
                 Err(e) => tracing::error!(job_id, error = %e, "a model task panicked"),
             }
@@ -147,7 +147,8 @@ impl Worker {
         }
         match outcome {
             Ok((url, content_type, fake)) => {
-                tracing::info!(model = %model_name, index, elapsed_ms = started.elapsed().as_millis() as u64, fake, "model completed");
+                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(model = %model_name, index, elapsed_ms, fake, "model completed");
                 job.complete_model(index, url, content_type, fake, now);
             }
             Err(e) => {

@@ -251,10 +251,13 @@ async fn gallery_list_costs_the_same_however_large_the_gallery() {
         writes.spawn(async move {
             let id = format!("{i:08x}-0000-4000-8000-000000000000");
             let stamp = now - Duration::from_secs(60 * i);
-            let millis = stamp
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as u64;
+            let millis = u64::try_from(
+                stamp
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis(),
+            )
+            .unwrap();
             let key = format!(
                 "jobs/gallery-index/{:013}-{id}.json",
                 9_999_999_999_999 - millis

@@ -182,7 +182,7 @@ async fn a_huge_image_body_is_refused_not_buffered() {
         ] {
             match generate(&generator(&base, provider, model)).await {
                 Err(ProviderError::Malformed(message)) => {
-                    assert!(message.contains("larger than 20 MB"), "{message}")
+                    assert!(message.contains("larger than 20 MB"), "{message}");
                 }
                 other => panic!(
                     "{provider} (length announced: {announce}): expected a size error, got {:?}",

@@ -461,7 +461,7 @@ async fn start_stub() -> (String, Stub) {
         .await
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    *stub.base.lock().unwrap() = base.clone();
+    stub.base.lock().unwrap().clone_from(&base);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (base, stub)
 }
@@ -671,7 +671,7 @@ async fn missing_key_names_the_provider_not_a_value() {
     let (base, _stub) = start_stub().await;
     let mut g = generator(&base, all_models(), Duration::from_secs(5));
     if let Backend::Real(real) = &mut g.backend {
-        real.keys = Arc::new(KeyResolver::new(Default::default(), None));
+        real.keys = Arc::new(KeyResolver::new(std::collections::BTreeMap::new(), None));
     }
     let err = g
         .generate(0, "a fox", GenerationParams::default())
@@ -908,7 +908,7 @@ async fn progress_is_visible_while_a_model_runs() {
     let g = generator(
         &base,
         pick(&["GPT Image", "Imagen"]),
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     );
     let state = pixel_prompt_api::AppState::new(common::parts(dir.path(), g, Enhancer::Disabled));
     let answer = common::json(

@@ -387,7 +387,7 @@ async fn cors_and_correlation_id_on_every_response() {
         p.allowed_origins = vec![
             "http://localhost:5173".into(),
             "https://app.example.com".into(),
-        ]
+        ];
     });
     let mut request = get("/nope");
     request
@@ -536,7 +536,7 @@ async fn lambda_worker_event_runs_the_job_once() {
     let job = Job::new(
         job_id.into(),
         "a fox".into(),
-        Default::default(),
+        pixel_prompt_api::validation::GenerationParams::default(),
         &models(3),
         std::time::SystemTime::now(),
     );

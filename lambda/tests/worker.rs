@@ -85,7 +85,7 @@ fn job(age: Duration, statuses: [ModelStatus; 3]) -> Job {
     let mut job = Job::new(
         JOB_ID.into(),
         "a fox".into(),
-        Default::default(),
+        pixel_prompt_api::validation::GenerationParams::default(),
         &three_models(),
         created,
     );
@@ -169,10 +169,10 @@ async fn a_job_no_worker_finished_is_reported_failed_and_never_started_late() {
     let (base, calls) = provider_stub().await;
     let app = app_with(|p| {
         p.generator = real(&base, with_key());
-        p.worker_timeout = Duration::from_secs(60);
+        p.worker_timeout = Duration::from_mins(1);
     });
     // Queued 10 minutes ago; its worker never ran (throttled, crashed at start, ...).
-    let stale = job(Duration::from_secs(600), [ModelStatus::Pending; 3]);
+    let stale = job(Duration::from_mins(10), [ModelStatus::Pending; 3]);
     app.state.jobs.save(&stale).await.unwrap();
 
     let shown = status(&app.state).await;
@@ -194,10 +194,10 @@ async fn a_job_no_worker_finished_is_reported_failed_and_never_started_late() {
 
 #[tokio::test]
 async fn a_failed_key_read_is_reported_without_aws_details() {
+    use aws_sdk_ssm::config::{Credentials, SharedCredentialsProvider};
     let (base, calls) = provider_stub().await;
     // The key lives in SSM, and reading it fails with the SDK's own error text
     // (here: nothing answers at the endpoint).
-    use aws_sdk_ssm::config::{Credentials, SharedCredentialsProvider};
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-west-2"))

@@ -11,6 +11,10 @@
 use anyhow::anyhow;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::create_bucket::CreateBucketError;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::head_bucket::HeadBucketError;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
@@ -18,22 +22,13 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
 
-use sha2::{Digest, Sha256};
-
 use super::Aws;
 use super::error::{self, AwsError, ErrorKind};
+use crate::digest::sha256_hex;
 
 /// The artifact bucket's name for an account and region.
 pub fn artifact_bucket_name(account: &str, region: &str) -> String {
     format!("pixelctl-artifacts-{account}-{region}")
-}
-
-/// Lowercase hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 /// What a content-hash key holds.
@@ -96,9 +91,6 @@ impl Aws {
     /// tell.
     pub async fn ensure_artifact_bucket(&self, bucket: &str) -> anyhow::Result<BucketSetup> {
         let owner = self.bucket_owner().await?;
-        let _fail = |what: &str, error: String| {
-            anyhow!("cannot {what} the artifact bucket `{bucket}`: {error}")
-        };
         match self
             .s3
             .head_bucket()
@@ -131,7 +123,7 @@ impl Aws {
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|error| error.is_not_found()) => {}
+                    .is_some_and(HeadBucketError::is_not_found) => {}
             Err(error) => {
                 return Err(anyhow::Error::from(AwsError::new(
                     format!("cannot check the artifact bucket `{bucket}`"),
@@ -153,7 +145,7 @@ impl Aws {
             // this one in a race (then the check above passes next time).
             if error
                 .as_service_error()
-                .is_some_and(|error| error.is_bucket_already_exists())
+                .is_some_and(CreateBucketError::is_bucket_already_exists)
             {
                 foreign_bucket(bucket, &owner)
             } else {
@@ -394,7 +386,7 @@ impl Aws {
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|error| error.is_no_such_key()) =>
+                    .is_some_and(GetObjectError::is_no_such_key) =>
             {
                 return Ok(None);
             }
@@ -486,7 +478,7 @@ impl Aws {
                 Err(error)
                     if error
                         .as_service_error()
-                        .is_some_and(|error| error.is_no_such_bucket()) =>
+                        .is_some_and(ListObjectsV2Error::is_no_such_bucket) =>
                 {
                     return Ok(Vec::new());
                 }
@@ -614,7 +606,7 @@ impl Aws {
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|error| error.is_not_found()) =>
+                    .is_some_and(HeadBucketError::is_not_found) =>
             {
                 return Ok(BucketCheck::Missing);
             }
@@ -660,7 +652,7 @@ mod tests {
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
     use aws_smithy_types::body::SdkBody;
 
-    /// A HEAD answer: a status, no body (as S3 answers HeadBucket).
+    /// A HEAD answer: a status, no body (as S3 answers `HeadBucket`).
     fn head_answer(status: u16) -> ReplayEvent {
         ReplayEvent::new(
             http::Request::builder()

@@ -6,6 +6,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use anyhow::anyhow;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 
 use super::Aws;
@@ -17,7 +19,7 @@ pub struct SecretValue(String);
 
 impl SecretValue {
     /// Trims surrounding whitespace (a pasted key's newline); `None` when nothing is left.
-    pub fn new(text: String) -> Option<Self> {
+    pub fn new(text: &str) -> Option<Self> {
         let trimmed = text.trim();
         if trimmed.is_empty() {
             None
@@ -67,7 +69,7 @@ enum SecretState {
     Current(Option<SystemTime>),
 }
 
-/// DescribeParameters takes at most this many names in one filter.
+/// `DescribeParameters` takes at most this many names in one filter.
 const SSM_NAMES_PER_CALL: usize = 50;
 
 /// Secrets Manager's shortest recovery window: a deleted key can be restored for a week.
@@ -82,8 +84,8 @@ fn smithy_time(time: &aws_sdk_ssm::primitives::DateTime) -> Option<SystemTime> {
 }
 
 impl Aws {
-    /// Whether each location holds a key: one DescribeParameters call for the
-    /// SSM names, one DescribeSecret per secret. No value is read.
+    /// Whether each location holds a key: one `DescribeParameters` call for the
+    /// SSM names, one `DescribeSecret` per secret. No value is read.
     pub async fn key_statuses(&self, locations: &[KeyLocation]) -> anyhow::Result<Vec<KeyStatus>> {
         let names: Vec<&str> = locations
             .iter()
@@ -163,7 +165,7 @@ impl Aws {
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|error| error.is_resource_not_found_exception()) =>
+                    .is_some_and(DescribeSecretError::is_resource_not_found_exception) =>
             {
                 return Ok(SecretState::Missing);
             }
@@ -255,9 +257,6 @@ impl Aws {
             }
             KeyLocation::SecretsManager(id) => {
                 let state = self.secret_state(id).await?;
-                let _fail = |what: &str, message: String| {
-                    anyhow!("cannot {what} secret `{id}` in Secrets Manager: {message}")
-                };
                 let deleted = matches!(state, SecretState::Deleted(_));
                 let exists = !matches!(state, SecretState::Missing);
                 if !exists {
@@ -322,7 +321,7 @@ impl Aws {
                 Err(error)
                     if error
                         .as_service_error()
-                        .is_some_and(|error| error.is_parameter_not_found()) =>
+                        .is_some_and(DeleteParameterError::is_parameter_not_found) =>
                 {
                     Ok(false)
                 }

@@ -139,7 +139,10 @@ impl Aws {
                 })?;
             status = config.last_update_status().cloned();
             reason = config.last_update_status_reason().map(str::to_owned);
-            sha = config.code_sha256().unwrap_or_default().to_owned();
+            config
+                .code_sha256()
+                .unwrap_or_default()
+                .clone_into(&mut sha);
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
+
 use super::Aws;
 use super::error::AwsError;
 
@@ -14,7 +16,7 @@ pub struct LogEvent {
     pub message: String,
 }
 
-/// One FilterLogEvents answer.
+/// One `FilterLogEvents` answer.
 #[derive(Debug, Clone, Default)]
 pub struct LogPage {
     pub events: Vec<LogEvent>,
@@ -23,8 +25,9 @@ pub struct LogPage {
 
 fn epoch_millis(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 impl Aws {
@@ -49,7 +52,7 @@ impl Aws {
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|error| error.is_resource_not_found_exception()) =>
+                    .is_some_and(FilterLogEventsError::is_resource_not_found_exception) =>
             {
                 return Ok(None);
             }

@@ -116,7 +116,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, ConnectError> {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(60))
+                .operation_attempt_timeout(Duration::from_mins(1))
                 .build(),
         );
     if let Some(profile) = &settings.profile {

@@ -42,9 +42,10 @@ impl Aws {
                     .model_details()
                     .and_then(|details| details.model_lifecycle());
                 Ok(Some(BedrockLifecycle {
-                    status: lifecycle
-                        .map(|lifecycle| lifecycle.status().as_str().to_owned())
-                        .unwrap_or_else(|| "ACTIVE".to_owned()),
+                    status: lifecycle.map_or_else(
+                        || "ACTIVE".to_owned(),
+                        |lifecycle| lifecycle.status().as_str().to_owned(),
+                    ),
                     end_of_life: lifecycle
                         .and_then(|lifecycle| lifecycle.end_of_life_time())
                         .and_then(|time| SystemTime::try_from(*time).ok()),

@@ -14,7 +14,7 @@ pub struct AlarmState {
 }
 
 impl Aws {
-    /// The states of the alarms named (at most 100, DescribeAlarms' limit per call).
+    /// The states of the alarms named (at most 100, `DescribeAlarms`' limit per call).
     pub async fn alarm_states(&self, names: &[String]) -> anyhow::Result<Vec<AlarmState>> {
         let mut states = Vec::new();
         for chunk in names.chunks(100) {

@@ -4,13 +4,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeAction, ChangeSetType, Parameter, ResourceAttribute, Tag,
+};
 
 use super::Aws;
 use super::error::{self, AwsError, ErrorKind};
 use crate::plan::{Action, PropertyChange, Replacement, ResourceChange};
 
-/// What DescribeStacks says about a stack.
+/// What `DescribeStacks` says about a stack.
 #[derive(Debug, Clone, Default)]
 pub struct StackDescription {
     pub name: String,
@@ -79,7 +81,7 @@ pub struct ReviewedChangeSet {
     pub parameters: BTreeMap<String, String>,
 }
 
-/// A change set on a stack, as ListChangeSets shows it.
+/// A change set on a stack, as `ListChangeSets` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSetSummary {
     pub name: String,
@@ -100,7 +102,7 @@ pub enum ChangeSetStatus {
 }
 
 /// How long a change set may take to compute before pixelctl gives up on it.
-pub const CHANGE_SET_TIMEOUT: Duration = Duration::from_secs(600);
+pub const CHANGE_SET_TIMEOUT: Duration = Duration::from_mins(10);
 
 /// Whether an error means "no such stack" (see `error::kind_of` for how
 /// CloudFormation says so).
@@ -204,8 +206,13 @@ impl Aws {
         Ok(response.template_body().unwrap_or_default().to_owned())
     }
 
-    /// Change sets pixelctl made on the stack, every page, with their state.
-    pub async fn pixelctl_change_sets(&self, stack: &str) -> anyhow::Result<Vec<ChangeSetSummary>> {
+    /// The stack's change sets whose name starts with `prefix` (those pixelctl
+    /// made), every page, with their state.
+    pub async fn change_sets_with_prefix(
+        &self,
+        stack: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Vec<ChangeSetSummary>> {
         let mut found = Vec::new();
         let mut pages = self
             .cloudformation
@@ -237,7 +244,7 @@ impl Aws {
                             description: summary.description().map(str::to_owned),
                         })
                     })
-                    .filter(|summary| summary.name.starts_with(crate::deploy::CHANGE_SET_PREFIX)),
+                    .filter(|summary| summary.name.starts_with(prefix)),
             );
         }
         Ok(found)
@@ -409,7 +416,7 @@ impl Aws {
                 })?;
             let status = response
                 .status()
-                .map(|status| status.as_str())
+                .map(aws_sdk_cloudformation::types::ChangeSetStatus::as_str)
                 .unwrap_or_default();
             match status {
                 "CREATE_COMPLETE" => {
@@ -713,7 +720,7 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         let name = property_name(
             target.path(),
             target.name(),
-            target.attribute().map(|attribute| attribute.as_str()),
+            target.attribute().map(ResourceAttribute::as_str),
         );
         if name.is_empty() || properties.iter().any(|existing| existing.name == name) {
             continue;
@@ -728,12 +735,7 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         });
     }
     Some(ResourceChange {
-        action: Action::parse(
-            resource
-                .action()
-                .map(|action| action.as_str())
-                .unwrap_or("Modify"),
-        ),
+        action: Action::parse(resource.action().map_or("Modify", ChangeAction::as_str)),
         logical_id: resource
             .logical_resource_id()
             .unwrap_or_default()
@@ -742,7 +744,7 @@ fn resource_change(change: &aws_sdk_cloudformation::types::Change) -> Option<Res
         replacement: Replacement::parse(
             resource
                 .replacement()
-                .map(|replacement| replacement.as_str()),
+                .map(aws_sdk_cloudformation::types::Replacement::as_str),
         ),
         properties,
     })
@@ -830,7 +832,7 @@ mod tests {
     }
 
     fn change_sets_page(names: &[(&str, &str)], next: Option<&str>) -> String {
-        let members: String = names
+        let members = names
             .iter()
             .map(|(name, status)| {
                 format!(
@@ -838,7 +840,8 @@ mod tests {
                      <ExecutionStatus>UNAVAILABLE</ExecutionStatus><StackName>pixel-prompt-dev</StackName></member>"
                 )
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .concat();
         let next = next
             .map(|token| format!("<NextToken>{token}</NextToken>"))
             .unwrap_or_default();
@@ -866,7 +869,7 @@ mod tests {
         ]);
         let aws = Aws::for_replay(replay.clone());
         let found = aws
-            .pixelctl_change_sets("pixel-prompt-dev")
+            .change_sets_with_prefix("pixel-prompt-dev", "pixelctl-")
             .await
             .unwrap_or_else(|error| panic!("{error:#}"));
         let names: Vec<(&str, &str)> = found

@@ -42,7 +42,7 @@ fn read_plan(path: &std::path::Path) -> CommandResult<ReviewedPlan> {
 pub fn run(settings: &Settings, args: &ApplyPlanArgs) -> CommandResult {
     let review = read_plan(&args.plan)?;
     let project = settings.project()?;
-    let rendered = super::render::render(
+    let rendered = crate::template::render(
         &project,
         &review.environment,
         &ArtifactLocation::placeholder(),
@@ -105,23 +105,25 @@ pub fn run(settings: &Settings, args: &ApplyPlanArgs) -> CommandResult {
             .map(|change_set| Parameters {
                 values: change_set.parameters,
             });
-        Deployment {
-            aws: &aws,
-            project: &project,
-            environment: rendered.environment.clone(),
-            template,
-            parameters,
-            artifact: ArtifactSource::Stored(review.artifact.clone()),
-            release: ReleaseIntent {
-                kind: ReleaseKind::Deploy,
-                source: None,
-            },
-            web_app,
-            options,
-            progress: &progress,
-            prompter: &crate::ui::TerminalPrompter,
-        }
-        .apply_reviewed(&review)
+        Box::pin(
+            Deployment {
+                aws: &aws,
+                project: &project,
+                environment: rendered.environment.clone(),
+                template,
+                parameters,
+                artifact: ArtifactSource::Stored(review.artifact.clone()),
+                release: ReleaseIntent {
+                    kind: ReleaseKind::Deploy,
+                    source: None,
+                },
+                web_app,
+                options,
+                progress: &progress,
+                prompter: &crate::ui::TerminalPrompter,
+            }
+            .apply_reviewed(&review),
+        )
         .await
     });
     emit_report(settings, result)

@@ -48,11 +48,9 @@ pub fn man(args: &ManArgs) -> CommandResult {
 
 /// `pixelctl.1`, then `pixelctl-<sub>.1` for every subcommand (and theirs).
 fn write_pages(command: clap::Command, dir: &Path) -> CommandResult {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create `{}`", dir.display()))
-        .map_err(CommandError::Failed)?;
+    fs_err::create_dir_all(dir).map_err(|error| CommandError::Failed(error.into()))?;
     let mut written = Vec::new();
-    let mut pending = vec![(String::from("pixelctl"), command.clone())];
+    let mut pending = vec![(String::from("pixelctl"), command)];
     while let Some((name, command)) = pending.pop() {
         for sub in command.get_subcommands() {
             if sub.get_name() != "help" {
@@ -61,14 +59,12 @@ fn write_pages(command: clap::Command, dir: &Path) -> CommandResult {
         }
         let path = dir.join(format!("{name}.1"));
         let page = render_page(command.name(name.clone()).bin_name(name.replace('-', " ")))?;
-        std::fs::write(&path, page)
-            .with_context(|| format!("cannot write `{}`", path.display()))
-            .map_err(CommandError::Failed)?;
+        fs_err::write(&path, page).map_err(|error| CommandError::Failed(error.into()))?;
         written.push(path);
     }
     written.sort();
     for path in written {
-        eprintln!("wrote {}", path.display());
+        crate::ui::tell(format_args!("wrote {}", path.display()));
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ impl ApplyArgs {
             health_url: self.health_url.clone(),
             health_timeout: Duration::from_secs(self.health_timeout),
             write_env_file: !self.no_env_file,
-            invalidation_timeout: Duration::from_secs(600),
+            invalidation_timeout: Duration::from_mins(10),
             interactive: ui::can_prompt(),
             hotswap: false,
             deploy_mode: None,
@@ -50,21 +50,6 @@ impl WebAppArgs {
             ..options
         }
     }
-}
-
-/// Fails before any work when the environment wants a confirmation that
-/// cannot be asked for: never hang, never skip it silently.
-pub fn require_answerable(environment: &Environment, options: &DeployOptions) -> CommandResult {
-    let needs_answer =
-        environment.confirm_changes && !options.yes && !options.no_execute && !options.diff_only;
-    if needs_answer && !options.interactive {
-        return Err(CommandError::usage(anyhow!(
-            "environment `{}` asks to confirm changes before applying them, and there is no terminal to ask on; \
-             pass --yes to apply without asking, or --no-execute to stop after the plan",
-            environment.name
-        )));
-    }
-    Ok(())
 }
 
 /// Prints the report, also when the deploy went through but the API is unhealthy.
@@ -100,6 +85,7 @@ fn package(
 
 /// The checks made before anything is built: the provider keys, and whether
 /// the providers still serve the environment's models.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Prechecks {
     pub keys: KeyPolicy,
     pub models: bool,
@@ -139,8 +125,8 @@ pub(super) fn run_pipeline(
 ) -> CommandResult<DeployReport> {
     let project = settings.project()?;
     // The artifact's location is filled in once the store is known.
-    let rendered = super::render::render(&project, env, &ArtifactLocation::placeholder())?;
-    require_answerable(&rendered.environment, &options)?;
+    let rendered = crate::template::render(&project, env, &ArtifactLocation::placeholder())?;
+    crate::deploy::require_answerable(&rendered.environment, &options)?;
     if options.hotswap && !rendered.environment.hotswap {
         return Err(CommandError::usage(anyhow!(
             "environment `{env}` does not allow --hotswap (`hotswap: false` in environments/{env}.yaml, the default \
@@ -204,16 +190,16 @@ pub(super) fn run_pipeline(
             prompter: &crate::ui::TerminalPrompter,
         };
         let mut report = if hotswap {
-            deployment.hotswap().await?
+            Box::pin(deployment.hotswap()).await?
         } else {
-            deployment.run().await?
+            Box::pin(deployment.run()).await?
         };
         if tag {
-            let name = super::tag::tag_live(
+            let name = crate::release::tag::tag_live(
                 &aws,
                 &project,
                 &environment.name,
-                super::tag::TagVersion::Bump(Bump::Patch),
+                crate::release::tag::TagVersion::Bump(Bump::Patch),
                 false,
                 true,
                 &progress,

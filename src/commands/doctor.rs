@@ -292,9 +292,8 @@ fn machine_checks(root: &Path, environments: &[Environment]) -> Vec<Check> {
         ),
     ];
     let installed: Vec<String> =
-        output_of("rustup", &["target", "list", "--installed"], Some(root))
-            .map(|list| list.lines().map(str::to_owned).collect())
-            .unwrap_or_else(|| {
+        output_of("rustup", &["target", "list", "--installed"], Some(root)).map_or_else(
+            || {
                 // Without rustup, the host's own target is what rustc has.
                 output_of("rustc", &["-vV"], Some(root))
                     .and_then(|info| {
@@ -303,7 +302,9 @@ fn machine_checks(root: &Path, environments: &[Environment]) -> Vec<Check> {
                     })
                     .into_iter()
                     .collect()
-            });
+            },
+            |list| list.lines().map(str::to_owned).collect(),
+        );
     let architectures: BTreeSet<&str> = environments
         .iter()
         .map(|environment| environment.architecture.cloudformation_name())
@@ -531,12 +532,12 @@ async fn key_check(aws: &crate::aws::Aws, environment: &Environment) -> Check {
                         "missing: {} (these fail: {})",
                         missing
                             .iter()
-                            .map(|entry| entry.provider_names())
+                            .map(crate::provider_keys::KeyEntry::provider_names)
                             .collect::<Vec<_>>()
                             .join("; "),
                         missing
                             .iter()
-                            .map(|entry| entry.consequences())
+                            .map(crate::provider_keys::KeyEntry::consequences)
                             .collect::<Vec<_>>()
                             .join("; ")
                     ),

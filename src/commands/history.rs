@@ -36,17 +36,16 @@ impl fmt::Display for History {
         for entry in &self.releases {
             let record = &entry.record;
             let kind = record.kind.to_string();
-            let commit = record
-                .git
-                .as_ref()
-                .map(|git| {
+            let commit = record.git.as_ref().map_or_else(
+                || "-".to_owned(),
+                |git| {
                     format!(
                         "{}{}",
                         &git.commit[..git.commit.len().min(10)],
                         if git.dirty { "+" } else { "" }
                     )
-                })
-                .unwrap_or_else(|| "-".to_owned());
+                },
+            );
             let from = record
                 .source
                 .as_ref()

@@ -165,14 +165,14 @@ mod tests {
 
     #[test]
     fn origins_local_mode_allows() {
+        // (fake providers, --allow-origin, expected)
+        type Case<'a> = (bool, Vec<&'a str>, Result<Vec<String>, &'a str>);
         let env = vec![
             "http://localhost:5173".to_owned(),
             "https://app.example".to_owned(),
         ];
         let loopback = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
         let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        // (fake providers, --allow-origin, expected)
-        type Case<'a> = (bool, Vec<&'a str>, Result<Vec<String>, &'a str>);
         let cases: Vec<Case<'_>> = vec![
             (true, vec![], Ok(owned(&["*"]))),
             (true, vec!["*"], Ok(owned(&["*"]))),

@@ -10,11 +10,12 @@ use anyhow::anyhow;
 
 use super::{Settings, runtime};
 use crate::aws::{Aws, LogEvent};
-use crate::cli::{LogsArgs, OutputFormat};
+use crate::cli::LogsArgs;
 use crate::config;
 use crate::error::{CommandError, CommandResult};
 use crate::logline::{self, FOLLOW_OVERLAP, JobFilter, LogLine};
 use crate::progress::Progress;
+use crate::ui::OutputFormat;
 
 /// How often `--follow` asks CloudWatch Logs for new events.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(800);

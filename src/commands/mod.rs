@@ -28,11 +28,20 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::aws::{Aws, AwsSettings};
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{self, Cli, Command};
 use crate::config::Environment;
 use crate::error::{CommandError, CommandResult};
 use crate::project::Project;
-use crate::ui::{Mode, TerminalProgress};
+use crate::ui::{Mode, OutputFormat, TerminalProgress};
+
+impl From<cli::OutputFormat> for OutputFormat {
+    fn from(format: cli::OutputFormat) -> Self {
+        match format {
+            cli::OutputFormat::Text => Self::Text,
+            cli::OutputFormat::Json => Self::Json,
+        }
+    }
+}
 
 /// Flags and environment merged once, before any command runs.
 #[derive(Debug, Clone)]
@@ -51,7 +60,7 @@ impl Settings {
     fn from_cli(cli: &Cli) -> Self {
         Self {
             project_dir: cli.global.project_dir.clone(),
-            output: cli.global.output,
+            output: cli.global.output.into(),
             quiet: cli.global.quiet,
             profile: cli
                 .global
@@ -77,7 +86,7 @@ impl Settings {
         let overrides = match &self.provider_base_urls {
             Some(raw) => crate::models::ProviderEndpoints::parse(raw)
                 .map_err(|error| CommandError::usage(anyhow::anyhow!(error)))?,
-            None => Default::default(),
+            None => std::collections::BTreeMap::new(),
         };
         Ok(crate::models::ProviderEndpoints::new(
             overrides,

@@ -7,14 +7,15 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use super::{Settings, runtime};
-use crate::cli::{OutputFormat, OutputsArgs, OutputsFormat};
+use crate::cli::{OutputsArgs, OutputsFormat};
 use crate::config;
 use crate::error::{CommandError, CommandResult};
 use crate::local_hosts::LocalAws;
 use crate::ui;
+use crate::ui::OutputFormat;
 
 #[derive(Debug, Serialize)]
-struct Outputs {
+struct OutputsReport {
     environment: String,
     stack_name: String,
     stack_status: String,
@@ -26,7 +27,7 @@ struct Outputs {
     dotenv: bool,
 }
 
-impl fmt::Display for Outputs {
+impl fmt::Display for OutputsReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.dotenv {
             // The lines `deploy` writes to frontend/.env: local forms when local.
@@ -98,7 +99,7 @@ pub fn run(settings: &Settings, args: &OutputsArgs) -> CommandResult {
                 .collect::<BTreeMap<_, _>>()
         })
         .filter(|local| !local.is_empty());
-    let outputs = Outputs {
+    let outputs = OutputsReport {
         environment: environment.name.clone(),
         stack_name: stack.name,
         stack_status: stack.status,

@@ -72,14 +72,14 @@ pub fn run(settings: &Settings, args: &PlanArgs) -> CommandResult {
     }
     match (args.format, &report.plan) {
         (PlanFormat::Markdown, Some(plan)) => {
-            print!("{}", plan.to_markdown(&report.environment));
+            ui::print_text(&plan.to_markdown(&report.environment))?;
             Ok(())
         }
         (PlanFormat::Markdown, None) => {
-            println!(
+            ui::print_text(&format!(
                 "### Plan for `{}` ({}): no changes",
                 report.stack_name, report.environment
-            );
+            ))?;
             Ok(())
         }
         (PlanFormat::Text, _) => {

@@ -5,11 +5,12 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use super::deploy::{emit_report, require_answerable};
+use super::deploy::emit_report;
 use super::{Settings, runtime};
 use crate::cli::PromoteArgs;
 use crate::config;
 use crate::deploy::keys::{KeyPolicy, check_before_deploy};
+use crate::deploy::require_answerable;
 use crate::deploy::{ArtifactSource, Deployment, ReleaseIntent, WebApp};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
@@ -103,28 +104,30 @@ pub fn run(settings: &Settings, args: &PromoteArgs) -> CommandResult {
                     .join("\n")
             )));
         }
-        Deployment {
-            aws: &aws,
-            project: &project,
-            environment: to.clone(),
-            template,
-            parameters: Some(parameters),
-            artifact: ArtifactSource::Stored(artifact),
-            release: ReleaseIntent {
-                kind: ReleaseKind::Promote,
-                source: Some(ReleaseSource {
-                    environment: from.name.clone(),
-                    sequence: live.sequence,
-                }),
-            },
-            // The page is built with an environment's own outputs: publish it
-            // in the target with `pixelctl publish` (see docs/OPERATIONS.md).
-            web_app: WebApp::Keep,
-            options,
-            progress: &progress,
-            prompter: &crate::ui::TerminalPrompter,
-        }
-        .run()
+        Box::pin(
+            Deployment {
+                aws: &aws,
+                project: &project,
+                environment: to.clone(),
+                template,
+                parameters: Some(parameters),
+                artifact: ArtifactSource::Stored(artifact),
+                release: ReleaseIntent {
+                    kind: ReleaseKind::Promote,
+                    source: Some(ReleaseSource {
+                        environment: from.name.clone(),
+                        sequence: live.sequence,
+                    }),
+                },
+                // The page is built with an environment's own outputs: publish it
+                // in the target with `pixelctl publish` (see docs/OPERATIONS.md).
+                web_app: WebApp::Keep,
+                options,
+                progress: &progress,
+                prompter: &crate::ui::TerminalPrompter,
+            }
+            .run(),
+        )
         .await
     });
     emit_report(settings, result)

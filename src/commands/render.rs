@@ -3,47 +3,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::Settings;
-use crate::config::{self, Environment};
 use crate::error::{CommandError, CommandResult};
-use crate::project::Project;
-use crate::template::{ArtifactLocation, Parameters, Template, stack_tags};
+use crate::template::{ArtifactLocation, Rendered, render, stack_tags};
 use crate::ui;
-
-/// A template and parameters ready to hand to CloudFormation.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    pub environment: Environment,
-    pub template: Template,
-    pub parameters: Parameters,
-}
-
-/// Loads `env` and the template, and fills in the parameters for `artifact`.
-pub fn render(
-    project: &Project,
-    env: &str,
-    artifact: &ArtifactLocation,
-) -> CommandResult<Rendered> {
-    let environment =
-        config::load(&project.environments_dir(), env).map_err(CommandError::usage)?;
-    let template = Template::load(&project.template_path()).map_err(CommandError::usage)?;
-    let parameters = Parameters::for_environment(&environment, artifact);
-    let mut problems = template.problems();
-    problems.extend(template.parameter_problems(&parameters, env));
-    problems.extend(template.constraint_problems(&parameters, env, &environment.file));
-    problems.extend(parameters.problems(&environment, &environment.file));
-    if !problems.is_empty() {
-        return Err(CommandError::usage(config::ConfigError::Invalid(problems)));
-    }
-    Ok(Rendered {
-        environment,
-        template,
-        parameters,
-    })
-}
 
 /// What `render` reports.
 #[derive(Debug, Serialize)]
@@ -93,7 +58,7 @@ pub fn run(settings: &Settings, args: &crate::cli::RenderArgs) -> CommandResult 
 }
 
 fn write_files(dir: &Path, rendered: &Rendered) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    fs_err::create_dir_all(dir)?;
     let tags: Vec<serde_json::Value> = stack_tags(&rendered.environment)
         .into_iter()
         .map(|(key, value)| serde_json::json!({"Key": key, "Value": value}))
@@ -112,8 +77,7 @@ fn write_files(dir: &Path, rendered: &Rendered) -> anyhow::Result<Vec<PathBuf>> 
     let mut written = Vec::new();
     for (name, contents) in files {
         let path = dir.join(name);
-        std::fs::write(&path, contents)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        fs_err::write(&path, contents)?;
         written.push(path);
     }
     Ok(written)

@@ -64,7 +64,7 @@ fn read_key(entry: &KeyEntry, environment: &Environment) -> CommandResult<Secret
     } else {
         read_stdin()?
     };
-    accept_key(text).map_err(CommandError::usage)
+    accept_key(&text).map_err(CommandError::usage)
 }
 
 #[derive(Debug, Serialize)]

@@ -433,7 +433,7 @@ async fn inspect(
             artifact_sha256: record.artifact.sha256.clone(),
         });
 
-        let (template, parameters) = match super::render::render(
+        let (template, parameters) = match crate::template::render(
             project,
             &environment.name,
             &ArtifactLocation::placeholder(),

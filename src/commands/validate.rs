@@ -83,7 +83,7 @@ pub fn run(settings: &Settings, args: &ValidateArgs) -> CommandResult {
     let mut environments: Vec<EnvironmentReport> = names
         .into_iter()
         .map(|name| {
-            match super::render::render(&project, &name, &ArtifactLocation::placeholder()) {
+            match crate::template::render(&project, &name, &ArtifactLocation::placeholder()) {
                 Ok(rendered) => EnvironmentReport {
                     stack_name: Some(rendered.environment.stack_name.clone()),
                     name,
@@ -167,7 +167,7 @@ fn problems_of(error: &CommandError) -> Vec<Problem> {
         CommandError::Usage(error) => match error.downcast_ref::<config::ConfigError>() {
             Some(config_error) => config_error.problems(),
             None => vec![Problem {
-                file: Default::default(),
+                file: std::path::PathBuf::new(),
                 line: None,
                 key: String::new(),
                 message: format!("{error:#}"),
@@ -175,7 +175,7 @@ fn problems_of(error: &CommandError) -> Vec<Problem> {
             }],
         },
         other => vec![Problem {
-            file: Default::default(),
+            file: std::path::PathBuf::new(),
             line: None,
             key: String::new(),
             message: other.to_string(),

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
-use super::deploy::require_answerable;
 use super::{Settings, runtime};
 use crate::cli::WatchArgs;
+use crate::deploy::require_answerable;
 use crate::deploy::{ArtifactSource, DeployOptions, Deployment, ReleaseIntent, WebApp, artifact};
 use crate::error::{CommandError, CommandResult};
 use crate::progress::Progress;
@@ -49,7 +49,7 @@ fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
 
 pub fn run(settings: &Settings, args: &WatchArgs) -> CommandResult {
     let project = settings.project()?;
-    let rendered = super::render::render(
+    let rendered = crate::template::render(
         &project,
         &args.env,
         &crate::template::ArtifactLocation::placeholder(),
@@ -112,9 +112,9 @@ pub fn run(settings: &Settings, args: &WatchArgs) -> CommandResult {
                 progress.warn(&format!(
                     "change {cycle}: the build failed after {build_seconds:.1}s, the live code is unchanged: {error}"
                 ));
-                println!(
+                crate::ui::print_text(&format!(
                     "change {cycle}: build failed after {build_seconds:.1}s; live code unchanged"
-                );
+                ))?;
                 continue;
             }
         };
@@ -140,7 +140,7 @@ pub fn run(settings: &Settings, args: &WatchArgs) -> CommandResult {
         );
         let swap_seconds = swap_started.elapsed().as_secs_f64();
         match result {
-            Ok(report) => println!(
+            Ok(report) => crate::ui::print_text(&format!(
                 "change {cycle}: built in {build_seconds:.1}s, {} in {swap_seconds:.1}s (sha256:{}), live {:.1}s after the save was seen",
                 match report.outcome {
                     crate::deploy::Outcome::Hotswapped => "hotswapped",
@@ -149,10 +149,12 @@ pub fn run(settings: &Settings, args: &WatchArgs) -> CommandResult {
                 },
                 &report.artifact.sha256[..12.min(report.artifact.sha256.len())],
                 started.elapsed().as_secs_f64()
-            ),
+            ))?,
             Err(error) => {
                 progress.warn(&format!("change {cycle}: not live: {error}"));
-                println!("change {cycle}: built in {build_seconds:.1}s; not live: {error}");
+                crate::ui::print_text(&format!(
+                    "change {cycle}: built in {build_seconds:.1}s; not live: {error}"
+                ))?;
             }
         }
     }

@@ -5,7 +5,11 @@
 use super::error::{ConfigError, Problem};
 use super::layering::Layers;
 use super::locate;
-use super::model::*;
+use super::model::{
+    AlarmSettings, AlarmsFile, ApiFile, ApiSettings, Architecture, BudgetSettings, CdnSettings,
+    DeployMode, EnhanceSpec, EnvFile, Environment, ImageSettings, LambdaFile, LambdaSettings,
+    PriceClass, ProviderKind, RateLimits, RateLimitsFile, WorkerFile, WorkerSettings,
+};
 use super::rules::{self, Finding, MIN_WORKER_TIMEOUT_SECONDS, Missing};
 use super::source::Source;
 
@@ -103,6 +107,166 @@ impl<'a> Resolver<'a> {
         value
     }
 
+    fn lambda(&mut self, lambda_file: &LambdaFile) -> LambdaSettings {
+        let lambda = LambdaSettings {
+            memory_mb: self.in_range("lambda.memory_mb", lambda_file.memory_mb, 128..=10240),
+            timeout_seconds: self.in_range_because(
+                "lambda.timeout_seconds",
+                lambda_file.timeout_seconds,
+                1..=30,
+                "the API function serves HTTP routes only, and API Gateway gives up after 30 s",
+            ),
+            reserved_concurrency: self.in_range(
+                "lambda.reserved_concurrency",
+                lambda_file.reserved_concurrency,
+                0..=1000,
+            ),
+            log_retention_days: self
+                .required("lambda.log_retention_days", lambda_file.log_retention_days)
+                .unwrap_or(7),
+        };
+        self.apply(rules::log_retention(lambda.log_retention_days));
+        lambda
+    }
+
+    fn worker(&mut self, worker_file: &WorkerFile) -> WorkerSettings {
+        WorkerSettings {
+            memory_mb: self.in_range("worker.memory_mb", worker_file.memory_mb, 128..=10240),
+            timeout_seconds: self.in_range_because(
+                "worker.timeout_seconds",
+                worker_file.timeout_seconds,
+                MIN_WORKER_TIMEOUT_SECONDS..=900,
+                "the worker waits up to 120 s per model (all in parallel), then stores the images",
+            ),
+            reserved_concurrency: self.in_range(
+                "worker.reserved_concurrency",
+                worker_file.reserved_concurrency,
+                0..=1000,
+            ),
+        }
+    }
+
+    fn rate_limits(&mut self, limits: RateLimitsFile) -> RateLimits {
+        let rate_limits = RateLimits {
+            global_per_hour: self.in_range(
+                "rate_limits.global_per_hour",
+                limits.global_per_hour,
+                1..=1_000_000,
+            ),
+            per_ip_per_day: self.in_range(
+                "rate_limits.per_ip_per_day",
+                limits.per_ip_per_day,
+                1..=1_000_000,
+            ),
+            ip_allowlist: Vec::new(),
+            enhance_global_per_hour: self.in_range(
+                "rate_limits.enhance_global_per_hour",
+                limits.enhance_global_per_hour,
+                1..=1_000_000,
+            ),
+            enhance_per_ip_per_day: self.in_range(
+                "rate_limits.enhance_per_ip_per_day",
+                limits.enhance_per_ip_per_day,
+                1..=1_000_000,
+            ),
+        };
+        let (allowed, findings) = rules::ip_allowlist(&limits.ip_allowlist.unwrap_or_default());
+        self.apply(findings);
+        RateLimits {
+            ip_allowlist: allowed,
+            ..rate_limits
+        }
+    }
+
+    fn api(&mut self, api_file: ApiFile) -> ApiSettings {
+        // The stack always allows its own CloudFront domain (which serves the
+        // web app); this list names other origins, such as a dev server, and may be empty.
+        let cors_origins = self
+            .required("api.cors_origins", api_file.cors_origins)
+            .unwrap_or_default();
+        self.apply(rules::cors_origins(&cors_origins));
+        let throttle_burst = self.in_range("api.throttle_burst", api_file.throttle_burst, 1..=5000);
+        let throttle_rate = self.in_range("api.throttle_rate", api_file.throttle_rate, 1..=10000);
+        let paid_throttle_burst = self.in_range(
+            "api.paid_throttle_burst",
+            api_file.paid_throttle_burst,
+            1..=5000,
+        );
+        let paid_throttle_rate = self
+            .required("api.paid_throttle_rate", api_file.paid_throttle_rate)
+            .unwrap_or(1.0);
+        self.apply(rules::paid_throttle(
+            paid_throttle_burst,
+            paid_throttle_rate,
+            throttle_burst,
+            throttle_rate,
+        ));
+        ApiSettings {
+            cors_origins,
+            throttle_burst,
+            throttle_rate,
+            paid_throttle_burst,
+            paid_throttle_rate,
+        }
+    }
+
+    /// The alarms, and the advice (not a problem) when an unprotected environment has no email.
+    fn alarms(
+        &mut self,
+        alarms_file: AlarmsFile,
+        termination_protection: bool,
+        name: &str,
+        worker_timeout_seconds: u32,
+    ) -> (AlarmSettings, Vec<Problem>) {
+        let email = alarms_file.email.filter(|email| !email.trim().is_empty());
+        if let Some(email) = &email {
+            self.apply(rules::alarm_email(email));
+        }
+        let mut advice = Vec::new();
+        if email.is_none() {
+            match rules::missing_alarm_email(termination_protection, name) {
+                Some(Missing::Problem(finding)) => self.apply([finding]),
+                Some(Missing::Advice(finding)) => {
+                    advice.push(self.source_of(&finding.key).problem(
+                        &finding.key,
+                        finding.message,
+                        finding.hint,
+                    ));
+                }
+                None => {}
+            }
+        }
+        let alarms = AlarmSettings {
+            email,
+            errors_threshold: self.in_range(
+                "alarms.errors_threshold",
+                alarms_file.errors_threshold,
+                1..=100_000,
+            ),
+            api_5xx_threshold: self.in_range(
+                "alarms.api_5xx_threshold",
+                alarms_file.api_5xx_threshold,
+                1..=100_000,
+            ),
+            api_p95_ms: self.in_range("alarms.api_p95_ms", alarms_file.api_p95_ms, 1..=30_000),
+            worker_p95_ms: self.in_range(
+                "alarms.worker_p95_ms",
+                alarms_file.worker_p95_ms,
+                1..=900_000,
+            ),
+            failed_generations_percent: self.in_range(
+                "alarms.failed_generations_percent",
+                alarms_file.failed_generations_percent,
+                1..=100,
+            ),
+        };
+        self.apply(rules::worker_alarm(
+            alarms.worker_p95_ms,
+            worker_timeout_seconds,
+        ));
+        (alarms, advice)
+    }
+
     fn resolve(mut self, file: EnvFile) -> Result<Environment, ConfigError> {
         let name = self.name.to_owned();
         let stack_name = self
@@ -135,103 +299,13 @@ impl<'a> Resolver<'a> {
             &crate::package::LAMBDA_PROFILES,
         ));
 
-        let lambda_file = file.lambda.unwrap_or_default();
-        let lambda = LambdaSettings {
-            memory_mb: self.in_range("lambda.memory_mb", lambda_file.memory_mb, 128..=10240),
-            timeout_seconds: self.in_range_because(
-                "lambda.timeout_seconds",
-                lambda_file.timeout_seconds,
-                1..=30,
-                "the API function serves HTTP routes only, and API Gateway gives up after 30 s",
-            ),
-            reserved_concurrency: self.in_range(
-                "lambda.reserved_concurrency",
-                lambda_file.reserved_concurrency,
-                0..=1000,
-            ),
-            log_retention_days: self
-                .required("lambda.log_retention_days", lambda_file.log_retention_days)
-                .unwrap_or(7),
-        };
-        self.apply(rules::log_retention(lambda.log_retention_days));
+        let lambda = self.lambda(&file.lambda.unwrap_or_default());
 
-        let worker_file = file.worker.unwrap_or_default();
-        let worker = WorkerSettings {
-            memory_mb: self.in_range("worker.memory_mb", worker_file.memory_mb, 128..=10240),
-            timeout_seconds: self.in_range_because(
-                "worker.timeout_seconds",
-                worker_file.timeout_seconds,
-                MIN_WORKER_TIMEOUT_SECONDS..=900,
-                "the worker waits up to 120 s per model (all in parallel), then stores the images",
-            ),
-            reserved_concurrency: self.in_range(
-                "worker.reserved_concurrency",
-                worker_file.reserved_concurrency,
-                0..=1000,
-            ),
-        };
+        let worker = self.worker(&file.worker.unwrap_or_default());
 
-        let limits = file.rate_limits.unwrap_or_default();
-        let rate_limits = RateLimits {
-            global_per_hour: self.in_range(
-                "rate_limits.global_per_hour",
-                limits.global_per_hour,
-                1..=1_000_000,
-            ),
-            per_ip_per_day: self.in_range(
-                "rate_limits.per_ip_per_day",
-                limits.per_ip_per_day,
-                1..=1_000_000,
-            ),
-            ip_allowlist: Vec::new(),
-            enhance_global_per_hour: self.in_range(
-                "rate_limits.enhance_global_per_hour",
-                limits.enhance_global_per_hour,
-                1..=1_000_000,
-            ),
-            enhance_per_ip_per_day: self.in_range(
-                "rate_limits.enhance_per_ip_per_day",
-                limits.enhance_per_ip_per_day,
-                1..=1_000_000,
-            ),
-        };
-        let (allowed, findings) = rules::ip_allowlist(&limits.ip_allowlist.unwrap_or_default());
-        self.apply(findings);
-        let rate_limits = RateLimits {
-            ip_allowlist: allowed,
-            ..rate_limits
-        };
+        let rate_limits = self.rate_limits(file.rate_limits.unwrap_or_default());
 
-        let api_file = file.api.unwrap_or_default();
-        // The stack always allows its own CloudFront domain (which serves the
-        // web app); this list names other origins, such as a dev server, and may be empty.
-        let cors_origins = self
-            .required("api.cors_origins", api_file.cors_origins)
-            .unwrap_or_default();
-        self.apply(rules::cors_origins(&cors_origins));
-        let throttle_burst = self.in_range("api.throttle_burst", api_file.throttle_burst, 1..=5000);
-        let throttle_rate = self.in_range("api.throttle_rate", api_file.throttle_rate, 1..=10000);
-        let paid_throttle_burst = self.in_range(
-            "api.paid_throttle_burst",
-            api_file.paid_throttle_burst,
-            1..=5000,
-        );
-        let paid_throttle_rate = self
-            .required("api.paid_throttle_rate", api_file.paid_throttle_rate)
-            .unwrap_or(1.0);
-        self.apply(rules::paid_throttle(
-            paid_throttle_burst,
-            paid_throttle_rate,
-            throttle_burst,
-            throttle_rate,
-        ));
-        let api = ApiSettings {
-            cors_origins,
-            throttle_burst,
-            throttle_rate,
-            paid_throttle_burst,
-            paid_throttle_rate,
-        };
+        let api = self.api(file.api.unwrap_or_default());
 
         let images = ImageSettings {
             expiry_days: self.in_range(
@@ -246,53 +320,12 @@ impl<'a> Resolver<'a> {
                 .unwrap_or(PriceClass::Class100),
         };
 
-        let alarms_file = file.alarms.unwrap_or_default();
-        let email = alarms_file.email.filter(|email| !email.trim().is_empty());
-        if let Some(email) = &email {
-            self.apply(rules::alarm_email(email));
-        }
-        let mut advice = Vec::new();
-        if email.is_none() {
-            match rules::missing_alarm_email(termination_protection, &name) {
-                Some(Missing::Problem(finding)) => self.apply([finding]),
-                Some(Missing::Advice(finding)) => {
-                    advice.push(self.source_of(&finding.key).problem(
-                        &finding.key,
-                        finding.message,
-                        finding.hint,
-                    ))
-                }
-                None => {}
-            }
-        }
-        let alarms = AlarmSettings {
-            email,
-            errors_threshold: self.in_range(
-                "alarms.errors_threshold",
-                alarms_file.errors_threshold,
-                1..=100_000,
-            ),
-            api_5xx_threshold: self.in_range(
-                "alarms.api_5xx_threshold",
-                alarms_file.api_5xx_threshold,
-                1..=100_000,
-            ),
-            api_p95_ms: self.in_range("alarms.api_p95_ms", alarms_file.api_p95_ms, 1..=30_000),
-            worker_p95_ms: self.in_range(
-                "alarms.worker_p95_ms",
-                alarms_file.worker_p95_ms,
-                1..=900_000,
-            ),
-            failed_generations_percent: self.in_range(
-                "alarms.failed_generations_percent",
-                alarms_file.failed_generations_percent,
-                1..=100,
-            ),
-        };
-        self.apply(rules::worker_alarm(
-            alarms.worker_p95_ms,
+        let (alarms, advice) = self.alarms(
+            file.alarms.unwrap_or_default(),
+            termination_protection,
+            &name,
             worker.timeout_seconds,
-        ));
+        );
 
         let budget_file = file.budget.unwrap_or_default();
         let budget = BudgetSettings {

@@ -23,7 +23,7 @@ fn report_build(progress: &dyn Progress) -> impl FnMut(BuildEvent) + '_ {
         }
         BuildEvent::ElfChecked { report } => progress.note(&format!("binary: {report}")),
         BuildEvent::Packaged { artifact } => {
-            progress.note(&format!("{} ({})", artifact.key(), artifact.size_report()))
+            progress.note(&format!("{} ({})", artifact.key(), artifact.size_report()));
         }
         BuildEvent::Reused { artifact } => progress.note(&format!(
             "{} ({}): the binary is unchanged since it was packaged, so it was not read, checked or zipped again",
@@ -80,7 +80,7 @@ fn package_prebuilt(
     out_dir: &Path,
     reporter: &mut dyn FnMut(BuildEvent),
 ) -> anyhow::Result<Artifact> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let bytes = fs_err::read(path)?;
     let binary = if bytes.starts_with(b"\x7fELF") {
         bytes
     } else {
@@ -146,8 +146,7 @@ pub async fn store(
             return Err(tampered(&bucket, &key, &artifact.sha256, &found));
         }
         StoredHash::Missing => {
-            let bytes = std::fs::read(&artifact.zip_path)
-                .with_context(|| format!("cannot read `{}`", artifact.zip_path.display()))?;
+            let bytes = fs_err::read(&artifact.zip_path)?;
             aws.put_artifact(&bucket, &key, bytes).await?;
             progress.note(&format!("uploaded s3://{bucket}/{key}"));
         }

@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-
 /// `existing` with each of `updates` set: a key already present keeps its
 /// place (and the file its comments), new keys are appended.
 pub fn merge(existing: &str, updates: &[(&str, &str)]) -> String {
@@ -65,17 +63,16 @@ or pass --no-env-file to leave it alone",
 /// so the frontend never reads a half-written file.
 pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    fs_err::create_dir_all(dir)?;
     let temporary = dir.join(format!(
         ".{}.pixelctl-tmp",
         path.file_name()
             .and_then(|name| name.to_str())
             .unwrap_or("env")
     ));
-    std::fs::write(&temporary, text)
-        .with_context(|| format!("cannot write `{}`", temporary.display()))?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("cannot replace `{}`", path.display()))
+    fs_err::write(&temporary, text)?;
+    fs_err::rename(&temporary, path)?;
+    Ok(())
 }
 
 #[cfg(test)]

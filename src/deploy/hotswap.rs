@@ -18,7 +18,7 @@ impl Deployment<'_> {
         let started = Instant::now();
         let stack = self.stack_name().to_owned();
         let super::ArtifactSource::Local(local) = &self.artifact else {
-            return self.run().await;
+            return Box::pin(self.run()).await;
         };
         self.progress
             .step(&format!("Reading stack {stack} in {}", self.aws.region));
@@ -52,10 +52,10 @@ impl Deployment<'_> {
         if let HotswapDecision::FullDeploy(reason) = decision {
             self.progress
                 .warn(&format!("not hotswapping: {reason}; running a full deploy"));
-            return self.run().await;
+            return Box::pin(self.run()).await;
         }
         let Some(existing) = existing else {
-            return self.run().await;
+            return Box::pin(self.run()).await;
         };
 
         self.progress.step(&format!(

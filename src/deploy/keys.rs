@@ -19,7 +19,7 @@ pub fn refresh_note() -> String {
 }
 
 /// Checks what was typed or piped: one line, no spaces; never echoes it.
-pub fn accept_key(text: String) -> Result<SecretValue, anyhow::Error> {
+pub fn accept_key(text: &str) -> Result<SecretValue, anyhow::Error> {
     if text.trim().contains(char::is_whitespace) {
         return Err(anyhow!(
             "the key contains spaces or several lines; an API key is one word. Nothing was stored"
@@ -125,7 +125,7 @@ pub async fn check_before_deploy(
         .collect();
     let list = missing
         .iter()
-        .map(|entry| format!("\n  {}", describe(entry)))
+        .flat_map(|entry| ["\n  ".to_owned(), describe(entry)])
         .collect::<String>();
     if !interactive {
         return Err(CommandError::usage(anyhow!(
@@ -157,7 +157,7 @@ pub async fn check_before_deploy(
         ))
         .map_err(CommandError::Failed)?
         .unwrap_or_default();
-        let value = accept_key(text).map_err(CommandError::usage)?;
+        let value = accept_key(&text).map_err(CommandError::usage)?;
         let write = store(aws, environment, entry, &value).await?;
         progress.note(&format!(
             "{} the {} key at {}",

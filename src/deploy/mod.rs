@@ -38,7 +38,7 @@ use watch::{EventCursor, operation_token, watch_stack};
 pub use web_app::WebApp;
 
 /// How long a function may take to apply new code before the run gives up.
-pub const FUNCTION_UPDATE_TIMEOUT: Duration = Duration::from_secs(300);
+pub const FUNCTION_UPDATE_TIMEOUT: Duration = Duration::from_mins(5);
 
 /// Every change set pixelctl makes is named with this prefix, so a later run
 /// can recognise and remove the ones it left behind.
@@ -85,13 +85,6 @@ pub enum Outcome {
     Hotswapped,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ArtifactSummary {
-    pub sha256: String,
-    pub bucket: String,
-    pub key: String,
-}
-
 /// The result of `deploy` and `diff`: printed as a summary or as one JSON object.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeployReport {
@@ -102,7 +95,7 @@ pub struct DeployReport {
     pub deploy_mode: DeployMode,
     pub stack_status: Option<String>,
     pub duration_seconds: f64,
-    pub artifact: ArtifactSummary,
+    pub artifact: ArtifactRef,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_set: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,6 +253,24 @@ enum Planned {
     },
 }
 
+/// Fails before any work when the environment wants a confirmation that
+/// cannot be asked for: never hang, never skip it silently.
+pub fn require_answerable(
+    environment: &Environment,
+    options: &DeployOptions,
+) -> Result<(), CommandError> {
+    let needs_answer =
+        environment.confirm_changes && !options.yes && !options.no_execute && !options.diff_only;
+    if needs_answer && !options.interactive {
+        return Err(CommandError::usage(anyhow!(
+            "environment `{}` asks to confirm changes before applying them, and there is no terminal to ask on; \
+             pass --yes to apply without asking, or --no-execute to stop after the plan",
+            environment.name
+        )));
+    }
+    Ok(())
+}
+
 /// What preflight found: the stack to update, or that one must be created.
 struct Target {
     existing: Option<StackDescription>,
@@ -315,13 +326,7 @@ impl Deployment<'_> {
             let existing = self.aws.describe_stack(&stack).await?;
             let status = existing.as_ref().map(|stack| stack.status.clone());
             match stack_state::preflight(status.as_deref()) {
-                Preflight::Create => {
-                    return Ok(Target {
-                        existing: None,
-                        create: true,
-                    });
-                }
-                Preflight::CreateFromReview => {
+                Preflight::Create | Preflight::CreateFromReview => {
                     return Ok(Target {
                         existing: None,
                         create: true,
@@ -509,7 +514,7 @@ impl Deployment<'_> {
                     report.outcome = Outcome::Healed;
                     report.release = self.record_healed(&stack, &parameters, &location).await;
                 }
-                return self.finish(report, stack, started, false).await;
+                return Box::pin(self.finish(report, stack, started, false)).await;
             }
             Planned::ChangeSet { name, id, changes } => (name, (id, changes)),
         };
@@ -540,7 +545,7 @@ impl Deployment<'_> {
             Outcome::Updated
         };
         report.outputs = watched.stack.outputs.clone();
-        self.finish(report, watched.stack, started, true).await
+        Box::pin(self.finish(report, watched.stack, started, true)).await
     }
 
     /// Steps 1-2, preflight: read the stack, get it to a state a change set applies to, and
@@ -615,10 +620,10 @@ impl Deployment<'_> {
             },
             stack_status: target.existing.as_ref().map(|stack| stack.status.clone()),
             duration_seconds: 0.0,
-            artifact: ArtifactSummary {
-                sha256: self.artifact.sha256().to_owned(),
+            artifact: ArtifactRef {
                 bucket: location.bucket.clone(),
                 key: location.key.clone(),
+                sha256: self.artifact.sha256().to_owned(),
             },
             change_set: None,
             plan: None,
@@ -648,7 +653,10 @@ impl Deployment<'_> {
             return Ok(Planned::Nothing(existing.clone()));
         }
         if target.existing.is_some() {
-            let change_sets = self.aws.pixelctl_change_sets(stack).await?;
+            let change_sets = self
+                .aws
+                .change_sets_with_prefix(stack, CHANGE_SET_PREFIX)
+                .await?;
             for stale in stack_state::stale_change_sets(&change_sets) {
                 self.progress.note(&format!(
                     "removing change set {stale} left by an earlier run"
@@ -729,13 +737,12 @@ impl Deployment<'_> {
             },
         };
         if !self.options.diff_only {
-            if self.will_ask() {
-                // Always shown before the question, even with --quiet.
-                eprint!("{plan}");
+            let text = plan.to_string();
+            self.progress.report(if self.will_ask() {
+                crate::progress::Event::PlanToConfirm(&text)
             } else {
-                self.progress
-                    .report(crate::progress::Event::Plan(&plan.to_string()));
-            }
+                crate::progress::Event::Plan(&text)
+            });
         }
         plan
     }
@@ -762,7 +769,7 @@ impl Deployment<'_> {
                 key: location.key.clone(),
                 sha256: self.artifact.sha256().to_owned(),
             },
-            template_sha256: crate::reviewed_plan::sha256_hex(self.template.body.as_bytes()),
+            template_sha256: crate::digest::sha256_hex(self.template.body.as_bytes()),
             parameters_sha256: crate::reviewed_plan::parameters_sha256(
                 &parameters.values,
                 &self.template.secret_parameters(),
@@ -845,7 +852,7 @@ impl Deployment<'_> {
             Outcome::Updated
         };
         report.outputs = watched.stack.outputs.clone();
-        self.finish(report, watched.stack, started, true).await
+        Box::pin(self.finish(report, watched.stack, started, true)).await
     }
 
     /// Whether this run uses CloudFormation's express mode (the environment's

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use crate::aws::{Aws, StackDescription, StackEvent};
-use crate::progress::{Event, Progress};
+use crate::progress::{Event, Progress, ResourceStatus};
 use crate::stack_state::{self, Settled};
 
 /// Pages of events read for a baseline or when joining: the newest 100 events each.
@@ -112,7 +112,7 @@ impl EventCursor {
             .get(began)
             .and_then(|event| event.client_request_token.clone());
         for event in &recent[began..] {
-            progress.report(Event::Stack(event));
+            progress.report(Event::Stack(resource_status(event)));
         }
         Ok(cursor)
     }
@@ -138,6 +138,17 @@ pub enum StackSignal {
 }
 
 /// Pure: what a new event says about the watched operation.
+/// A stack event as progress shows it.
+fn resource_status(event: &StackEvent) -> ResourceStatus<'_> {
+    ResourceStatus {
+        logical_id: &event.logical_id,
+        resource_type: &event.resource_type,
+        status: &event.status,
+        reason: event.reason.as_deref(),
+        is_stack: event.is_stack(),
+    }
+}
+
 pub fn signal(event: &StackEvent, belongs: bool) -> StackSignal {
     if !belongs || !event.is_stack() {
         return StackSignal::Nothing;
@@ -191,7 +202,7 @@ pub async fn watch_stack(
             if !belongs {
                 continue;
             }
-            progress.report(Event::Stack(&event));
+            progress.report(Event::Stack(resource_status(&event)));
             if stack_state::is_failure_event(&event.status) && !event.is_stack() {
                 failures.push(event.clone());
             }

@@ -124,28 +124,27 @@ impl WebAppStep<'_> {
             ledger::live_and_page(self.aws, self.store, self.environment).await?;
         let built: BuiltSite;
         let building = std::time::Instant::now();
-        let (files, bytes_from) = match restore {
-            Some(page) => (page.files.clone(), Source::Recorded),
-            None => {
-                let outputs = match local {
-                    Some(local) => local.localize_outputs(&stack.outputs),
-                    None => stack.outputs.clone(),
-                };
-                let out_dir = self
-                    .project_root
-                    .join("target")
-                    .join("pixelctl")
-                    .join("site")
-                    .join(self.environment);
-                built = build::build(
-                    self.project_root,
-                    &build::build_env(&outputs, self.environment),
-                    &out_dir,
-                    self.progress,
-                )
-                .await?;
-                (built.files.clone(), Source::Built(&built))
-            }
+        let (files, bytes_from) = if let Some(page) = restore {
+            (page.files.clone(), Source::Recorded)
+        } else {
+            let outputs = match local {
+                Some(local) => local.localize_outputs(&stack.outputs),
+                None => stack.outputs.clone(),
+            };
+            let out_dir = self
+                .project_root
+                .join("target")
+                .join("pixelctl")
+                .join("site")
+                .join(self.environment);
+            built = build::build(
+                self.project_root,
+                &build::build_env(&outputs, self.environment),
+                &out_dir,
+                self.progress,
+            )
+            .await?;
+            (built.files.clone(), Source::Built(&built))
         };
         let publisher = Publisher {
             aws: self.aws,

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use crate::digest::{md5_hex, sha256_hex};
 
 /// `Cache-Control` of a file whose name changes with its content.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -115,18 +115,6 @@ pub fn cache_control(path: &str) -> &'static str {
     } else {
         REVALIDATE
     }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-pub fn md5_hex(bytes: &[u8]) -> String {
-    hex(&Md5::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Describes one file from its path and bytes.

@@ -445,7 +445,7 @@ impl PageLedger<'_> {
                 }
                 record.git_tags = Vec::new();
                 record.frontend = Some(page.clone());
-                record.pixelctl_version = env!("CARGO_PKG_VERSION").to_owned();
+                env!("CARGO_PKG_VERSION").clone_into(&mut record.pixelctl_version);
                 let record = ledger::append(self.aws, self.store, record).await?;
                 progress.note(&format!(
                     "recorded release #{} of {}: the web app changed, the stack did not",

@@ -196,7 +196,7 @@ pub async fn fetch(
                 .await?;
                 models.extend(google_models(&answer));
                 match answer.get("nextPageToken").and_then(Value::as_str) {
-                    Some(next) if !next.is_empty() => token = next.to_owned(),
+                    Some(next) if !next.is_empty() => next.clone_into(&mut token),
                     _ => break,
                 }
             }
@@ -337,9 +337,12 @@ mod tests {
         ));
     }
 
+    /// 2026-09-30T00:00:00Z.
+    const SEPTEMBER_30_2026: u64 = 1_790_726_400;
+
     #[test]
     fn bedrock_lifecycles() {
-        let eol = std::time::UNIX_EPOCH + Duration::from_secs(1_790_726_400); // 2026-09-30
+        let eol = std::time::UNIX_EPOCH + Duration::from_secs(SEPTEMBER_30_2026);
         let legacy = BedrockLifecycle {
             status: "LEGACY".to_owned(),
             end_of_life: Some(eol),

@@ -21,8 +21,8 @@ impl Date {
 
     pub fn from_system_time(time: SystemTime) -> Self {
         let seconds = match time.duration_since(UNIX_EPOCH) {
-            Ok(after) => after.as_secs() as i64,
-            Err(before) => -(before.duration().as_secs() as i64) - 1,
+            Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX) - 1,
         };
         Self {
             days: seconds.div_euclid(86_400),
@@ -43,6 +43,11 @@ impl Date {
         self.days - earlier.days
     }
 
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "the algorithm keeps day in 1..=31 and month in 1..=12"
+    )]
     fn civil(self) -> (i64, u32, u32) {
         // Howard Hinnant's civil_from_days.
         let z = self.days + 719_468;
@@ -139,7 +144,7 @@ mod tests {
         assert_eq!(day("2026-11-29").days_since(day("2027-01-14")), -46);
         assert_eq!(day("2026-09-30T00:00:00Z"), day("2026-09-30"));
         assert_eq!(
-            Date::from_system_time(UNIX_EPOCH + std::time::Duration::from_secs(86_400 * 365)),
+            Date::from_system_time(UNIX_EPOCH + std::time::Duration::from_hours(24 * 365)),
             day("1971-01-01")
         );
         for bad in [

@@ -6,7 +6,6 @@
 
 use std::io::{Cursor, Write};
 
-use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
@@ -39,14 +38,6 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, PackageError> {
     Ok(cursor.into_inner())
 }
 
-/// Lowercase hex sha256 of `bytes`: the artifact's name.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Read;
@@ -54,6 +45,7 @@ mod tests {
     use zip::ZipArchive;
 
     use super::*;
+    use crate::digest::sha256_hex;
 
     /// One entry as the zip crate reads it back.
     struct ReadBack {
@@ -113,8 +105,8 @@ mod tests {
         assert_eq!(name, "bootstrap");
         assert_eq!(mode.map(|mode| mode & 0o7777), Some(0o755));
         assert_eq!(
-            mode.map(|mode| mode & 0o170000),
-            Some(0o100000),
+            mode.map(|mode| mode & 0o170_000),
+            Some(0o100_000),
             "a regular file"
         );
         let modified = modified.unwrap();

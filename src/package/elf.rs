@@ -170,8 +170,8 @@ fn glibc_needs(elf: &Elf<'_>) -> GlibcNeeds {
 
     // Version index (as used in `.gnu.version`) -> the glibc version it stands for.
     let mut version_of_index = BTreeMap::new();
-    for file in verneed.iter() {
-        for aux in file.iter() {
+    for file in verneed {
+        for aux in &file {
             let Some(name) = elf.dynstrtab.get_at(aux.vna_name) else {
                 continue;
             };

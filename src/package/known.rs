@@ -11,7 +11,8 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Architecture, Artifact, GlibcVersion, archive::sha256_hex};
+use super::{Architecture, Artifact, GlibcVersion};
+use crate::digest::sha256_hex;
 
 /// The identity of an input file as the file system reports it, and what it was
 /// checked against.

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use archive::sha256_hex;
+use crate::digest::sha256_hex;
 use cargo_build::{BuildCommand, build_lambda};
 use elf::{ElfReport, check_elf};
 use size::{SizeReport, SizeVerdict, size_report};
@@ -233,14 +233,15 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
         path: path.to_owned(),
         source,
     };
+    // fs_err: the cause names the folder or temporary file that failed, not only `path`.
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(write_error)?;
+        fs_err::create_dir_all(dir).map_err(write_error)?;
     }
     let mut partial = path.as_os_str().to_owned();
     partial.push(format!(".partial-{}", std::process::id()));
     let partial = PathBuf::from(partial);
-    std::fs::write(&partial, bytes).map_err(write_error)?;
-    std::fs::rename(&partial, path).map_err(|source| {
+    fs_err::write(&partial, bytes).map_err(write_error)?;
+    fs_err::rename(&partial, path).map_err(|source| {
         let _ = std::fs::remove_file(&partial);
         write_error(source)
     })

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use super::archive::sha256_hex;
 use super::size::{SizeVerdict, size_report};
 use super::*;
+use crate::digest::sha256_hex;
 
 const X86_64_2_34: &[u8] = include_bytes!("fixtures/x86_64-glibc-2.34");
 const X86_64_2_36: &[u8] = include_bytes!("fixtures/x86_64-glibc-2.36");

@@ -5,10 +5,10 @@
 //! under `frontends/files/<sha256>`, so that a rollback can publish them again.
 
 use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
 
 use super::{FrontendRecord, ReleaseRecord, TemplateRef};
 use crate::aws::{Aws, StoredHash, Written};
+use crate::digest::sha256_hex;
 
 /// How often a write retries after losing a race for a sequence number.
 const WRITE_ATTEMPTS: usize = 20;
@@ -233,7 +233,7 @@ pub async fn load_page_file(aws: &Aws, bucket: &str, sha256: &str) -> anyhow::Re
         .get_object(bucket, &key)
         .await?
         .with_context(|| format!("the web app file `s3://{bucket}/{key}` is gone (pruned?)"))?;
-    if hex(&Sha256::digest(&object.bytes)) != sha256 {
+    if sha256_hex(&object.bytes) != sha256 {
         bail!("the web app file `s3://{bucket}/{key}` does not match its hash");
     }
     Ok(object.bytes)
@@ -241,7 +241,7 @@ pub async fn load_page_file(aws: &Aws, bucket: &str, sha256: &str) -> anyhow::Re
 
 /// Stores a copy of a template body under its hash (once) and says where.
 pub async fn store_template(aws: &Aws, bucket: &str, body: &str) -> anyhow::Result<TemplateRef> {
-    let sha256 = hex(&Sha256::digest(body.as_bytes()));
+    let sha256 = sha256_hex(body.as_bytes());
     let key = format!("templates/{sha256}.yaml");
     let written = aws
         .put_object_if(
@@ -284,7 +284,7 @@ pub async fn load_template(aws: &Aws, template: &TemplateRef) -> anyhow::Result<
             )
         })?;
     let body = String::from_utf8(object.bytes).context("the stored template is not UTF-8")?;
-    if hex(&Sha256::digest(body.as_bytes())) != template.sha256 {
+    if sha256_hex(body.as_bytes()) != template.sha256 {
         bail!(
             "the stored template `s3://{}/{}` does not match its hash",
             template.bucket,
@@ -292,10 +292,6 @@ pub async fn load_template(aws: &Aws, template: &TemplateRef) -> anyhow::Result<
         );
     }
     Ok(body)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The artifact store (and ledger) of the account and region `aws` is connected to.
@@ -344,7 +340,7 @@ mod tests {
         for writer in writers {
             sequences.push(writer.await.unwrap().unwrap().sequence);
         }
-        sequences.sort();
+        sequences.sort_unstable();
         assert_eq!(sequences, (1..=8).collect::<Vec<u64>>());
         let stored = list(&aws, "pixelctl-artifacts-ledger-test", "dev")
             .await

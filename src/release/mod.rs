@@ -4,6 +4,7 @@
 //! the next version tag is).
 
 pub mod ledger;
+pub mod tag;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::frontend::files::SiteFile;
+use crate::git::GitState;
 
 /// How a release came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,15 +48,8 @@ pub struct ReleaseSource {
     pub sequence: u64,
 }
 
-/// The repository's state when the release was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitState {
-    pub commit: String,
-    pub dirty: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-}
-
+/// A Lambda zip in the artifact store, by its hash: what a release recorded and
+/// what a deploy report shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactRef {
     pub bucket: String,
@@ -655,7 +650,7 @@ mod tests {
             "1",
             &[("index.html", "one")],
         )];
-        let sha = |text: &str| crate::frontend::files::sha256_hex(text.as_bytes());
+        let sha = |text: &str| crate::digest::sha256_hex(text.as_bytes());
         let stored: BTreeSet<String> = ["one", "two", "r", "a", "unknown"]
             .into_iter()
             .map(sha)
@@ -709,7 +704,11 @@ mod tests {
 
     #[test]
     fn next_tags() {
-        let tags = |list: &[&str]| list.iter().map(|tag| tag.to_string()).collect::<Vec<_>>();
+        let tags = |list: &[&str]| {
+            list.iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(next_tag("dev", &[], Bump::Patch), "dev-v0.1.0");
         assert_eq!(next_tag("dev", &[], Bump::Major), "dev-v1.0.0");
         let existing = tags(&[

@@ -1,12 +1,21 @@
 //! Everything pixelctl shows a person: results on stdout (text or JSON),
 //! progress and prompts on stderr.
+// The one module that writes to the terminal (workspace lints deny it elsewhere).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fmt::Display;
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::OutputFormat;
+use crate::error::CommandError;
+
+/// How results are printed: `--output text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
 
 /// Prints a command's result on stdout in the chosen format. A closed pipe
 /// (`pixelctl outputs dev | head -1`) is not an error.
@@ -15,6 +24,12 @@ pub fn emit<T: Serialize + Display>(format: OutputFormat, result: &T) -> anyhow:
         OutputFormat::Text => result.to_string(),
         OutputFormat::Json => serde_json::to_string_pretty(result)?,
     };
+    print_text(&text)
+}
+
+/// Prints text on stdout as it is, ending it with a newline if it has none
+/// (a plan as Markdown, a line per `watch` cycle). A closed pipe is not an error.
+pub fn print_text(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let written = stdout
         .write_all(text.as_bytes())
@@ -32,8 +47,27 @@ pub fn emit<T: Serialize + Display>(format: OutputFormat, result: &T) -> anyhow:
     }
 }
 
-mod progress;
+/// Shows text on stderr whatever the progress mode, even with `--quiet`: what a
+/// question is about to be asked about, or what a command did besides its result.
+pub fn tell(text: impl Display) {
+    eprintln!("{text}");
+}
+
+/// Shows a failed command's error on stderr, and with `--output json` also
+/// as one JSON object on stdout.
+pub fn report_failure(error: &CommandError, format: OutputFormat) {
+    for line in error.report_lines() {
+        eprintln!("{line}");
+    }
+    if format == OutputFormat::Json
+        && let Some(object) = error.json()
+    {
+        println!("{object}");
+    }
+}
+
 mod prompt;
+mod terminal_progress;
 
 /// How long ago something happened, in the largest unit that fits: `45s`,
 /// `12m`, `5h`, `3d`.
@@ -56,8 +90,8 @@ pub fn when(time: std::time::SystemTime) -> String {
     format!("{}{ago}", humantime::format_rfc3339_seconds(time))
 }
 
-pub use progress::{Mode, TerminalProgress};
 pub use prompt::{TerminalPrompter, can_prompt, confirm, confirm_by_typing, secret};
+pub use terminal_progress::{Mode, TerminalProgress};
 
 #[cfg(test)]
 mod tests {

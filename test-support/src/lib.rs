@@ -4,6 +4,8 @@
 //!
 //! Test code only (a dev-dependency): a failure here is a test failure, so it
 //! panics with a message that says what to do.
+// A test library: a setup that fails panics with its message, as an assert does.
+#![allow(clippy::expect_used, clippy::missing_panics_doc)]
 
 pub mod http;
 pub mod local_aws;
@@ -14,6 +16,17 @@ pub use local_aws::LocalAws;
 /// The repository's root (this crate lives in `test-support/` inside it).
 pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Lowercase hex of `bytes`: the digests tests compare with what pixelctl wrote.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut text, byte| {
+            let _ = write!(text, "{byte:02x}");
+            text
+        })
 }
 
 /// True for a job status the web client stops polling at.

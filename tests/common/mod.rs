@@ -1,6 +1,14 @@
 //! Shared harness for tests that run pixelctl against the local AWS: a fresh
 //! local AWS per test, a throwaway copy of the project, a real bootstrap.
-#![allow(dead_code, unused_imports, unused_macros, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    unused_imports,
+    unused_macros,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+// A module of each test crate: `pub` is its interface to the test files, not an API.
+#![allow(unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -94,7 +102,7 @@ impl LocalAws {
     /// Polls until the stack's operation waits at its `stack-resource` hold on
     /// `logical_id` (waiting for a state: the deadline only turns a hang into a failure).
     pub fn wait_held(&self, stack: &str, logical_id: &str) {
-        self.wait_until(
+        wait_until(
             &format!("{stack}'s operation to reach {logical_id}"),
             || {
                 let holds: serde_json::Value =
@@ -110,13 +118,6 @@ impl LocalAws {
                     })
             },
         );
-    }
-
-    /// Polls `check` until it holds, for at most a minute.
-    pub fn wait_until(&self, what: &str, mut check: impl FnMut() -> bool) {
-        test_support::poll::until(what, std::time::Duration::from_secs(60), || {
-            check().then_some(())
-        });
     }
 
     /// The AWS operations pixelctl (signed with the tests' `testing` key, not a
@@ -181,7 +182,7 @@ impl LocalAws {
         signing_service: &str,
         target: &str,
         json_version: &str,
-        body: serde_json::Value,
+        body: &serde_json::Value,
     ) -> serde_json::Value {
         let content_type = format!("application/x-amz-json-{json_version}");
         let authorization = format!(
@@ -399,6 +400,13 @@ fn copy_sources(from: &Path, to: &Path) {
 }
 
 /// The text of the first `<name>...</name>` element of an XML answer.
+/// Polls `check` until it holds, for at most a minute.
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    test_support::poll::until(what, std::time::Duration::from_mins(1), || {
+        check().then_some(())
+    });
+}
+
 pub fn xml_value(xml: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let start = xml.find(&open)? + open.len();
@@ -763,7 +771,10 @@ impl Project {
             );
             if let Some(rest) = line.split("API on ").nth(1) {
                 assert!(line.contains("FAKE"), "fake providers are labelled: {line}");
-                api.base = rest.split_whitespace().next().unwrap().to_owned();
+                rest.split_whitespace()
+                    .next()
+                    .unwrap()
+                    .clone_into(&mut api.base);
                 // Keep reading its stderr so the server never blocks on a full pipe.
                 std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
                 return api;
@@ -878,7 +889,7 @@ impl Transcript {
     /// Waits until `what` shows; fails at once if the other end closes first
     /// (the deadline only turns a hang into a failure).
     pub fn wait_for(&self, what: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
         loop {
             // Read `closed` first: text read before the close is then in `now`.
             let closed = self.closed();
@@ -899,7 +910,7 @@ impl Transcript {
     pub fn closed(&self) -> bool {
         self.reader
             .as_ref()
-            .is_none_or(|reader| reader.is_finished())
+            .is_none_or(std::thread::JoinHandle::is_finished)
     }
 
     /// Everything, once the other end has closed.

@@ -38,7 +38,7 @@ fn body_format(model: &str) -> Option<BodyFormat> {
     }
 }
 
-/// The InvokeModel request body.
+/// The `InvokeModel` request body.
 pub fn request_body(model: &str, prompt: &str, params: GenerationParams) -> Option<Value> {
     Some(match body_format(model)? {
         BodyFormat::Amazon => json!({
@@ -65,7 +65,7 @@ pub fn request_body(model: &str, prompt: &str, params: GenerationParams) -> Opti
     })
 }
 
-/// The image in an InvokeModel answer body.
+/// The image in an `InvokeModel` answer body.
 pub fn parse_answer(body: &[u8]) -> Result<Vec<u8>, ProviderError> {
     let answer: Value = serde_json::from_slice(body)
         .map_err(|e| ProviderError::Malformed(format!("the body is not JSON ({e})")))?;

@@ -54,7 +54,7 @@ pub async fn generate(
             "the answer is not an image (content type `{content_type}`)"
         )));
     }
-    Ok(bytes.to_vec())
+    Ok(bytes.clone())
 }
 
 /// What a `finish-reason` header means: `SUCCESS` (or none) is an image; `CONTENT_FILTERED`

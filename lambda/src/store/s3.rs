@@ -1,8 +1,9 @@
 //! S3 as an object store; compare-and-swap uses S3 conditional writes
-//! (`If-None-Match: *` / `If-Match: <etag>` on PutObject).
+//! (`If-None-Match: *` / `If-Match: <etag>` on `PutObject`).
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use axum::body::Bytes;
 
@@ -45,7 +46,11 @@ impl S3Store {
             .await
         {
             Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(GetObjectError::is_no_such_key) =>
+            {
                 return Ok(None);
             }
             Err(err) => return Err(s3_error("GetObject", key, &err)),

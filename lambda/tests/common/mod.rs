@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a state on a temporary folder with fast
 //! fake providers, and request/response shorthands for `oneshot`.
 #![allow(dead_code, clippy::unwrap_used)]
+// A module of each test crate: `pub` is its interface to the test files, not an API.
+#![allow(unreachable_pub)]
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -47,7 +49,7 @@ pub fn parts(dir: &std::path::Path, generator: Generator, enhancer: Enhancer) ->
         enhancer,
         dispatch: DispatchMode::InProcess,
         serve_images: false,
-        worker_timeout: Duration::from_secs(180),
+        worker_timeout: Duration::from_mins(3),
         gallery_days: 30,
         emit_metrics: false,
     }
@@ -134,4 +136,4 @@ pub async fn finished_job(http: &reqwest::Client, base: &str, job_id: &str) -> V
 }
 
 /// Longer than any job here takes: it only turns a hang into a failure.
-const JOB_DEADLINE: Duration = Duration::from_secs(60);
+const JOB_DEADLINE: Duration = Duration::from_mins(1);

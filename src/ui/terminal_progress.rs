@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use console::style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::progress::{Event, Progress};
+use crate::progress::{Event, Progress, ResourceStatus};
 
 /// How progress is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl TerminalProgress {
         }
     }
 
-    fn line(&self, state: &State, text: &str) {
+    fn line(state: &State, text: &str) {
         match &state.bar {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
@@ -61,8 +61,8 @@ impl TerminalProgress {
     }
 }
 
-fn event_line(event: &crate::aws::StackEvent) -> String {
-    let status = &event.status;
+fn event_line(event: ResourceStatus<'_>) -> String {
+    let status = event.status;
     let styled = if status.ends_with("_FAILED") {
         style(status).red().bold().to_string()
     } else if status.ends_with("_COMPLETE") && !status.contains("ROLLBACK") {
@@ -70,11 +70,10 @@ fn event_line(event: &crate::aws::StackEvent) -> String {
     } else if status.contains("ROLLBACK") {
         style(status).yellow().to_string()
     } else {
-        status.clone()
+        status.to_owned()
     };
     let reason = event
         .reason
-        .as_deref()
         .filter(|reason| !reason.is_empty())
         .map(|reason| format!(": {reason}"))
         .unwrap_or_default();
@@ -90,18 +89,22 @@ impl Progress for TerminalProgress {
             return;
         };
         if self.mode == Mode::Quiet {
-            if let Event::Warning(text) = event {
-                eprintln!("{} {text}", style("warning:").yellow().bold());
+            match event {
+                Event::Warning(text) => {
+                    eprintln!("{} {text}", style("warning:").yellow().bold());
+                }
+                Event::PlanToConfirm(text) => eprint!("{text}"),
+                _ => {}
             }
             return;
         }
         match event {
             Event::Step(text) => {
-                self.line(&state, &format!("{} {text}", style("==>").cyan().bold()))
+                Self::line(&state, &format!("{} {text}", style("==>").cyan().bold()));
             }
-            Event::Note(text) => self.line(&state, &format!("    {text}")),
-            Event::Plan(text) => self.line(&state, text.trim_end()),
-            Event::Warning(text) => self.line(
+            Event::Note(text) => Self::line(&state, &format!("    {text}")),
+            Event::Plan(text) | Event::PlanToConfirm(text) => Self::line(&state, text.trim_end()),
+            Event::Warning(text) => Self::line(
                 &state,
                 &format!("{} {text}", style("warning:").yellow().bold()),
             ),
@@ -123,17 +126,17 @@ impl Progress for TerminalProgress {
                 }
             }
             Event::Stack(stack_event) => {
-                let finished = !stack_event.is_stack()
+                let finished = !stack_event.is_stack
                     && (stack_event.status.ends_with("_COMPLETE")
                         || stack_event.status.ends_with("_SKIPPED"));
                 if finished {
                     state.done += 1;
                 }
                 let line = event_line(stack_event);
-                self.line(&state, &line);
+                Self::line(&state, &line);
                 if let Some(bar) = &state.bar {
                     bar.set_position(state.done.min(bar.length().unwrap_or(u64::MAX)));
-                    if stack_event.status.ends_with("_IN_PROGRESS") && !stack_event.is_stack() {
+                    if stack_event.status.ends_with("_IN_PROGRESS") && !stack_event.is_stack {
                         bar.set_message(format!(
                             "{} {}",
                             stack_event.logical_id, stack_event.status
