@@ -26,7 +26,7 @@ pub const DEFAULT_IMAGE_EXPIRY_DAYS: u32 = 30;
 
 /// Everything the API reads from its environment.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct ApiConfig {
     pub environment: EnvironmentName,
     pub models: Vec<ModelSpec>,
     pub provider_keys: BTreeMap<ProviderKind, KeyLocation>,
@@ -53,7 +53,7 @@ pub struct Settings {
     pub image_expiry_days: u32,
 }
 
-impl Settings {
+impl ApiConfig {
     /// Reads the settings through `var` (the process environment in production, a map in tests).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| var(name).filter(|v| !v.trim().is_empty());
@@ -198,8 +198,8 @@ mod tests {
         ])
     }
 
-    fn settings(env: &HashMap<&'static str, &'static str>) -> Result<Settings, ConfigError> {
-        Settings::from_lookup(|k| env.get(k).map(|v| (*v).to_owned()))
+    fn settings(env: &HashMap<&'static str, &'static str>) -> Result<ApiConfig, ConfigError> {
+        ApiConfig::from_lookup(|k| env.get(k).map(|v| (*v).to_owned()))
     }
 
     #[test]

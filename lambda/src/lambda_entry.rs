@@ -14,7 +14,7 @@ use lambda_http::{Adapter, LambdaEvent, Service};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ApiConfig, ConfigError};
 use crate::dispatch::WorkerEvent;
 use crate::secrets::KeyResolver;
 use crate::store::{ObjectStore, S3Store};
@@ -31,7 +31,7 @@ pub enum StartupError {
 
 /// The state of a Lambda instance, from its environment variables.
 pub async fn state_from_env() -> Result<AppState, StartupError> {
-    let settings = Settings::from_lookup(|name| std::env::var(name).ok())?;
+    let settings = ApiConfig::from_lookup(|name| std::env::var(name).ok())?;
     let function_name = settings
         .function_name
         .clone()
