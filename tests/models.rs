@@ -63,17 +63,7 @@ fn validate(project: &Project, aws: &LocalAws, args: &[&str], code: i32) -> comm
         .args(args)
         .output()
         .unwrap();
-    let run = common::Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
-    assert_eq!(
-        run.code, code,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    run
+    common::Run::of(output).exited(code, &format!("pixelctl validate --online {args:?}"))
 }
 
 #[test]

@@ -20,11 +20,7 @@ fn run_with_stdin(project: &Project, aws: &LocalAws, args: &[&str], stdin: &str)
         .write_stdin(stdin.to_owned())
         .output()
         .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Run::of(output)
 }
 
 fn ssm_parameter(aws: &LocalAws, name: &str) -> Value {

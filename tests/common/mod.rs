@@ -487,6 +487,25 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished process left: its exit code (-1 if a signal ended it) and output.
+    pub fn of(output: std::process::Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    /// Asserts the exit code, showing `what` ran and everything it printed on a mismatch.
+    pub fn exited(self, code: i32, what: &str) -> Run {
+        assert_eq!(
+            self.code, code,
+            "{what}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
@@ -592,17 +611,7 @@ impl Project {
             .args(args)
             .output()
             .unwrap();
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        };
-        assert_eq!(
-            run.code, code,
-            "pixelctl {args:?}\nstdout:\n{}\nstderr:\n{}",
-            run.stdout, run.stderr
-        );
-        run
+        Run::of(output).exited(code, &format!("pixelctl {args:?}"))
     }
 
     fn process_at(&self, endpoint: &str) -> Process {
@@ -647,32 +656,17 @@ impl Project {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let output = child.wait_with_output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+        Run::of(child.wait_with_output().unwrap())
     }
 
     pub fn run(&self, aws: &LocalAws, args: &[&str]) -> Run {
-        let output = self.pixelctl(aws).args(args).output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+        Run::of(self.pixelctl(aws).args(args).output().unwrap())
     }
 
     /// Runs and asserts the exit code, showing everything on a mismatch.
     pub fn expect(&self, aws: &LocalAws, args: &[&str], code: i32) -> Run {
-        let run = self.run(aws, args);
-        assert_eq!(
-            run.code, code,
-            "pixelctl {args:?}\nstdout:\n{}\nstderr:\n{}",
-            run.stdout, run.stderr
-        );
-        run
+        self.run(aws, args)
+            .exited(code, &format!("pixelctl {args:?}"))
     }
 
     /// Makes the project a git repository with one commit (frontend/.env and
