@@ -983,11 +983,11 @@ impl Deployment<'_> {
             .await?;
         tokio::select! {
             watched = watch_stack(self.aws, stack, total, cursor, self.progress) => {
-                let watched = watched?;
+                // Restored however the watch ended, a failed read of the events included.
                 if lifted {
                     self.restore_stack_policy().await;
                 }
-                Ok(watched)
+                Ok(watched?)
             }
             _ = tokio::signal::ctrl_c() => {
                 self.progress.report(crate::progress::Event::WatchFinished);
