@@ -47,6 +47,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -685,13 +686,7 @@ def resolve_bootstrap(args: argparse.Namespace) -> Path:
 
 def describe_bootstrap(binary: Path) -> str:
     data = binary.read_bytes()
-    zipped = len(zipfile_deflate(data))
-    return f"`{binary}` ({len(data):,} B, {zipped:,} B deflated)"
-
-
-def zipfile_deflate(data: bytes) -> bytes:
-    import zlib
-    return zlib.compress(data, 9)
+    return f"`{binary}` ({len(data):,} B, {len(zlib.compress(data, 9)):,} B deflated)"
 
 
 def loadavg() -> str:
