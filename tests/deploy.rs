@@ -530,19 +530,7 @@ fn cloudfront_in_progress_is_waited_out_or_times_out_clearly() {
     // waiting when the test lets it go, however fast or slow the machine.
     let hold = r#"{"what": "cloudfront-distributions"}"#;
     aws.control("/_local-aws/hold", hold);
-    let artifact = common::bootstrap().to_str().unwrap().to_owned();
-    let waiting = project.start(
-        &aws,
-        &[
-            "deploy",
-            "dev",
-            "--yes",
-            "--output",
-            "json",
-            "--artifact",
-            &artifact,
-        ],
-    );
+    let waiting = project.start_deploy(&aws, "dev", &[]);
     waiting.wait_for_stderr("Waiting for CloudFront");
     aws.control("/_local-aws/release", hold);
     let run = waiting.finish(0);
@@ -809,18 +797,7 @@ fn a_deploy_waits_for_an_operation_in_progress_then_goes_on() {
     aws.wait_held("pixel-prompt-dev", "ApiFunction");
 
     // The second deploy of the same configuration waits, shows the events, then finds nothing to do.
-    let waiting = project.start(
-        &aws,
-        &[
-            "deploy",
-            "dev",
-            "--yes",
-            "--output",
-            "json",
-            "--artifact",
-            &artifact,
-        ],
-    );
+    let waiting = project.start_deploy(&aws, "dev", &[]);
     waiting.wait_for_stderr("is UPDATE_IN_PROGRESS: waiting for that operation to settle");
     aws.control("/_local-aws/release", hold);
     let second = waiting.finish(0);

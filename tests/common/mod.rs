@@ -512,6 +512,24 @@ impl Run {
     }
 }
 
+/// `deploy ENV --yes --artifact BOOTSTRAP --output json EXTRA..`: how the tests deploy.
+fn deploy_args(env: &str, bootstrap: &Path, extra: &[&str]) -> Vec<String> {
+    let artifact = bootstrap.to_str().unwrap();
+    [
+        "deploy",
+        env,
+        "--yes",
+        "--artifact",
+        artifact,
+        "--output",
+        "json",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|arg| (*arg).to_owned())
+    .collect()
+}
+
 impl Project {
     pub fn copy() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -714,18 +732,17 @@ impl Project {
         extra: &[&str],
         code: i32,
     ) -> Run {
-        let artifact = bootstrap.to_str().unwrap().to_owned();
-        let mut args = vec![
-            "deploy",
-            env,
-            "--yes",
-            "--artifact",
-            artifact.as_str(),
-            "--output",
-            "json",
-        ];
-        args.extend_from_slice(extra);
+        let args = deploy_args(env, bootstrap, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.expect(aws, &args, code)
+    }
+
+    /// Starts the tests' deploy of `env` (the stub bootstrap, `--output json`)
+    /// without waiting for it, to meet it at a line it prints.
+    pub fn start_deploy(&self, aws: &LocalAws, env: &str, extra: &[&str]) -> Running {
+        let args = deploy_args(env, bootstrap(), extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.start(aws, &args)
     }
 
     /// `deploy ENV --yes` with the test bootstrap, as JSON.
